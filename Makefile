@@ -1,0 +1,36 @@
+# `make test` and `make run` set themselves up: they create .venv from the pinned requirements
+# the first time (and again whenever requirements.txt changes).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+RUNS ?= 100
+YEARS ?= 5
+SEED ?= 0
+
+.PHONY: setup test lint run notebooks benchmark clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(PY) -m pytest -q
+
+run: $(STAMP)
+	$(PY) -m experiments run baseline --runs $(RUNS) --years $(YEARS) --seed $(SEED)
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/engines.py
+
+clean:
+	rm -rf results site build artifacts .pytest_cache .ruff_cache .hypothesis

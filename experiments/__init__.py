@@ -1,0 +1,1 @@
+"""Experiments on the SESH model: engines, named experiments, KPIs and the command line."""

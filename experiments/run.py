@@ -1,0 +1,179 @@
+"""Run the model on cadCAD or radCAD and return one tidy frame.
+
+`run(runs, years, seed, engine, overrides)` is the entry point; `simulate` runs any list of
+parameter sets (sweep subsets). Both engines get the same PSUB list, the same initial state and the
+same per-(subset, run) seeds, so their frames are identical.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from model import ParameterError, Parameters, initial_state, partial_state_update_blocks
+
+ENGINES = ("cadcad", "radcad")
+BACKENDS = ("single_process", "multiprocessing", "pathos", "ray")
+DAYS_PER_YEAR = 365
+
+# Columns every results frame starts with; the model's state variables follow.
+INDEX_COLUMNS = ["subset", "run", "timestep"]
+# State that is internal bookkeeping, not a result (an array per row).
+INTERNAL_STATE = ("unstake_queue",)
+
+
+def _model_params(parameters: Parameters, subset: int, seed: int, runs: int, timesteps: int):
+    params = parameters.to_dict()
+    params.update(_subset=subset, _seed=int(seed), _runs=int(runs), _timesteps=int(timesteps))
+    return params
+
+
+def check_run_settings(runs, years, seed, engine, backend) -> int:
+    """Validate the run settings; return the number of daily timesteps."""
+    if isinstance(runs, bool) or not isinstance(runs, (int, np.integer)) or runs < 1:
+        raise ParameterError(f"invalid runs: must be an integer >= 1, got {runs!r}")
+    if isinstance(years, bool) or not isinstance(years, (int, float)) or not 0 < years <= 100:
+        raise ParameterError(f"invalid years: must be a number in (0, 100], got {years!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"invalid seed: must be an integer >= 0, got {seed!r}")
+    if engine not in ENGINES:
+        raise ParameterError(f"invalid engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if backend not in BACKENDS:
+        raise ParameterError(
+            f"invalid backend: must be one of {', '.join(BACKENDS)}, got {backend!r}"
+        )
+    return max(1, int(round(years * DAYS_PER_YEAR)))
+
+
+def run(
+    runs: int = 1,
+    years: float = 5,
+    seed: int = 0,
+    engine: str = "radcad",
+    overrides: dict[str, Any] | None = None,
+    backend: str = "single_process",
+) -> pd.DataFrame:
+    """Monte Carlo runs of one parameter set. One row per (subset, run, timestep)."""
+    parameters = Parameters.from_overrides(overrides)
+    return simulate([parameters], runs=runs, years=years, seed=seed, engine=engine, backend=backend)
+
+
+def simulate(
+    parameter_sets: Sequence[Parameters],
+    runs: int = 1,
+    years: float = 5,
+    seed: int = 0,
+    engine: str = "radcad",
+    backend: str = "single_process",
+    processes: int | None = None,
+) -> pd.DataFrame:
+    """Run every parameter set (subset) `runs` times; subset i is parameter_sets[i]."""
+    timesteps = check_run_settings(runs, years, seed, engine, backend)
+    if engine == "cadcad":
+        if backend != "single_process":
+            raise ParameterError(
+                f"invalid backend for engine cadcad: must be single_process, got {backend!r}"
+            )
+        raw = _run_cadcad(parameter_sets, runs, timesteps, seed)
+    else:
+        raw = _run_radcad(parameter_sets, runs, timesteps, seed, backend, processes)
+    return tidy(raw, runs)
+
+
+def _run_cadcad(parameter_sets, runs, timesteps, seed) -> pd.DataFrame:
+    from cadCAD.configuration import Experiment
+    from cadCAD.configuration.utils import config_sim
+    from cadCAD.engine import ExecutionContext, ExecutionMode, Executor
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        experiment = Experiment()
+        for subset, parameters in enumerate(parameter_sets):
+            params = _model_params(parameters, subset, seed, runs, timesteps)
+            experiment.append_model(
+                initial_state=initial_state(parameters),
+                partial_state_update_blocks=partial_state_update_blocks,
+                sim_configs=config_sim(
+                    {
+                        "N": runs,
+                        "T": range(timesteps),
+                        "M": {k: [v] for k, v in params.items()},
+                    }
+                ),
+            )
+        context = ExecutionContext(
+            context=ExecutionMode().single_mode, additional_objs={"deepcopy_off": True}
+        )
+        records, _, _ = Executor(exec_context=context, configs=experiment.configs).execute()
+    frame = pd.DataFrame(records)
+    frame = frame[frame["substep"] == frame["substep"].max()].pipe(_with_initial, records)
+    return frame.assign(subset=frame["simulation"])
+
+
+def _with_initial(frame: pd.DataFrame, records) -> pd.DataFrame:
+    """Keep the timestep-0 rows (substep 0) beside each day's last substep."""
+    full = pd.DataFrame(records)
+    return pd.concat([full[full["timestep"] == 0], frame])
+
+
+_RADCAD_BACKENDS = {
+    "single_process": "SINGLE_PROCESS",
+    "multiprocessing": "MULTIPROCESSING",
+    "pathos": "PATHOS",
+    "ray": "RAY",
+}
+
+
+def _run_radcad(parameter_sets, runs, timesteps, seed, backend, processes) -> pd.DataFrame:
+    import radcad
+
+    simulations = []
+    for subset, parameters in enumerate(parameter_sets):
+        params = _model_params(parameters, subset, seed, runs, timesteps)
+        model = radcad.Model(
+            initial_state=initial_state(parameters),
+            state_update_blocks=partial_state_update_blocks,
+            params={k: [v] for k, v in params.items()},
+        )
+        simulations.append(radcad.Simulation(model=model, timesteps=timesteps, runs=runs))
+    engine = radcad.Engine(
+        backend=getattr(radcad.Backend, _RADCAD_BACKENDS[backend]),
+        deepcopy=False,
+        drop_substeps=True,
+        processes=processes or 1,
+        raise_exceptions=True,
+    )
+    experiment = radcad.Experiment(simulations=simulations)
+    experiment.engine = engine
+    frame = pd.DataFrame(experiment.run())
+    return frame.assign(subset=frame["simulation"])
+
+
+def state_columns() -> list[str]:
+    return [k for k in initial_state() if k not in INTERNAL_STATE]
+
+
+def tidy(frame: pd.DataFrame, runs: int) -> pd.DataFrame:
+    """One row per (subset, run, timestep), model columns as float64, sorted."""
+    out = pd.DataFrame(
+        {
+            "subset": frame["subset"].astype("int64").to_numpy(),
+            "run": ((frame["run"].astype("int64") - 1) % runs + 1).to_numpy(),
+            "timestep": frame["timestep"].astype("int64").to_numpy(),
+        }
+    )
+    for column in state_columns():
+        values = frame[column].to_numpy()
+        if values.dtype == object:
+            values = np.fromiter((float(v) for v in values), dtype="float64", count=len(values))
+        out[column] = values.astype("float64")
+    return out.sort_values(INDEX_COLUMNS, kind="stable").reset_index(drop=True)
+
+
+def trajectories(frame: pd.DataFrame) -> Iterable[tuple[tuple[int, int], pd.DataFrame]]:
+    """Iterate (subset, run) -> that trajectory's rows in timestep order."""
+    return frame.groupby(["subset", "run"], sort=True)

@@ -1,0 +1,65 @@
+"""Protocol facts, each with its source (see ../shared/session-token-facts.md for the full table).
+
+These are the values that the contracts and the node software fix. Behavioural choices live in
+`model.parameters` instead.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+# Token genesis. DOCS session-token-sesh/get-session-token-sesh/README.md
+TGE_DATE = _dt.date(2025, 5, 21)
+
+# CONTRACTS contracts/SESH.sol, scripts/deploy-l1-sesh.js: minted once, no mint or burn.
+MAX_SUPPLY = 240_000_000.0
+
+# Genesis allocation by lockup class. DOCS session-token-sesh/tokenomics/genesis-tokenomics.md
+# (table as edited 2025-05-24); class sums are arithmetic on that table [INF].
+GENESIS_UNLOCKED_C = 79_000_000.0  # "Circulating at TGE: 79,000,000"
+LOCKUP_A = (
+    19_489_700.0  # staking enabled, cliff at 24 months (TokenVestingStaking releases at `end`)
+)
+LOCKUP_B = 39_332_750.0  # not stakable, linear months 13-24 ("8.33% claimable per month")
+LOCKUP_D = 38_000_000.0  # not stakable, linear months 13-36 ("4.16% claimable per month")
+LOCKUP_F = 1_000_000.0  # testnet incentives, stakable, cliff at 90 days
+POOL_AT_TGE = 63_177_550.0  # lockup E, the Staking Reward Pool balance at TGE
+LOCKUP_A_NODE_TREASURY = 15_000_000.0  # treasury for operating "up to 10% of the network"
+TREASURY_NODE_NETWORK_SHARE_CAP = 0.10
+
+# Node software (OXEND src/cryptonote_config.h, src/oxen_economy.h, src/network_config/mainnet.h)
+BLOCKS_PER_DAY = 720  # TARGET_BLOCK_TIME = 2 min
+GENESIS_REWARD_PROVISION = 40_000_000.0  # ETH_BLS_INITIAL_REWARD basis (also POOL_INITIAL)
+REWARD_MAX_INCREASE_PER_BLOCK = 1 / 50_000  # L2_REWARD_MAX_INCREASE_DIVISOR
+REWARD_MAX_DECREASE_PER_BLOCK = 1 / 25_000  # L2_REWARD_MAX_DECREASE_DIVISOR
+UNLOCK_DAYS = 15  # UNLOCK_DURATION = 15 * 24h: a node's stake waits 15 days after an exit request
+# A day of the network's documented reward on the genesis provision: 0.151 x 40M / 365.
+# DOCS session-network/staking/staking-reward-pool.md
+DOCUMENTED_DAY1_REWARD = 16_547.95
+
+# Liquidation ratios liquidator:pool:recipient = 3:17:9980 of 10,000.
+# CONTRACTS scripts/deploy-common.js, ServiceNodeRewards.sol (setLiquidationRatios)
+LIQUIDATOR_SHARE = 0.0003
+LIQUIDATION_POOL_SHARE = 0.0017
+LIQUIDATION_RETURNED_SHARE = 0.9980
+
+DAYS_PER_YEAR = 365  # RewardRatePool divides by `365 days`
+
+
+def months_after_tge(months: int) -> int:
+    """Days from TGE to the same day-of-month `months` calendar months later (TGE is the 21st)."""
+    year = TGE_DATE.year + (TGE_DATE.month - 1 + months) // 12
+    month = (TGE_DATE.month - 1 + months) % 12 + 1
+    return (_dt.date(year, month, TGE_DATE.day) - TGE_DATE).days
+
+
+# Lockup release windows in days after TGE: (start, end) of a linear release; a cliff at day D is
+# the one-day window (D - 1, D). DOCS genesis-tokenomics.md lockup definitions.
+VESTING_WINDOWS = {
+    "a": (months_after_tge(24) - 1, months_after_tge(24)),
+    "b": (months_after_tge(12), months_after_tge(24)),
+    "d": (months_after_tge(12), months_after_tge(36)),
+    "f": (89, 90),
+}
+LOCKUP_TOTALS = {"a": LOCKUP_A, "b": LOCKUP_B, "d": LOCKUP_D, "f": LOCKUP_F}
+STAKABLE_LOCKUPS = ("a", "f")

@@ -1,0 +1,528 @@
+"""The model's parameters: one typed, validated dataclass.
+
+Every field carries its unit, a one-line meaning, its source (a fact from
+../shared/session-token-facts.md, or "assumption", explained in ASSUMPTIONS.md) and its allowed
+range. `Parameters.from_overrides` is the single way outside code changes them; a wrong name or
+value raises `ParameterError` with a one-line message naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from model.constants import GENESIS_UNLOCKED_C, LOCKUP_F
+
+INF = math.inf
+
+
+class ParameterError(ValueError):
+    """A parameter name or value that the model cannot accept."""
+
+
+def _p(default, unit, meaning, source, lo=None, hi=None, choices=None, integer=False):
+    meta = {
+        "unit": unit,
+        "meaning": meaning,
+        "source": source,
+        "min": lo,
+        "max": hi,
+        "choices": choices,
+        "integer": integer,
+    }
+    return field(default=default, metadata=meta)
+
+
+FACT = "fact"
+
+
+@dataclass(frozen=True)
+class Parameters:
+    # --- protocol facts -------------------------------------------------------------------
+    staking_requirement: float = _p(
+        25_000.0,
+        "SESH/node",
+        "stake that registers one node",
+        "OXEND oxen_economy.h SENT_STAKING_REQUIREMENT; ServiceNodeRewards.stakingRequirement",
+        1_000.0,
+        1_000_000.0,
+    )
+    pool_payout_rate: float = _p(
+        0.151,
+        "1/year",
+        "simple annual payout rate of the Staking Reward Pool balance",
+        "CONTRACTS RewardRatePool.sol ANNUAL_SIMPLE_PAYOUT_RATE = 151 / 1000",
+        0.0,
+        1.0,
+    )
+    fee_pool_share: float = _p(
+        0.9,
+        "share",
+        "share of SESH spent on fees that goes to the Staking Reward Pool",
+        "DOCS tokenomics/README.md (90/10); session-pro.md implies 100%",
+        0.0,
+        1.0,
+    )
+    launch_smoothing: bool = _p(
+        True,
+        "bool",
+        "pay rewards from the node software's clamped reward basis from TGE",
+        "OXEND L2_REWARD_MAX_*_DIVISOR, ETH_BLS_INITIAL_REWARD; DOCS staking-reward-pool.md",
+    )
+    reward_basis_initial: float = _p(
+        40_000_000.0,
+        "SESH",
+        "reward basis the network starts from (genesis provision)",
+        "OXEND ETH_BLS_INITIAL_REWARD; DOCS staking-reward-pool.md",
+        0.0,
+        240_000_000.0,
+    )
+    claim_cap_per_day: float = _p(
+        2_000_000.0,
+        "SESH/day",
+        "network-wide claim limit (1,000,000 per 12 h)",
+        "CONTRACTS ServiceNodeRewards.sol claimThreshold/claimCycle",
+        0.0,
+        240_000_000.0,
+    )
+    pol_review_day: int = _p(
+        1826,
+        "day",
+        "day after TGE when the protocol-owned-liquidity rule is reviewed (5 years)",
+        "DOCS tokenomics/README.md (minimum 5 years)",
+        0,
+        100_000,
+        integer=True,
+    )
+    pol_after_review: str = _p(
+        "keep",
+        "choice",
+        "what the non-pool fee share does after the review day",
+        "assumption",
+        choices=("keep", "pool", "treasury"),
+    )
+    # --- initial state (assumptions where the sources are silent) --------------------------
+    initial_nodes: int = _p(
+        1500,
+        "nodes",
+        "registered nodes at TGE",
+        "DOCS session-network/README.md ('1,500+ Session Nodes'); exact count unknown",
+        0,
+        9000,
+        integer=True,
+    )
+    treasury_node_share: float = _p(
+        0.10,
+        "share",
+        "share of TGE nodes staked from lockup A (treasury nodes)",
+        "assumption; DOCS genesis table caps treasury nodes at 10% of the network",
+        0.0,
+        0.10,
+    )
+    testnet_staked_share: float = _p(
+        0.5,
+        "share",
+        "share of lockup F (testnet incentives) staked at TGE",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    initial_price_usd: float = _p(
+        0.10,
+        "USD/SESH",
+        "SESH price at TGE",
+        "assumption; third-party quote of $0.11 on 2025-08-11 [3P]",
+        1e-6,
+        1e6,
+    )
+    initial_eth_usd: float = _p(
+        2550.0,
+        "USD/ETH",
+        "ETH price at TGE",
+        "assumption (market level on 2025-05-21)",
+        1.0,
+        1e7,
+    )
+    initial_amm_sesh: float = _p(
+        5_000_000.0,
+        "SESH",
+        "SESH reserve of the Uniswap pool at TGE",
+        "assumption",
+        1.0,
+        79_000_000.0,
+    )
+    amm_fee: float = _p(0.003, "share", "swap fee of the Uniswap pool", "assumption", 0.0, 0.1)
+    # --- market -----------------------------------------------------------------------------
+    eth_drift: float = _p(0.0, "1/year", "ETH/USD log drift", "assumption", -2.0, 2.0)
+    eth_volatility: float = _p(0.6, "1/sqrt(year)", "ETH/USD volatility", "assumption", 0.0, 5.0)
+    ref_drift: float = _p(
+        0.0,
+        "1/year",
+        "drift of the outside market's SESH valuation",
+        "assumption",
+        -2.0,
+        2.0,
+    )
+    ref_volatility: float = _p(
+        0.8,
+        "1/sqrt(year)",
+        "volatility of the outside market's SESH valuation",
+        "assumption",
+        0.0,
+        5.0,
+    )
+    arbitrage_strength: float = _p(
+        0.5,
+        "share/day",
+        "share of the log gap to the reference price traders close each day",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    impact_persistence: float = _p(
+        0.5,
+        "share",
+        "share of a day's flow-driven price move the reference price keeps",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    unlock_sell_share: float = _p(
+        0.3,
+        "share",
+        "share of newly unlocked tokens sold on the AMM",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    # --- demand (Session Pro and names) ----------------------------------------------------
+    pro_launch_day: int = _p(
+        180,
+        "day",
+        "day after TGE when Pro starts paying in SESH",
+        "assumption",
+        0,
+        100_000,
+        integer=True,
+    )
+    pro_subscribers_at_launch: float = _p(
+        1_000.0, "subscribers", "Pro subscribers on launch day", "assumption", 0.0, 1e9
+    )
+    pro_subscribers_max: float = _p(
+        40_000.0,
+        "subscribers",
+        "saturation level of Pro subscribers",
+        "assumption",
+        0.0,
+        1e9,
+    )
+    pro_growth_rate: float = _p(
+        0.01, "1/day", "logistic growth rate of Pro subscribers", "assumption", 0.0, 1.0
+    )
+    pro_price_usd_per_year: float = _p(
+        48.0,
+        "USD/year",
+        "what one Pro subscriber pays per year",
+        "assumption; mock price $47.99 for 12 months in session-ios dev code",
+        0.0,
+        10_000.0,
+    )
+    sns_launch_day: int = _p(
+        730,
+        "day",
+        "day after TGE when the name service starts",
+        "assumption (not deployed)",
+        0,
+        100_000,
+        integer=True,
+    )
+    sns_names_at_launch: float = _p(
+        500.0, "names", "registered names on the SNS launch day", "assumption", 0.0, 1e9
+    )
+    sns_names_max: float = _p(
+        100_000.0,
+        "names",
+        "saturation level of registered names",
+        "assumption",
+        0.0,
+        1e9,
+    )
+    sns_growth_rate: float = _p(
+        0.01,
+        "1/day",
+        "logistic growth rate of registered names",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    sns_fee_usd_per_year: float = _p(
+        5.0,
+        "USD/year",
+        "yearly registration or renewal fee per name",
+        "assumption (draft SNS contract: admin-set fee, 365-day expiry)",
+        0.0,
+        10_000.0,
+    )
+    payment_fee_share: float = _p(
+        0.15,
+        "share",
+        "share of USD spending kept by app stores and gateways",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    demand_volatility: float = _p(
+        0.3,
+        "log-sd/day",
+        "daily log-normal noise on fee spending",
+        "assumption",
+        0.0,
+        3.0,
+    )
+    # --- nodes and stakers ------------------------------------------------------------------
+    operator_fee: float = _p(
+        0.10,
+        "share",
+        "operator fee taken from a node's reward before the pro-rata split",
+        "assumption; DOCS staking-reward-pool.md example uses 10%",
+        0.0,
+        1.0,
+    )
+    operator_stake_share: float = _p(
+        0.25,
+        "share",
+        "operator's share of a node's stake",
+        "ServiceNodeRewards.sol minimum operator contribution = requirement / 4",
+        0.25,
+        1.0,
+    )
+    node_opex_usd_per_month: float = _p(
+        20.0,
+        "USD/month",
+        "cost of running one node",
+        "assumption (small VPS)",
+        0.0,
+        10_000.0,
+    )
+    hurdle_apr: float = _p(
+        0.12, "1/year", "net yield stakers require to stay", "assumption", -1.0, 5.0
+    )
+    hurdle_noise: float = _p(
+        0.02, "1/year", "daily noise on the hurdle rate", "assumption", 0.0, 1.0
+    )
+    yield_sensitivity: float = _p(
+        0.10,
+        "1/year",
+        "yield gap at which entry/exit runs at its maximum rate",
+        "assumption",
+        1e-6,
+        5.0,
+    )
+    max_entry_rate: float = _p(
+        0.005,
+        "share/day",
+        "most nodes added per day, as a share of nodes",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    max_exit_rate: float = _p(
+        0.005,
+        "share/day",
+        "most nodes leaving per day, as a share of nodes",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    liquidation_rate: float = _p(
+        0.01, "1/(node year)", "liquidations per node per year", "assumption", 0.0, 10.0
+    )
+    reward_claim_rate: float = _p(
+        0.2,
+        "share/day",
+        "share of unclaimed rewards that nodes try to claim each day",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    reward_sell_share: float = _p(
+        0.4, "share", "share of claimed rewards sold on the AMM", "assumption", 0.0, 1.0
+    )
+    reward_restake_share: float = _p(
+        0.2,
+        "share",
+        "share of claimed rewards saved up to stake new nodes",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    exit_sell_share: float = _p(
+        0.3, "share", "share of returned stake sold on the AMM", "assumption", 0.0, 1.0
+    )
+    # --- stress event -----------------------------------------------------------------------
+    stress_day: int = _p(
+        0,
+        "day",
+        "day of a market crash (0 = no crash)",
+        "assumption",
+        0,
+        100_000,
+        integer=True,
+    )
+    stress_price_drop: float = _p(
+        0.0,
+        "share",
+        "fall of ETH/USD and the SESH reference price on the stress day",
+        "assumption",
+        0.0,
+        0.99,
+    )
+    stress_exit_share: float = _p(
+        0.0,
+        "share",
+        "share of unlocked nodes that request exit on the stress day",
+        "assumption",
+        0.0,
+        1.0,
+    )
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            _validate(f, getattr(self, f.name))
+        if self.reward_sell_share + self.reward_restake_share > 1.0 + 1e-12:
+            raise ParameterError(
+                "invalid parameters 'reward_sell_share' + 'reward_restake_share': must sum to "
+                f"at most 1, got {self.reward_sell_share + self.reward_restake_share:g}"
+            )
+        treasury_nodes = round(self.treasury_node_share * self.initial_nodes)
+        if treasury_nodes * self.staking_requirement > LOCKUP_A_STAKABLE + 1e-6:
+            raise ParameterError(
+                "invalid parameters 'treasury_node_share' x 'initial_nodes' x "
+                f"'staking_requirement': treasury nodes need at most {LOCKUP_A_STAKABLE:,.0f} "
+                f"SESH of lockup A, got {treasury_nodes * self.staking_requirement:,.0f}"
+            )
+
+        from_wallets = (
+            self.initial_nodes * self.staking_requirement
+            - treasury_nodes * self.staking_requirement
+            - self.testnet_staked_share * LOCKUP_F
+        )
+        if from_wallets + self.initial_amm_sesh > GENESIS_UNLOCKED_C:
+            raise ParameterError(
+                "invalid parameters 'initial_nodes' x 'staking_requirement' + 'initial_amm_sesh': "
+                f"TGE stake and liquidity must fit in the {GENESIS_UNLOCKED_C:,.0f} unlocked SESH, "
+                f"got {from_wallets + self.initial_amm_sesh:,.0f}"
+            )
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def field_info(cls) -> dict[str, dict[str, Any]]:
+        return {f.name: dict(f.metadata, default=f.default) for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any] | None = None) -> Parameters:
+        overrides = dict(overrides or {})
+        for name in overrides:
+            _check_name(name)
+        return cls(**overrides)
+
+    def replace(self, **overrides: Any) -> Parameters:
+        for name in overrides:
+            _check_name(name)
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# The lockup-A tokens that may be staked while locked (the node treasury, DOCS genesis table).
+LOCKUP_A_STAKABLE = 15_000_000.0
+
+
+def _check_name(name: str) -> None:
+    if name not in _FIELDS:
+        close = difflib.get_close_matches(name, list(_FIELDS), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ParameterError(
+            f"unknown parameter '{name}'{hint} (run `python -m experiments params` for the list)"
+        )
+
+
+def allowed(name: str) -> str:
+    """A short description of the values a parameter accepts."""
+    meta = _FIELDS[name].metadata
+    if meta["choices"]:
+        return "one of " + ", ".join(meta["choices"])
+    kind = _FIELDS[name].type
+    if kind == "bool":
+        return "true or false"
+    what = "an integer" if meta["integer"] else "a number"
+    return f"{what} in [{meta['min']:g}, {meta['max']:g}]"
+
+
+def _validate(f: dataclasses.Field, value: Any) -> None:
+    meta = f.metadata
+    bad = False
+    if f.type == "bool":
+        bad = not isinstance(value, (bool, _np_bool()))
+    elif meta["choices"]:
+        bad = value not in meta["choices"]
+    else:
+        if isinstance(value, bool) or not isinstance(value, (int, float, _np_number())):
+            bad = True
+        elif not math.isfinite(float(value)):
+            bad = True
+        elif meta["integer"] and float(value) != int(value):
+            bad = True
+        else:
+            bad = not (meta["min"] <= float(value) <= meta["max"])
+    if bad:
+        raise ParameterError(
+            f"invalid parameter '{f.name}': must be {allowed(f.name)}, got {value!r}"
+        )
+
+
+def _np_bool():
+    import numpy as np
+
+    return np.bool_
+
+
+def _np_number():
+    import numpy as np
+
+    return np.number
+
+
+def parse_value(name: str, text: str) -> Any:
+    """Turn a command-line string into the parameter's type, or raise ParameterError."""
+    _check_name(name)
+    f = _FIELDS[name]
+    text = text.strip()
+    if f.type == "bool":
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+    elif f.metadata["choices"]:
+        return text
+    else:
+        try:
+            number = float(text.replace("_", ""))
+        except ValueError:
+            number = None
+        if number is not None:
+            if f.metadata["integer"] and number == int(number):
+                return int(number)
+            return number
+    raise ParameterError(f"invalid parameter '{name}': must be {allowed(name)}, got {text!r}")
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Parameters)}

@@ -1,0 +1,1 @@
+"""One module per mechanism, in the order the day runs them (see model.psubs)."""

@@ -1,0 +1,63 @@
+"""End-of-day metrics: yields, supply measures, pool flow, POL depth and the conservation residual."""
+
+from __future__ import annotations
+
+from model.constants import MAX_SUPPLY
+from model.parts.rewards import operator_daily_reward
+from model.parts.staking import node_yields
+
+# The seven disjoint stocks that always hold the whole max supply (DESIGN.md section 2).
+STOCKS = (
+    "circulating",
+    "vesting_locked",
+    "reward_pool",
+    "staked",
+    "unstaking",
+    "unclaimed_rewards",
+    "amm_sesh",
+)
+
+
+def conservation_residual(state):
+    """Sum of the stocks minus the max supply: zero up to float rounding."""
+    return sum(state[name] for name in STOCKS) - MAX_SUPPLY
+
+
+def market_circulating_supply(state):
+    """Circulating supply as markets count it: max supply less locked tokens and the pool.
+
+    At TGE this is the genesis table's 79,000,000; it includes staked and pooled liquid tokens.
+    """
+    locked = state["vesting_locked"] + state["locked_staked_a"] + state["locked_staked_f"]
+    return MAX_SUPPLY - locked - state["reward_pool"]
+
+
+def policy_metrics(params, substep, state_history, previous_state):
+    s = previous_state
+    price = s["price_usd"]
+    per_node = s["reward_per_node"]
+    apr_sesh, net_apr = node_yields(
+        per_node,
+        price,
+        params["staking_requirement"],
+        params["node_opex_usd_per_month"],
+    )
+    operator_reward = operator_daily_reward(
+        per_node, params["operator_fee"], params["operator_stake_share"]
+    )
+    supply = market_circulating_supply(s)
+    pol_share = s["pol_lp"] / s["amm_lp_supply"]
+    return {
+        "circulating_supply": supply,
+        "staking_ratio": s["staked"] / supply,
+        "node_apr_sesh": apr_sesh,
+        "node_net_apr": net_apr,
+        "node_net_usd_per_day": per_node * price - params["node_opex_usd_per_month"] * 12.0 / 365.0,
+        "operator_apr_sesh": operator_reward
+        * 365.0
+        / (params["staking_requirement"] * params["operator_stake_share"]),
+        "net_pool_flow": s["daily_pool_inflow"] - s["daily_emission"],
+        "pol_value_usd": pol_share * 2.0 * s["amm_quote"] * s["eth_usd"],
+        "market_cap_usd": supply * price,
+        "conservation_residual": conservation_residual(s),
+    }

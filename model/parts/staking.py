@@ -1,0 +1,120 @@
+"""Yield-driven staking and unstaking in whole nodes, liquidations, and the 15-day unlock.
+
+Stakers compare the node's net yield, (SESH reward * price - USD operating cost) / stake value, with
+a noisy hurdle rate. Above it, nodes join at a rate that grows with the gap up to
+`max_entry_rate` of the network a day; below it, unlocked nodes leave the same way. Expected counts
+become whole nodes by stochastic rounding (floor(x + u), u uniform), which is unbiased. New stake
+comes from wallets (`circulating`), including rewards saved for restaking. Exits wait
+UNLOCK_DAYS = 15 days (OXEND UNLOCK_DURATION) in the unstaking queue. Liquidated nodes lose
+0.03% to the liquidator and 0.17% to the pool; 99.80% goes back through the queue
+(ServiceNodeRewards.sol liquidation ratios 3:17:9980). Stake from lockups A and F cannot leave
+while locked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.constants import (
+    LIQUIDATION_POOL_SHARE,
+    LIQUIDATION_RETURNED_SHARE,
+    LIQUIDATOR_SHARE,
+)
+from model.parts.amm import price_of_token
+from model.stochastic import shock
+
+
+def node_yields(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month):
+    """(APR in SESH, net APR in USD terms after operating cost) of one node's stake."""
+    apr_sesh = node_reward_per_day * 365.0 / staking_requirement
+    stake_value = staking_requirement * np.maximum(price_usd, 1e-12)
+    net_apr = apr_sesh - opex_usd_per_month * 12.0 / stake_value
+    return apr_sesh, net_apr
+
+
+def whole_nodes(expected, uniform_draw):
+    """Stochastic rounding of an expected count to whole nodes: floor(x + u)."""
+    return np.floor(np.maximum(expected, 0.0) + uniform_draw)
+
+
+def flow_intensity(gap, sensitivity, max_rate, nodes):
+    """Expected nodes moving per day for a yield gap: linear in the gap, capped at max_rate."""
+    return np.clip(gap / sensitivity, 0.0, 1.0) * max_rate * nodes
+
+
+def _net_yield_gap(params, state):
+    price = price_of_token(state["amm_sesh"], state["amm_quote"]) * state["eth_usd"]
+    _, net_apr = node_yields(
+        state["reward_per_node"],
+        price,
+        params["staking_requirement"],
+        params["node_opex_usd_per_month"],
+    )
+    hurdle = params["hurdle_apr"] + params["hurdle_noise"] * shock(params, state, "hurdle_shock")
+    return net_apr - hurdle
+
+
+def free_nodes(state, staking_requirement):
+    """Nodes whose stake is not under a lockup and so may leave."""
+    locked = state["locked_staked_a"] + state["locked_staked_f"]
+    return np.floor((state["staked"] - locked) / staking_requirement + 1e-9)
+
+
+def policy_stake(params, substep, state_history, previous_state):
+    req = params["staking_requirement"]
+    gap = _net_yield_gap(params, previous_state)
+    nodes = previous_state["nodes"]
+    joiners = whole_nodes(
+        flow_intensity(gap, params["yield_sensitivity"], params["max_entry_rate"], nodes),
+        shock(params, previous_state, "entry_draw"),
+    )
+    restakers = np.floor(previous_state["restake_pending"] / req + 1e-9)
+    affordable = np.floor(previous_state["circulating"] / req + 1e-9)
+    new_nodes = np.minimum(joiners + restakers, affordable)
+    from_savings = np.minimum(restakers, new_nodes) * req
+    return {
+        "d_staked": new_nodes * req,
+        "d_nodes": new_nodes,
+        "d_circulating": -new_nodes * req,
+        "d_restake_pending": -from_savings,
+        "daily_nodes_joined": new_nodes,
+    }
+
+
+def policy_unstake(params, substep, state_history, previous_state):
+    req = params["staking_requirement"]
+    day = previous_state["day"]
+    gap = _net_yield_gap(params, previous_state)
+    nodes = previous_state["nodes"]
+    leavable = free_nodes(previous_state, req)
+    stressed = np.where(day == params["stress_day"], params["stress_exit_share"], 0.0)
+    expected = (
+        flow_intensity(-gap, params["yield_sensitivity"], params["max_exit_rate"], nodes)
+        + stressed * leavable
+    )
+    leavers = np.minimum(
+        whole_nodes(expected, shock(params, previous_state, "exit_draw")), leavable
+    )
+    liquidated = np.minimum(
+        whole_nodes(
+            nodes * params["liquidation_rate"] / 365.0,
+            shock(params, previous_state, "liquidation_draw"),
+        ),
+        leavable - leavers,
+    )
+    returned = leavers * req + liquidated * req * LIQUIDATION_RETURNED_SHARE
+    to_pool = liquidated * req * LIQUIDATION_POOL_SHARE
+    queue = previous_state["unstake_queue"]
+    entering = np.zeros_like(queue)
+    entering[..., -1] = returned
+    return {
+        "d_staked": -(leavers + liquidated) * req,
+        "d_nodes": -(leavers + liquidated),
+        "d_unstake_queue": entering,
+        "d_unstaking": returned,
+        "d_circulating": liquidated * req * LIQUIDATOR_SHARE,
+        "d_reward_pool": to_pool,
+        "d_daily_pool_inflow": to_pool,
+        "d_cum_pool_inflow": to_pool,
+        "daily_nodes_left": leavers + liquidated,
+    }

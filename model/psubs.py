@@ -1,0 +1,152 @@
+"""The partial state update blocks: one day of the SESH economy, in order.
+
+vesting -> spend -> emissions -> rewards -> stake/unstake -> market -> metrics. Each block's
+policies see the state the previous block left; signals named `d_<variable>` are summed across a
+block's policies (as cadCAD does) and added, other signals set the variable.
+"""
+
+from __future__ import annotations
+
+from model.parts.emissions import policy_emission
+from model.parts.market import policy_market
+from model.parts.metrics import policy_metrics
+from model.parts.rewards import policy_rewards
+from model.parts.spending import policy_spend
+from model.parts.staking import policy_stake, policy_unstake
+from model.parts.vesting import policy_vesting
+from model.utils import add_delta, set_value
+
+
+def _adds(*names):
+    return {name: add_delta(name) for name in names}
+
+
+def _sets(*names):
+    return {name: set_value(name) for name in names}
+
+
+partial_state_update_blocks = [
+    {
+        "label": "vesting",
+        "description": "Lockups A, B, D and F release tokens to wallets; a share is sold.",
+        "policies": {"vesting": policy_vesting},
+        "variables": {
+            **_sets("day", "vesting_locked"),
+            **_adds(
+                "locked_a",
+                "locked_b",
+                "locked_d",
+                "locked_f",
+                "locked_staked_a",
+                "locked_staked_f",
+                "circulating",
+                "amm_sesh",
+                "amm_quote",
+                "cum_unlocked",
+                "cum_sold",
+            ),
+        },
+    },
+    {
+        "label": "spend",
+        "description": "Pro and name fees in USD buy SESH on the AMM; the pool share goes to "
+        "the Staking Reward Pool, the rest is zapped into protocol-owned liquidity.",
+        "policies": {"spend": policy_spend},
+        "variables": {
+            **_sets(
+                "pro_subscribers",
+                "sns_names",
+                "daily_fee_usd",
+                "daily_fee_spent",
+                "daily_pool_inflow",
+                "daily_pol_added",
+            ),
+            **_adds(
+                "reward_pool",
+                "circulating",
+                "amm_sesh",
+                "amm_quote",
+                "amm_lp_supply",
+                "pol_lp",
+                "cum_fee_usd",
+                "cum_pool_inflow",
+                "cum_pol_added",
+            ),
+        },
+    },
+    {
+        "label": "emissions",
+        "description": "The Staking Reward Pool pays out 15.1%/yr (simple) of its balance, "
+        "through the node software's clamped reward basis when launch smoothing is on.",
+        "policies": {"emission": policy_emission},
+        "variables": {
+            **_sets("daily_emission", "reward_basis"),
+            **_adds("reward_pool", "unclaimed_rewards", "cum_emission"),
+        },
+    },
+    {
+        "label": "rewards",
+        "description": "Rewards split equally per node; claims of rewards and matured stake "
+        "under the network cap; claimants sell or save part of them.",
+        "policies": {"rewards": policy_rewards},
+        "variables": {
+            **_sets("reward_per_node", "unstake_queue", "daily_claimed"),
+            **_adds(
+                "unclaimed_rewards",
+                "unstaking",
+                "circulating",
+                "restake_pending",
+                "amm_sesh",
+                "amm_quote",
+                "cum_sold",
+            ),
+        },
+    },
+    {
+        "label": "staking",
+        "description": "Nodes join while net yield beats the hurdle and leave below it, in whole "
+        "nodes; exits and liquidations enter the 15-day unlock queue.",
+        "policies": {"stake": policy_stake, "unstake": policy_unstake},
+        "variables": {
+            **_sets("daily_nodes_joined", "daily_nodes_left"),
+            **_adds(
+                "staked",
+                "nodes",
+                "circulating",
+                "restake_pending",
+                "unstake_queue",
+                "unstaking",
+                "reward_pool",
+                "daily_pool_inflow",
+                "cum_pool_inflow",
+            ),
+        },
+    },
+    {
+        "label": "market",
+        "description": "ETH/USD and the outside SESH valuation move; arbitrage trades the AMM "
+        "towards it; the day's closing price.",
+        "policies": {"market": policy_market},
+        "variables": {
+            **_sets("eth_usd", "ref_price_usd", "price_usd"),
+            **_adds("amm_sesh", "amm_quote", "circulating"),
+        },
+    },
+    {
+        "label": "metrics",
+        "description": "Yields, supply measures, net pool flow, POL depth, conservation residual.",
+        "policies": {"metrics": policy_metrics},
+        "variables": _sets(
+            "circulating_supply",
+            "staking_ratio",
+            "node_apr_sesh",
+            "node_net_apr",
+            "node_net_usd_per_day",
+            "operator_apr_sesh",
+            "net_pool_flow",
+            "pol_value_usd",
+            "market_cap_usd",
+            "conservation_residual",
+        ),
+    },
+]

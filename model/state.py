@@ -1,0 +1,88 @@
+"""The state at TGE (2025-05-21), from the genesis table plus the documented assumptions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.constants import (
+    BLOCKS_PER_DAY,
+    GENESIS_UNLOCKED_C,
+    LOCKUP_A,
+    LOCKUP_B,
+    LOCKUP_D,
+    LOCKUP_F,
+    POOL_AT_TGE,
+    UNLOCK_DAYS,
+)
+from model.parameters import Parameters
+from model.parts.emissions import clamped_basis_day, contract_payout
+from model.parts.metrics import policy_metrics
+
+
+def initial_state(parameters: Parameters | None = None) -> dict:
+    """Every state variable at timestep 0. Stocks sum to the 240,000,000 max supply."""
+    p = parameters or Parameters()
+    req = p.staking_requirement
+    treasury_nodes = round(p.treasury_node_share * p.initial_nodes)
+    staked_a = treasury_nodes * req
+    staked_f = p.testnet_staked_share * LOCKUP_F
+    staked = p.initial_nodes * req
+    amm_quote = p.initial_amm_sesh * p.initial_price_usd / p.initial_eth_usd
+    if p.launch_smoothing:
+        basis = p.reward_basis_initial
+        first_day = clamped_basis_day(basis, POOL_AT_TGE)[0] / BLOCKS_PER_DAY
+    else:
+        basis = first_day = POOL_AT_TGE
+    state = {
+        "day": 0,  # days since TGE; the vesting block (first of the day) advances it
+        # the seven stocks
+        "circulating": GENESIS_UNLOCKED_C - (staked - staked_a - staked_f) - p.initial_amm_sesh,
+        "vesting_locked": LOCKUP_A - staked_a + LOCKUP_B + LOCKUP_D + LOCKUP_F - staked_f,
+        "reward_pool": POOL_AT_TGE,
+        "staked": staked,
+        "unstaking": 0.0,
+        "unclaimed_rewards": 0.0,
+        "amm_sesh": p.initial_amm_sesh,
+        # lockup detail: unstaked locked balances, and locked tokens that sit in nodes
+        "locked_a": LOCKUP_A - staked_a,
+        "locked_b": LOCKUP_B,
+        "locked_d": LOCKUP_D,
+        "locked_f": LOCKUP_F - staked_f,
+        "locked_staked_a": float(staked_a),
+        "locked_staked_f": staked_f,
+        # market
+        "amm_quote": amm_quote,
+        "amm_lp_supply": float(np.sqrt(p.initial_amm_sesh * amm_quote)),
+        "pol_lp": 0.0,
+        "eth_usd": p.initial_eth_usd,
+        "price_usd": p.initial_price_usd,
+        "ref_price_usd": p.initial_price_usd,
+        # network
+        "nodes": float(p.initial_nodes),
+        "reward_basis": basis,
+        "reward_per_node": contract_payout(first_day, p.pool_payout_rate, 1.0)
+        / max(p.initial_nodes, 1),
+        "restake_pending": 0.0,
+        "unstake_queue": np.zeros(UNLOCK_DAYS + 1),
+        # demand
+        "pro_subscribers": 0.0,
+        "sns_names": 0.0,
+        # the day's flows
+        "daily_emission": 0.0,
+        "daily_pool_inflow": 0.0,
+        "daily_fee_usd": 0.0,
+        "daily_fee_spent": 0.0,
+        "daily_pol_added": 0.0,
+        "daily_claimed": 0.0,
+        "daily_nodes_joined": 0.0,
+        "daily_nodes_left": 0.0,
+        # cumulative flows since TGE
+        "cum_emission": 0.0,
+        "cum_pool_inflow": 0.0,
+        "cum_pol_added": 0.0,
+        "cum_fee_usd": 0.0,
+        "cum_sold": 0.0,
+        "cum_unlocked": 0.0,
+    }
+    state.update(policy_metrics(p.to_dict(), None, [], state))
+    return state
