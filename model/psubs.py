@@ -17,12 +17,22 @@ from model.parts.vesting import policy_vesting
 from model.utils import add_delta, set_value
 
 
+def _module_level(function):
+    """Publish a generated update function under its name in this module.
+
+    Process-based backends pickle functions by module and name; registering them here (where
+    the PSUB list is built on import) lets a worker process find them.
+    """
+    function.__module__ = __name__
+    return globals().setdefault(function.__qualname__, function)
+
+
 def _adds(*names):
-    return {name: add_delta(name) for name in names}
+    return {name: _module_level(add_delta(name)) for name in names}
 
 
 def _sets(*names):
-    return {name: set_value(name) for name in names}
+    return {name: _module_level(set_value(name)) for name in names}
 
 
 partial_state_update_blocks = [

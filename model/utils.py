@@ -15,7 +15,7 @@ def add_delta(variable: str):
     def update(params, substep, state_history, previous_state, policy_input):
         return variable, previous_state[variable] + policy_input[key]
 
-    update.__name__ = update.__qualname__ = f"update_{variable}"
+    update.__name__ = update.__qualname__ = f"add_{variable}"
     return update
 
 
@@ -25,5 +25,5 @@ def set_value(variable: str):
     def update(params, substep, state_history, previous_state, policy_input):
         return variable, policy_input[variable]
 
-    update.__name__ = update.__qualname__ = f"update_{variable}"
+    update.__name__ = update.__qualname__ = f"set_{variable}"
     return update

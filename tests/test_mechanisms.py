@@ -1,0 +1,193 @@
+"""Spending, rewards, staking and market mechanisms, one policy call at a time."""
+
+import numpy as np
+import pytest
+
+from model import Parameters, initial_state
+from model.constants import LIQUIDATION_POOL_SHARE, LIQUIDATION_RETURNED_SHARE
+from model.parts.market import arbitrage_swap, gbm_step, policy_market
+from model.parts.rewards import (
+    advance_queue,
+    operator_daily_reward,
+    policy_rewards,
+    reward_per_node,
+    split_claims,
+)
+from model.parts.spending import logistic_adoption, policy_spend
+from model.parts.staking import flow_intensity, node_yields, policy_stake, policy_unstake
+from model.stochastic import draw_drivers
+
+
+def _setup(day=200, **overrides):
+    parameters = Parameters(**overrides)
+    params = parameters.to_dict()
+    params.update(_seed=0, _subset=0, _runs=1, _timesteps=2000)
+    state = initial_state(parameters)
+    state.update(day=day, run=1, timestep=day)
+    return params, state
+
+
+# --- spending --------------------------------------------------------------------------------
+
+
+def test_logistic_adoption_hand_values():
+    assert logistic_adoption(99, 100, 1000.0, 40_000.0, 0.01) == 0.0
+    assert logistic_adoption(100, 100, 1000.0, 40_000.0, 0.01) == pytest.approx(1000.0)
+    # K / (1 + (K - N0)/N0 * e^{-g t}) at t = 300
+    want = 40_000 / (1 + 39 * np.exp(-3.0))
+    assert logistic_adoption(400, 100, 1000.0, 40_000.0, 0.01) == pytest.approx(want)
+    assert logistic_adoption(10_000, 100, 1000.0, 40_000.0, 0.01) == pytest.approx(40_000.0)
+
+
+def test_spend_splits_bought_sesh_between_pool_and_pol():
+    params, state = _setup(day=400, demand_volatility=0.0)
+    signal = policy_spend(params, None, [], state)
+    bought = signal["daily_fee_spent"]
+    assert bought > 0
+    assert signal["d_reward_pool"] == pytest.approx(0.9 * bought)
+    assert signal["daily_pol_added"] == pytest.approx(0.1 * bought)
+    # the AMM loses what payers bought and regains the POL deposit; its ETH grows by the payment
+    assert signal["d_amm_sesh"] == pytest.approx(-0.9 * bought)
+    usd = signal["daily_fee_usd"]
+    assert signal["d_amm_quote"] == pytest.approx(usd / state["eth_usd"])
+    subscribers = logistic_adoption(400, 180, 1000.0, 40_000.0, 0.01)
+    assert usd == pytest.approx(subscribers * 48.0 / 365 * 0.85)
+    assert signal["d_pol_lp"] > 0
+
+
+def test_spend_after_pol_review_follows_the_chosen_rule():
+    for rule, pool_share, pol_share, treasury in [
+        ("keep", 0.9, 0.1, 0.0),
+        ("pool", 1.0, 0.0, 0.0),
+        ("treasury", 0.9, 0.0, 0.1),
+    ]:
+        params, state = _setup(day=1900, pol_after_review=rule, demand_volatility=0.0)
+        signal = policy_spend(params, None, [], state)
+        bought = signal["daily_fee_spent"]
+        assert signal["d_reward_pool"] == pytest.approx(pool_share * bought)
+        assert signal["daily_pol_added"] == pytest.approx(pol_share * bought)
+        assert signal["d_circulating"] == pytest.approx(treasury * bought)
+
+
+def test_no_spending_before_launch():
+    params, state = _setup(day=10)
+    signal = policy_spend(params, None, [], state)
+    assert signal["daily_fee_spent"] == 0.0 and signal["d_reward_pool"] == 0.0
+
+
+# --- rewards -----------------------------------------------------------------------------------
+
+
+def test_equal_split_and_operator_share():
+    assert reward_per_node(26_136.0, 1500) == pytest.approx(17.424)
+    # docs example: a 1,000 SESH reward, 10% fee -> operator 100 + its 25% of the other 900
+    assert operator_daily_reward(1000.0, 0.10, 0.25) == pytest.approx(100 + 225)
+
+
+def test_claims_share_the_cap_pro_rata():
+    assert split_claims(500.0, 300.0, 2_000_000.0) == (500.0, 300.0)
+    rewards, stake = split_claims(3e6, 1e6, 2e6)
+    assert (rewards, stake) == (pytest.approx(1.5e6), pytest.approx(0.5e6))
+
+
+def test_queue_matures_after_fifteen_days():
+    queue = np.zeros(16)
+    queue[-1] = 25_000.0  # requested today
+    matured_on = None
+    for day in range(1, 20):
+        queue, matured = advance_queue(queue)
+        if matured > 0 and matured_on is None:
+            matured_on = day
+    assert matured_on == 15
+    assert queue.sum() == pytest.approx(25_000.0)
+
+
+def test_rewards_policy_pays_claims_and_sells_the_configured_share():
+    params, state = _setup(reward_claim_rate=0.5, reward_sell_share=0.4, exit_sell_share=0.0)
+    state["unclaimed_rewards"] = 100_000.0
+    state["daily_emission"] = 30_000.0
+    signal = policy_rewards(params, None, [], state)
+    assert signal["daily_claimed"] == pytest.approx(50_000.0)
+    assert signal["d_circulating"] == pytest.approx(50_000.0 * 0.6)
+    assert signal["d_amm_sesh"] == pytest.approx(50_000.0 * 0.4)
+    assert signal["d_restake_pending"] == pytest.approx(50_000.0 * 0.2)
+    assert signal["reward_per_node"] == pytest.approx(30_000.0 / 1500)
+
+
+# --- staking -----------------------------------------------------------------------------------
+
+
+def test_node_yields_hand_values():
+    apr, net = node_yields(20.0, 0.1, 25_000.0, 20.0)
+    assert apr == pytest.approx(20 * 365 / 25_000)
+    assert net == pytest.approx(apr - 240 / 2_500)
+
+
+def test_flow_intensity_is_capped_and_one_sided():
+    assert flow_intensity(0.05, 0.10, 0.01, 1000) == pytest.approx(5.0)
+    assert flow_intensity(0.50, 0.10, 0.01, 1000) == pytest.approx(10.0)
+    assert flow_intensity(-0.05, 0.10, 0.01, 1000) == 0.0
+
+
+def test_stochastic_rounding_is_unbiased_over_a_run():
+    draws = draw_drivers(5, 0, 1, 20_000)["entry_draw"]
+    assert np.floor(2.3 + draws).mean() == pytest.approx(2.3, abs=0.02)
+
+
+def test_high_yield_adds_whole_nodes_from_wallets():
+    params, state = _setup(hurdle_apr=-1.0, max_entry_rate=0.01, hurdle_noise=0.0)
+    signal = policy_stake(params, None, [], state)
+    assert signal["d_nodes"] >= 14  # the gap saturates: 1% of 1500 nodes, stochastically rounded
+    assert signal["d_staked"] == signal["d_nodes"] * 25_000
+    assert signal["d_circulating"] == -signal["d_staked"]
+
+
+def test_low_yield_removes_only_unlocked_nodes_and_queues_their_stake():
+    params, state = _setup(hurdle_apr=5.0, max_exit_rate=1.0, liquidation_rate=0.0)
+    signal = policy_unstake(params, None, [], state)
+    locked_nodes = (state["locked_staked_a"] + state["locked_staked_f"]) / 25_000
+    assert -signal["d_nodes"] == np.floor(1500 - locked_nodes)
+    assert signal["d_unstake_queue"][-1] == -signal["d_staked"]
+    assert signal["d_unstaking"] == -signal["d_staked"]
+
+
+def test_liquidation_shares_follow_the_contract_ratios():
+    params, state = _setup(hurdle_apr=-1.0, liquidation_rate=365.0 / 1500 * 3)
+    signal = policy_unstake(params, None, [], state)
+    liquidated = -signal["d_nodes"]
+    assert liquidated in (3, 4)
+    assert signal["d_reward_pool"] == pytest.approx(liquidated * 25_000 * LIQUIDATION_POOL_SHARE)
+    assert signal["d_unstaking"] == pytest.approx(liquidated * 25_000 * LIQUIDATION_RETURNED_SHARE)
+
+
+# --- market ------------------------------------------------------------------------------------
+
+
+def test_gbm_step_hand_value():
+    assert gbm_step(100.0, 0.0, 0.0, 1.3) == 100.0
+    want = 100 * np.exp(-0.5 * 0.36 / 365 + 0.6 * np.sqrt(1 / 365) * 1.0)
+    assert gbm_step(100.0, 0.0, 0.6, 1.0) == pytest.approx(want)
+
+
+def test_arbitrage_moves_the_pool_to_the_target_both_ways():
+    sesh, eth = 5e6, 200.0
+    for factor in (1.3, 0.7):
+        target = factor * eth / sesh
+        new_sesh, new_eth, net = arbitrage_swap(sesh, eth, target, 0.003, 1e9)
+        assert new_eth / new_sesh == pytest.approx(target, rel=1e-10)
+        assert np.sign(net) == (1 if factor > 1 else -1)
+
+
+def test_arbitrage_sells_no_more_than_wallets_hold():
+    new_sesh, _, net = arbitrage_swap(5e6, 200.0, 0.5 * 200.0 / 5e6, 0.003, 1_000.0)
+    assert net == pytest.approx(-1_000.0)
+    assert new_sesh == pytest.approx(5e6 + 1_000.0)
+
+
+def test_market_crash_on_stress_day():
+    params, state = _setup(
+        day=400, stress_day=400, stress_price_drop=0.5, eth_volatility=0.0, ref_volatility=0.0
+    )
+    signal = policy_market(params, None, [], state)
+    assert signal["eth_usd"] == pytest.approx(0.5 * state["eth_usd"])
+    assert signal["ref_price_usd"] == pytest.approx(0.5 * state["ref_price_usd"])
