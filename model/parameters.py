@@ -408,7 +408,10 @@ class Parameters:
         from_wallets = (
             self.initial_nodes * self.staking_requirement
             - treasury_nodes * self.staking_requirement
-            - self.testnet_staked_share * LOCKUP_F
+            - min(
+                self.testnet_staked_share * LOCKUP_F,
+                (self.initial_nodes - treasury_nodes) * self.staking_requirement,
+            )
         )
         if from_wallets + self.initial_amm_sesh > GENESIS_UNLOCKED_C:
             raise ParameterError(

@@ -25,8 +25,9 @@ def initial_state(parameters: Parameters | None = None) -> dict:
     req = p.staking_requirement
     treasury_nodes = round(p.treasury_node_share * p.initial_nodes)
     staked_a = treasury_nodes * req
-    staked_f = p.testnet_staked_share * LOCKUP_F
     staked = p.initial_nodes * req
+    # staked testnet tokens sit in the TGE nodes beside the treasury's, so they cannot exceed them
+    staked_f = min(p.testnet_staked_share * LOCKUP_F, staked - staked_a)
     amm_quote = p.initial_amm_sesh * p.initial_price_usd / p.initial_eth_usd
     if p.launch_smoothing:
         basis = p.reward_basis_initial

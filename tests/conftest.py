@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from experiments.run import run
 
@@ -24,3 +27,9 @@ def stressed_runs():
     """Three 5-year trajectories through a crash with an exit wave."""
     overrides = {"stress_day": 400, "stress_price_drop": 0.7, "stress_exit_share": 0.5}
     return run(runs=3, years=5, seed=13, engine="radcad", overrides=overrides)
+
+
+# CI runs a fixed sequence of property examples (reproducible, no example database on disk).
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")

@@ -19,10 +19,11 @@ from model.stochastic import shock
 
 def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
     """Users on `day` of a logistic curve that starts at `at_launch` on `launch_day` (0 before)."""
-    start = np.maximum(at_launch, 1e-9)
+    capacity = np.maximum(maximum, 1e-12)
+    start = np.clip(at_launch, 1e-12, None)
     elapsed = np.maximum(day - launch_day, 0.0)
-    level = maximum / (1.0 + (maximum - start) / start * np.exp(-growth_rate * elapsed))
-    return np.where(day >= launch_day, np.minimum(level, np.maximum(maximum, at_launch)), 0.0)
+    level = capacity / (1.0 + (capacity - start) / start * np.exp(-growth_rate * elapsed))
+    return np.where(day >= launch_day, level, 0.0)
 
 
 def daily_spend_usd(params, day, noise):

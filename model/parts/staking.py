@@ -57,7 +57,7 @@ def _net_yield_gap(params, state):
 def free_nodes(state, staking_requirement):
     """Nodes whose stake is not under a lockup and so may leave."""
     locked = state["locked_staked_a"] + state["locked_staked_f"]
-    return np.floor((state["staked"] - locked) / staking_requirement + 1e-9)
+    return np.maximum(np.floor((state["staked"] - locked) / staking_requirement + 1e-9), 0.0)
 
 
 def policy_stake(params, substep, state_history, previous_state):

@@ -1,0 +1,184 @@
+"""Validation: the model against the figures Session has published.
+
+`validation_table()` runs the model where needed and returns one row per published figure: what
+the source says, what the model gives, the tolerance, and whether they agree. The validation test
+module and `notebooks/00_validation.ipynb` both show this table.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from experiments.run import run
+from model import Parameters, initial_state
+from model.constants import (
+    DOCUMENTED_DAY1_REWARD,
+    LOCKUP_A,
+    LOCKUP_B,
+    LOCKUP_D,
+    LOCKUP_F,
+    MAX_SUPPLY,
+    POOL_AT_TGE,
+    months_after_tge,
+)
+
+GENESIS = "DOCS genesis-tokenomics.md"
+POOL_DOC = "DOCS staking-reward-pool.md"
+CONTRACT = "CONTRACTS RewardRatePool.sol"
+
+# With no fee inflows and no liquidations the pool only pays out.
+NO_INFLOWS = {
+    "pro_subscribers_max": 0.0,
+    "pro_subscribers_at_launch": 0.0,
+    "sns_names_max": 0.0,
+    "sns_names_at_launch": 0.0,
+    "liquidation_rate": 0.0,
+}
+
+
+def _row(figure, published, model, source, tolerance, relative=True):
+    error = abs(model - published) / (abs(published) if relative and published else 1.0)
+    return {
+        "figure": figure,
+        "published": published,
+        "model": model,
+        "source": source,
+        "tolerance": f"{tolerance:g} {'relative' if relative else 'absolute'}",
+        "agrees": bool(error <= tolerance),
+    }
+
+
+def _released_by(frame: pd.DataFrame, day: int) -> float:
+    """Lockup tokens released (to wallets or as unlocked stake) by the end of `day`."""
+    at = frame[frame["timestep"] == day].iloc[0]
+    locked = at["vesting_locked"] + at["locked_staked_a"] + at["locked_staked_f"]
+    return LOCKUP_A + LOCKUP_B + LOCKUP_D + LOCKUP_F - locked
+
+
+def validation_table(seed: int = 0) -> pd.DataFrame:
+    rows = []
+    tge = initial_state()
+    rows.append(
+        _row(
+            "Max supply (SESH)",
+            MAX_SUPPLY,
+            tge["circulating_supply"]
+            + (
+                tge["vesting_locked"]
+                + tge["locked_staked_a"]
+                + tge["locked_staked_f"]
+                + tge["reward_pool"]
+            ),
+            GENESIS,
+            0.0,
+        )
+    )
+    rows.append(
+        _row("Circulating at TGE (SESH)", 79_000_000.0, tge["circulating_supply"], GENESIS, 0.0)
+    )
+    rows.append(
+        _row("Staking Reward Pool at TGE (SESH)", POOL_AT_TGE, tge["reward_pool"], GENESIS, 0.0)
+    )
+    rows.append(
+        _row(
+            "Locked at TGE (SESH)",
+            161_000_000.0 - POOL_AT_TGE,
+            MAX_SUPPLY - 79e6 - tge["reward_pool"],
+            GENESIS,
+            0.0,
+        )
+    )
+
+    smoothed = run(runs=1, years=3.1, seed=seed)
+    for months, published in [
+        (12, LOCKUP_F),
+        (24, LOCKUP_F + LOCKUP_A + LOCKUP_B + LOCKUP_D * 365 / 731),
+        (36, LOCKUP_F + LOCKUP_A + LOCKUP_B + LOCKUP_D),
+    ]:
+        day = months_after_tge(months)
+        rows.append(
+            _row(
+                f"Lockups released by month {months} (SESH)",
+                published,
+                _released_by(smoothed, day),
+                GENESIS + " (lockup schedules)",
+                1e-9,
+            )
+        )
+
+    day1 = float(smoothed.loc[smoothed["timestep"] == 1, "daily_emission"].iloc[0])
+    clamp = (1 + 1 / 50_000) ** 720 - 1
+    rows.append(
+        _row(
+            "Day-1 network reward on the 40M provision (SESH)",
+            DOCUMENTED_DAY1_REWARD,
+            day1,
+            POOL_DOC + " (+ intra-day clamp)",
+            clamp,
+        )
+    )
+    pool_rule = smoothed["reward_pool"].shift(1) * 0.151 / 365
+    caught_up = smoothed["daily_emission"] >= 0.999 * pool_rule
+    ramp_days = int(smoothed.loc[caught_up & (smoothed["timestep"] > 0), "timestep"].iloc[0])
+    rows.append(
+        _row(
+            "Days to ramp to the real pool balance",
+            30.0,
+            float(ramp_days),
+            POOL_DOC + " ('approximately 30 days')",
+            3.0,
+            relative=False,
+        )
+    )
+
+    drained = run(runs=1, years=5, seed=seed, overrides=dict(NO_INFLOWS, launch_smoothing=False))
+    pool = drained.set_index("timestep")["reward_pool"]
+    rows.append(
+        _row(
+            "Share of pool released in a year, no inflows",
+            0.14,
+            1 - pool.loc[365] / pool.loc[0],
+            CONTRACT + " comment (14%/yr)",
+            0.002,
+            relative=False,
+        )
+    )
+    below_half = pool[pool <= pool.loc[0] / 2]
+    half_life = float(below_half.index[0]) / 365 if len(below_half) else math.inf
+    rows.append(
+        _row(
+            "Pool half-life with no inflows (years)",
+            4.59,
+            half_life,
+            "facts §2 (ln 2 / 0.151)",
+            0.01,
+        )
+    )
+
+    # The formula is the plain contract rule; with smoothing the basis can lag it within a day.
+    p = Parameters()
+    plain = run(runs=1, years=0.6, seed=seed, overrides={"launch_smoothing": False})
+    day = plain[plain["timestep"] == 200].iloc[0]
+    before = plain[plain["timestep"] == 199].iloc[0]
+    per_node_formula = (
+        0.151
+        * (before["reward_pool"] + day["daily_fee_spent"] * p.fee_pool_share)
+        / (365 * before["nodes"])
+    )
+    rows.append(
+        _row(
+            "Per-node daily reward 0.151 x pool / (365 x nodes), day 200",
+            per_node_formula,
+            float(day["reward_per_node"]),
+            POOL_DOC,
+            1e-9,
+        )
+    )
+    return pd.DataFrame(rows)
+
+
+def all_agree(table: pd.DataFrame) -> bool:
+    return bool(np.all(table["agrees"]))
