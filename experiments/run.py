@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.ray_support import init_ray
 from model import ParameterError, Parameters, initial_state, partial_state_update_blocks
 
-ENGINES = ("cadcad", "radcad")
+ENGINES = ("cadcad", "radcad", "vectorized")
 BACKENDS = ("single_process", "multiprocessing", "pathos", "ray")
 DAYS_PER_YEAR = 365
 
@@ -71,28 +72,41 @@ def simulate(
     engine: str = "radcad",
     backend: str = "single_process",
     processes: int | None = None,
+    first_subset: int = 0,
 ) -> pd.DataFrame:
-    """Run every parameter set (subset) `runs` times; subset i is parameter_sets[i]."""
+    """Run every parameter set (subset) `runs` times; subset first_subset + i is parameter_sets[i].
+
+    `first_subset` lets a caller run a sweep one subset at a time (for progress) with the same
+    per-(subset, run) seeds as one call over all subsets.
+    """
     timesteps = check_run_settings(runs, years, seed, engine, backend)
     if engine == "cadcad":
         if backend != "single_process":
             raise ParameterError(
                 f"invalid backend for engine cadcad: must be single_process, got {backend!r}"
             )
-        raw = _run_cadcad(parameter_sets, runs, timesteps, seed)
+        raw = _run_cadcad(parameter_sets, runs, timesteps, seed, first_subset)
+    elif engine == "vectorized":
+        if backend != "single_process":
+            raise ParameterError(
+                f"invalid backend for engine vectorized: must be single_process, got {backend!r}"
+            )
+        from experiments.vectorized import run_vectorized
+
+        raw = run_vectorized(parameter_sets, runs, timesteps, seed, first_subset)
     else:
-        raw = _run_radcad(parameter_sets, runs, timesteps, seed, backend, processes)
+        raw = _run_radcad(parameter_sets, runs, timesteps, seed, backend, processes, first_subset)
     return tidy(raw, runs)
 
 
-def _run_cadcad(parameter_sets, runs, timesteps, seed) -> pd.DataFrame:
+def _run_cadcad(parameter_sets, runs, timesteps, seed, first_subset=0) -> pd.DataFrame:
     from cadCAD.configuration import Experiment
     from cadCAD.configuration.utils import config_sim
     from cadCAD.engine import ExecutionContext, ExecutionMode, Executor
 
     with contextlib.redirect_stdout(io.StringIO()):
         experiment = Experiment()
-        for subset, parameters in enumerate(parameter_sets):
+        for subset, parameters in enumerate(parameter_sets, start=first_subset):
             params = _model_params(parameters, subset, seed, runs, timesteps)
             experiment.append_model(
                 initial_state=initial_state(parameters),
@@ -111,7 +125,7 @@ def _run_cadcad(parameter_sets, runs, timesteps, seed) -> pd.DataFrame:
         records, _, _ = Executor(exec_context=context, configs=experiment.configs).execute()
     frame = pd.DataFrame(records)
     frame = frame[frame["substep"] == frame["substep"].max()].pipe(_with_initial, records)
-    return frame.assign(subset=frame["simulation"])
+    return frame.assign(subset=frame["simulation"] + first_subset)
 
 
 def _with_initial(frame: pd.DataFrame, records) -> pd.DataFrame:
@@ -128,11 +142,15 @@ _RADCAD_BACKENDS = {
 }
 
 
-def _run_radcad(parameter_sets, runs, timesteps, seed, backend, processes) -> pd.DataFrame:
+def _run_radcad(
+    parameter_sets, runs, timesteps, seed, backend, processes, first_subset=0
+) -> pd.DataFrame:
     import radcad
 
+    if backend == "ray":
+        init_ray(processes)  # before radCAD's own ray.init, so ours (local, quiet) wins
     simulations = []
-    for subset, parameters in enumerate(parameter_sets):
+    for subset, parameters in enumerate(parameter_sets, start=first_subset):
         params = _model_params(parameters, subset, seed, runs, timesteps)
         model = radcad.Model(
             initial_state=initial_state(parameters),
@@ -150,7 +168,7 @@ def _run_radcad(parameter_sets, runs, timesteps, seed, backend, processes) -> pd
     experiment = radcad.Experiment(simulations=simulations)
     experiment.engine = engine
     frame = pd.DataFrame(experiment.run())
-    return frame.assign(subset=frame["simulation"])
+    return frame.assign(subset=frame["simulation"] + first_subset)
 
 
 def state_columns() -> list[str]:

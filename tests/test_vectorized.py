@@ -1,0 +1,139 @@
+"""The vectorized engine equals cadCAD, and every model function works on arrays of trajectories."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.run import INDEX_COLUMNS, simulate
+from experiments.vectorized import (
+    block_signal,
+    compile_blocks,
+    stacked_initial_state,
+    stacked_params,
+    step_day,
+)
+from model import ParameterError, Parameters, partial_state_update_blocks
+
+TWO_SUBSETS = [
+    Parameters(),
+    Parameters(
+        fee_pool_share=1.0,
+        staking_requirement=20_000.0,
+        stress_day=200,
+        stress_price_drop=0.5,
+        stress_exit_share=0.3,
+    ),
+]
+
+
+def _assert_frames_close(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert list(actual.columns) == list(expected.columns)
+    assert len(actual) == len(expected)
+    for column in INDEX_COLUMNS:
+        np.testing.assert_array_equal(actual[column], expected[column], err_msg=column)
+    for column in actual.columns[len(INDEX_COLUMNS) :]:
+        np.testing.assert_allclose(
+            actual[column], expected[column], rtol=1e-9, atol=1e-6, err_msg=column
+        )
+
+
+@pytest.fixture(scope="module")
+def vectorized_year():
+    return simulate(TWO_SUBSETS, runs=3, years=1, seed=31, engine="vectorized")
+
+
+def test_vectorized_equals_cadcad_on_every_column(vectorized_year):
+    cadcad = simulate(TWO_SUBSETS, runs=3, years=1, seed=31, engine="cadcad")
+    _assert_frames_close(vectorized_year, cadcad)
+    assert sorted(vectorized_year["subset"].unique()) == [0, 1]
+    assert sorted(vectorized_year["run"].unique()) == [1, 2, 3]
+    # the drivers are on: runs of one subset differ
+    prices = vectorized_year[vectorized_year["timestep"] == 365].groupby("subset")["price_usd"]
+    assert (prices.nunique() == 3).all()
+
+
+def test_first_subset_keeps_the_seeds_of_a_whole_sweep(vectorized_year):
+    alone = simulate(TWO_SUBSETS[1:], runs=3, years=1, seed=31, engine="vectorized", first_subset=1)
+    expected = vectorized_year[vectorized_year["subset"] == 1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone, expected)
+
+
+def test_vectorized_engine_runs_in_one_process_only():
+    with pytest.raises(ParameterError, match="engine vectorized: must be single_process"):
+        simulate([Parameters()], runs=2, years=0.1, engine="vectorized", backend="ray")
+
+
+# Trajectories chosen to take different branches on the checked day: plain contract emissions,
+# a binding claim cap, the POL review's other outcomes, and a stress day for one subset only.
+DIVERSE_SUBSETS = [
+    Parameters(),
+    Parameters(
+        launch_smoothing=False,
+        fee_pool_share=1.0,
+        staking_requirement=20_000.0,
+        claim_cap_per_day=1_000.0,
+        pol_review_day=300,
+        pol_after_review="treasury",
+        stress_day=401,
+        stress_price_drop=0.5,
+        stress_exit_share=0.5,
+    ),
+    Parameters(pol_review_day=300, pol_after_review="pool", pro_launch_day=100),
+]
+CHECK_DAY = 400
+SEED = 5
+RUNS = 2
+# Per-trajectory factors that push the yield gap both ways (joiners in some, leavers in others).
+REWARD_FACTORS = np.array([5.0, 0.01, 1.0, 0.2, 3.0, 0.5])
+
+
+def _diverse_state(params):
+    state = stacked_initial_state(DIVERSE_SUBSETS, RUNS)
+    shapes = {name: np.shape(value) for name, value in state.items()}
+    blocks = compile_blocks(partial_state_update_blocks)
+    for day in range(1, CHECK_DAY + 1):
+        state = step_day(params, state, blocks, shapes, day)
+    return dict(state, reward_per_node=state["reward_per_node"] * REWARD_FACTORS)
+
+
+def _scalar_params(trajectory):
+    subset = trajectory // RUNS
+    params = DIVERSE_SUBSETS[subset].to_dict()
+    params.update(_subset=subset, _seed=SEED, _runs=RUNS, _timesteps=CHECK_DAY + 1)
+    return params
+
+
+def _scalar_state(state, trajectory):
+    """One trajectory's state as a cadCAD run sees it: Python numbers, the queue as an array."""
+    one = {
+        name: value[trajectory] if value.ndim > 1 else value[trajectory].item()
+        for name, value in state.items()
+        if name != "timestep"
+    }
+    return dict(one, run=trajectory % RUNS + 1, timestep=CHECK_DAY)
+
+
+def test_every_block_gives_each_trajectory_its_own_scalar_result():
+    """Fails if a function branches on (or picks one element of) a state or parameter array."""
+    trajectories = len(DIVERSE_SUBSETS) * RUNS
+    params = stacked_params(DIVERSE_SUBSETS, RUNS, SEED, CHECK_DAY + 1)
+    state = _diverse_state(params)
+    differing = [k for k, v in state.items() if np.ndim(v) and np.unique(v, axis=0).shape[0] > 1]
+    assert len(differing) > 40
+    for substep, (policies, updates) in enumerate(compile_blocks(partial_state_update_blocks), 1):
+        signal = block_signal(params, substep, state, policies)
+        results = dict(update(params, substep, [], state, signal) for update in updates)
+        for trajectory in range(trajectories):
+            p, s = _scalar_params(trajectory), _scalar_state(state, trajectory)
+            scalar_signal = block_signal(p, substep, s, policies)
+            for update in updates:
+                name, value = update(p, substep, [], s, scalar_signal)
+                assert np.ndim(value) == np.ndim(state[name]) - 1, name
+                np.testing.assert_allclose(
+                    np.broadcast_to(results[name], np.shape(state[name]))[trajectory],
+                    value,
+                    rtol=1e-12,
+                    atol=1e-6,
+                    err_msg=f"block {substep}, {name}, trajectory {trajectory}",
+                )
+        state = {**state, **{k: np.broadcast_to(v, np.shape(state[k])) for k, v in results.items()}}
