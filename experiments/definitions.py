@@ -1,0 +1,144 @@
+"""Named experiments: parameter overrides on the one model, never code forks.
+
+An experiment is a base set of overrides plus a sweep. The sweep has two forms that combine:
+- `sweep`: parameter -> list of values, expanded Cartesian (every combination is a subset);
+- `levels`: named override sets that move several parameters together (low/base/high demand),
+  which a Cartesian product cannot express.
+Each subset becomes one validated `model.Parameters` with a label for reports.
+
+Randomness is not configured here: the model draws every trajectory's shocks from
+`numpy.random.SeedSequence(seed, spawn_key=(subset, run))` (model/stochastic.py), so one master
+seed fixes the whole experiment and each (subset, run) gets its own independent stream.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from model import ParameterError, Parameters
+
+
+@dataclass(frozen=True)
+class Subset:
+    """One parameter set of an experiment, as it is run and reported."""
+
+    index: int
+    label: str
+    overrides: dict[str, Any]
+    parameters: Parameters
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    runs: int = 100
+    years: float = 5
+    base: Mapping[str, Any] = field(default_factory=dict)
+    sweep: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    levels: Sequence[tuple[str, Mapping[str, Any]]] = ()
+
+    def swept(self) -> set[str]:
+        """The parameters that differ between subsets."""
+        names = set(self.sweep)
+        for _, overrides in self.levels:
+            names.update(overrides)
+        return names
+
+    def subsets(self, extra: Mapping[str, Any] | None = None) -> list[Subset]:
+        """Expand into validated subsets; `extra` (from `--set`) applies to every subset.
+
+        Raises ParameterError for an unknown name, a bad value, or an `extra` override of a
+        swept parameter (it would silently lose to the sweep).
+        """
+        extra = dict(extra or {})
+        clash = sorted(set(extra) & self.swept())
+        if clash:
+            raise ParameterError(
+                f"invalid override '{clash[0]}': experiment '{self.name}' sweeps it; "
+                "choose another experiment or parameter"
+            )
+        subsets = []
+        for index, (label, varied) in enumerate(self._combinations()):
+            overrides = {**self.base, **extra, **varied}
+            subsets.append(Subset(index, label, overrides, Parameters.from_overrides(overrides)))
+        return subsets
+
+    def _combinations(self) -> list[tuple[str, dict[str, Any]]]:
+        """(label, overrides) per subset: levels x Cartesian sweep, levels outermost."""
+        levels = list(self.levels) or [("", {})]
+        names = list(self.sweep)
+        grid = list(itertools.product(*(self.sweep[n] for n in names)))
+        combos = []
+        for level_label, level in levels:
+            for values in grid:
+                point = dict(zip(names, values, strict=True))
+                parts = [level_label] if level_label else []
+                parts += [f"{n}={_fmt(v)}" for n, v in point.items()]
+                combos.append((", ".join(parts) or self.name, {**level, **point}))
+        return combos
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# Demand levels move Pro and names together: one adoption story, not a grid of mismatched ones.
+# Base is the model default (40,000 Pro subscribers, 100,000 names); low and high are a quarter and
+# four times that (assumptions, for a range, not forecasts).
+_ADOPTION_LEVELS = (
+    ("low demand", {"pro_subscribers_max": 10_000.0, "sns_names_max": 25_000.0}),
+    ("base demand", {"pro_subscribers_max": 40_000.0, "sns_names_max": 100_000.0}),
+    ("high demand", {"pro_subscribers_max": 160_000.0, "sns_names_max": 400_000.0}),
+)
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            "baseline",
+            "the model's defaults: 90/10 fee split, 15.1% payout, 25,000 SESH per node",
+        ),
+        Experiment(
+            "fee_split",
+            "pool share of fees 90% (tokenomics docs) vs 100% (Session Pro docs)",
+            runs=50,
+            sweep={"fee_pool_share": [0.9, 1.0]},
+        ),
+        Experiment(
+            "adoption",
+            "low / base / high Pro and name-service demand (saturation levels x1/4, x1, x4)",
+            runs=50,
+            levels=_ADOPTION_LEVELS,
+        ),
+        Experiment(
+            "emission_rate",
+            "Staking Reward Pool payout rate swept around the contract's 15.1%/year",
+            runs=50,
+            sweep={"pool_payout_rate": [0.10, 0.125, 0.151, 0.175, 0.20]},
+        ),
+        Experiment(
+            "staking_requirement",
+            "stake per node at 25,000 SESH (contract) and lower",
+            runs=50,
+            sweep={"staking_requirement": [25_000.0, 20_000.0, 15_000.0, 10_000.0]},
+        ),
+        Experiment(
+            "stress",
+            "ETH and SESH prices fall 60% on day 400 and 30% of unlocked nodes ask to exit",
+            base={"stress_day": 400, "stress_price_drop": 0.6, "stress_exit_share": 0.3},
+        ),
+    )
+}
+
+
+def get(name: str) -> Experiment:
+    """The experiment called `name`, or ParameterError naming the known ones."""
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        known = ", ".join(EXPERIMENTS)
+        raise ParameterError(f"unknown experiment '{name}': choose one of {known}") from None

@@ -1,0 +1,290 @@
+"""Key performance indicators: one number per trajectory, reduced across runs per subset.
+
+Each run-level KPI is a function of one trajectory's frame (rows in timestep order, timestep 0 the
+TGE state) returning a float; `summarize` reduces them to mean, P5, P50 and P95 over the runs of a
+subset. Subset-level KPIs (a share of runs) are computed from the run-level table and have a single
+`value`.
+
+Conventions, chosen so that a number never claims more than the run shows:
+- "at N years" is the state at timestep 365*N; a shorter horizon gives NaN, not the last day.
+- "over the last year" is the mean over the last 365 days (all days after TGE when shorter).
+- Fee parity is the first day on which the 30-day trailing mean of pool inflow is positive and at
+  least the 30-day trailing mean of emissions; daily demand noise (log-sd 0.3) would otherwise let
+  single lucky days count. NaN when it never happens within the horizon.
+- The share of runs at parity within 730 days is NaN when a run ends earlier without parity.
+- Statistics skip NaN runs (`n` says how many runs had a value); all-NaN gives NaN, which
+  kpis.json writes as null and kpis.csv as an empty value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from experiments.run import DAYS_PER_YEAR
+from model.constants import MAX_SUPPLY
+
+PARITY_WINDOW_DAYS = 30
+PARITY_DEADLINE_DAYS = 730
+QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
+RUN_STATS = ("mean", "p5", "p50", "p95", "n")
+
+
+@dataclass(frozen=True)
+class KPI:
+    name: str
+    unit: str
+    description: str
+    function: Callable[[pd.DataFrame], float]
+
+
+@dataclass(frozen=True)
+class SubsetKPI:
+    """A KPI of a whole subset, computed from its table of run-level KPIs."""
+
+    name: str
+    unit: str
+    description: str
+    function: Callable[[pd.DataFrame], float]
+
+
+# --- helpers on one trajectory ----------------------------------------------------------------
+
+
+def at_day(column: str, day: int) -> Callable[[pd.DataFrame], float]:
+    """The value of `column` at timestep `day`; NaN when the run is shorter."""
+
+    def kpi(trajectory: pd.DataFrame) -> float:
+        rows = trajectory[trajectory["timestep"] == day]
+        return float(rows[column].iloc[0]) if len(rows) else math.nan
+
+    return kpi
+
+
+def at_end(column: str) -> Callable[[pd.DataFrame], float]:
+    def kpi(trajectory: pd.DataFrame) -> float:
+        return float(trajectory[column].iloc[-1])
+
+    return kpi
+
+
+def last_year_mean(column: str) -> Callable[[pd.DataFrame], float]:
+    """Mean over the last 365 days after TGE (fewer when the run is shorter)."""
+
+    def kpi(trajectory: pd.DataFrame) -> float:
+        days = trajectory[trajectory["timestep"] >= 1][column]
+        return float(days.iloc[-DAYS_PER_YEAR:].mean()) if len(days) else math.nan
+
+    return kpi
+
+
+def path_min(column: str) -> Callable[[pd.DataFrame], float]:
+    return lambda trajectory: float(trajectory[column].min())
+
+
+def path_max(column: str) -> Callable[[pd.DataFrame], float]:
+    return lambda trajectory: float(trajectory[column].max())
+
+
+def fee_parity_day(trajectory: pd.DataFrame, window: int = PARITY_WINDOW_DAYS) -> float:
+    """First day the trailing `window`-day mean pool inflow is > 0 and >= mean emission."""
+    days = trajectory[trajectory["timestep"] >= 1]
+    inflow = days["daily_pool_inflow"].rolling(window).mean()
+    emission = days["daily_emission"].rolling(window).mean()
+    reached = ((inflow > 0) & (inflow >= emission)).to_numpy()
+    if not reached.any():
+        return math.nan
+    return float(days["timestep"].to_numpy()[reached.argmax()])
+
+
+def circulating_share_5y(trajectory: pd.DataFrame) -> float:
+    return at_day("circulating_supply", 5 * DAYS_PER_YEAR)(trajectory) / MAX_SUPPLY
+
+
+def inflow_to_emission_end(trajectory: pd.DataFrame) -> float:
+    """Cumulative pool inflow over cumulative emission at the end (NaN before any emission)."""
+    emitted = float(trajectory["cum_emission"].iloc[-1])
+    return float(trajectory["cum_pool_inflow"].iloc[-1]) / emitted if emitted > 0 else math.nan
+
+
+def max_abs_residual(trajectory: pd.DataFrame) -> float:
+    return float(trajectory["conservation_residual"].abs().max())
+
+
+def share_within(deadline: int) -> Callable[[pd.DataFrame], float]:
+    """Share of the subset's runs whose fee parity day is at most `deadline`.
+
+    NaN when a run that has not reached parity ends before the deadline: it might still.
+    """
+
+    def kpi(per_run: pd.DataFrame) -> float:
+        days = per_run["fee_parity_day"]
+        undecided = days.isna() & (per_run["last_day"] < deadline)
+        if days.empty or undecided.any():
+            return math.nan
+        return float((days <= deadline).mean())
+
+    return kpi
+
+
+# --- the registry -------------------------------------------------------------------------------
+
+Y = DAYS_PER_YEAR
+RUN_KPIS: tuple[KPI, ...] = (
+    KPI(
+        "reward_pool_1y", "SESH", "Staking Reward Pool balance at 1 year", at_day("reward_pool", Y)
+    ),
+    KPI(
+        "reward_pool_2y",
+        "SESH",
+        "Staking Reward Pool balance at 2 years",
+        at_day("reward_pool", 2 * Y),
+    ),
+    KPI(
+        "reward_pool_5y",
+        "SESH",
+        "Staking Reward Pool balance at 5 years",
+        at_day("reward_pool", 5 * Y),
+    ),
+    KPI(
+        "fee_parity_day",
+        "day",
+        f"first day the {PARITY_WINDOW_DAYS}-day mean pool inflow >= mean emission (none: never)",
+        fee_parity_day,
+    ),
+    KPI(
+        "circulating_supply_5y",
+        "SESH",
+        "market circulating supply (not locked, not in the pool) at 5 years",
+        at_day("circulating_supply", 5 * Y),
+    ),
+    KPI(
+        "circulating_share_5y",
+        "share",
+        "market circulating supply at 5 years over the 240M max supply",
+        circulating_share_5y,
+    ),
+    KPI(
+        "staking_ratio_end",
+        "share",
+        "staked over circulating supply at the end",
+        at_end("staking_ratio"),
+    ),
+    KPI("nodes_end", "nodes", "registered nodes at the end", at_end("nodes")),
+    KPI("nodes_min", "nodes", "fewest registered nodes along the path", path_min("nodes")),
+    KPI(
+        "node_apr_sesh_last_year",
+        "1/year",
+        "a node's reward over its stake, in SESH, mean over the last year",
+        last_year_mean("node_apr_sesh"),
+    ),
+    KPI(
+        "node_net_usd_per_day_last_year",
+        "USD/day",
+        "a node's reward in USD less running costs, per day, mean over the last year",
+        last_year_mean("node_net_usd_per_day"),
+    ),
+    KPI("price_usd_end", "USD/SESH", "SESH price at the end", at_end("price_usd")),
+    KPI("price_usd_min", "USD/SESH", "lowest SESH price along the path", path_min("price_usd")),
+    KPI("price_usd_max", "USD/SESH", "highest SESH price along the path", path_max("price_usd")),
+    KPI(
+        "pol_value_usd_end",
+        "USD",
+        "value of the protocol-owned liquidity at the end",
+        at_end("pol_value_usd"),
+    ),
+    KPI(
+        "cum_emission_end", "SESH", "rewards paid out of the pool since TGE", at_end("cum_emission")
+    ),
+    KPI(
+        "cum_pool_inflow_end",
+        "SESH",
+        "fee SESH paid into the pool since TGE",
+        at_end("cum_pool_inflow"),
+    ),
+    KPI(
+        "inflow_to_emission_end",
+        "ratio",
+        "cumulative pool inflow over cumulative emission at the end",
+        inflow_to_emission_end,
+    ),
+    KPI(
+        "max_abs_conservation_residual",
+        "SESH",
+        "largest |sum of stocks - max supply| along the path (float rounding only)",
+        max_abs_residual,
+    ),
+)
+
+SUBSET_KPIS: tuple[SubsetKPI, ...] = (
+    SubsetKPI(
+        "fee_parity_within_730d",
+        "share of runs",
+        f"share of runs reaching fee parity within {PARITY_DEADLINE_DAYS} days",
+        share_within(PARITY_DEADLINE_DAYS),
+    ),
+)
+
+REGISTRY: dict[str, KPI | SubsetKPI] = {k.name: k for k in RUN_KPIS + SUBSET_KPIS}
+
+
+# --- reduction ------------------------------------------------------------------------------------
+
+
+def per_run(frame: pd.DataFrame, kpis: tuple[KPI, ...] = RUN_KPIS) -> pd.DataFrame:
+    """One row per (subset, run): its last day, then a column per run-level KPI."""
+    rows = []
+    for (subset, run), trajectory in frame.groupby(["subset", "run"], sort=True):
+        trajectory = trajectory.sort_values("timestep")
+        values = {k.name: k.function(trajectory) for k in kpis}
+        last_day = int(trajectory["timestep"].iloc[-1])
+        rows.append({"subset": subset, "run": run, "last_day": last_day, **values})
+    return pd.DataFrame(rows, columns=["subset", "run", "last_day", *(k.name for k in kpis)])
+
+
+def describe(values: pd.Series) -> dict[str, float]:
+    """Mean, P5, P50, P95 over the runs that have a value, and how many they are."""
+    values = values.dropna().astype("float64")
+    if values.empty:
+        return {"mean": math.nan, **{q: math.nan for q in QUANTILES}, "n": 0}
+    stats = {"mean": float(values.mean())}
+    stats.update({q: float(np.quantile(values, p)) for q, p in QUANTILES.items()})
+    stats["n"] = int(len(values))
+    return stats
+
+
+def summarize(
+    frame: pd.DataFrame,
+    kpis: tuple[KPI, ...] = RUN_KPIS,
+    subset_kpis: tuple[SubsetKPI, ...] = SUBSET_KPIS,
+) -> dict[int, dict[str, dict[str, float]]]:
+    """subset -> KPI name -> statistics (run-level: mean/p5/p50/p95/n; subset-level: value)."""
+    table = per_run(frame, kpis)
+    out = {}
+    for subset, runs in table.groupby("subset", sort=True):
+        stats = {k.name: describe(runs[k.name]) for k in kpis}
+        stats.update({k.name: {"value": k.function(runs)} for k in subset_kpis})
+        out[int(subset)] = stats
+    return out
+
+
+def tidy(summary: dict[int, dict[str, dict[str, float]]], labels: dict[int, str]) -> pd.DataFrame:
+    """The long KPI table: subset, label, kpi, unit, stat, value."""
+    rows = [
+        {
+            "subset": subset,
+            "label": labels.get(subset, ""),
+            "kpi": name,
+            "unit": REGISTRY[name].unit,
+            "stat": stat,
+            "value": value,
+        }
+        for subset, stats in summary.items()
+        for name, values in stats.items()
+        for stat, value in values.items()
+    ]
+    return pd.DataFrame(rows, columns=["subset", "label", "kpi", "unit", "stat", "value"])

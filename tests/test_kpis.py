@@ -1,0 +1,128 @@
+"""KPI functions against small trajectories computed by hand, and the reduction across runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import kpis
+from model.constants import MAX_SUPPLY
+
+KPI_COLUMNS = (
+    "reward_pool circulating_supply staking_ratio nodes node_apr_sesh node_net_usd_per_day "
+    "price_usd pol_value_usd cum_emission cum_pool_inflow conservation_residual "
+    "daily_pool_inflow daily_emission"
+).split()
+
+
+def trajectory(days: int, **columns) -> pd.DataFrame:
+    """Timesteps 0..days; columns default to zero, or take a constant or one value per timestep."""
+    frame = pd.DataFrame({"subset": 0, "run": 1, "timestep": np.arange(days + 1)})
+    for name in KPI_COLUMNS:
+        frame[name] = np.broadcast_to(np.asarray(columns.get(name, 0.0), dtype=float), days + 1)
+    return frame
+
+
+def test_value_at_a_year_or_nan_when_the_run_is_shorter():
+    pool = np.arange(800) * 2.0
+    assert kpis.at_day("reward_pool", 365)(trajectory(799, reward_pool=pool)) == 730.0
+    assert kpis.at_day("reward_pool", 730)(trajectory(799, reward_pool=pool)) == 1460.0
+    assert math.isnan(kpis.at_day("reward_pool", 365)(trajectory(300)))
+
+
+def test_fee_parity_day_uses_trailing_means():
+    days = 200
+    inflow = np.where(np.arange(days + 1) >= 100, 10.0, 0.0)
+    t = trajectory(days, daily_pool_inflow=inflow, daily_emission=5.0)
+    # a 30-day window ending on day d holds days d-29..d; from day 114 half of it (15 days) is
+    # at 10, so the mean inflow reaches the emission of 5
+    assert kpis.fee_parity_day(t) == 114.0
+    assert kpis.fee_parity_day(t, window=1) == 100.0
+    assert kpis.fee_parity_day(t, window=4) == 101.0  # (0 + 0 + 10 + 10) / 4 = 5
+
+
+def test_fee_parity_ignores_single_lucky_days_and_the_tge_row():
+    inflow = np.zeros(101)
+    inflow[50] = 1_000.0  # one spike far above emission: a 30-day mean of 33 stays below 50
+    t = trajectory(100, daily_pool_inflow=inflow, daily_emission=50.0)
+    assert math.isnan(kpis.fee_parity_day(t))
+    # no flows at all (timestep 0 is the TGE state, everything 0): 0 >= 0 is not parity
+    assert math.isnan(kpis.fee_parity_day(trajectory(100)))
+
+
+def test_share_of_runs_reaching_parity_within_730_days():
+    per_run = pd.DataFrame({"fee_parity_day": [100.0, 800.0, math.nan, 730.0], "last_day": 1825})
+    assert kpis.share_within(730)(per_run) == 0.5
+    # a run that ended on day 365 without parity might still reach it by day 730
+    short = pd.DataFrame({"fee_parity_day": [100.0, math.nan], "last_day": 365})
+    assert math.isnan(kpis.share_within(730)(short))
+    assert kpis.share_within(730)(short.iloc[:1]) == 1.0  # every run already there
+
+
+def test_last_year_mean_and_path_extremes():
+    t = trajectory(400, node_apr_sesh=np.arange(401.0), price_usd=np.sin(np.arange(401.0)))
+    assert kpis.last_year_mean("node_apr_sesh")(t) == pytest.approx((36 + 400) / 2)  # days 36..400
+    short = trajectory(10, node_apr_sesh=np.arange(11.0))
+    assert kpis.last_year_mean("node_apr_sesh")(short) == pytest.approx(5.5)  # days 1..10
+    assert kpis.path_min("price_usd")(t) == pytest.approx(np.sin(np.arange(401.0)).min())
+    assert kpis.at_end("price_usd")(t) == pytest.approx(math.sin(400.0))
+
+
+def test_supply_share_ratio_and_residual():
+    t = trajectory(
+        1825,
+        circulating_supply=120e6,
+        cum_emission=np.linspace(0, 40.0, 1826),
+        cum_pool_inflow=np.linspace(0, 10.0, 1826),
+        conservation_residual=np.where(np.arange(1826) == 7, -3e-6, 1e-6),
+    )
+    assert kpis.circulating_share_5y(t) == pytest.approx(120e6 / MAX_SUPPLY)
+    assert kpis.inflow_to_emission_end(t) == pytest.approx(0.25)
+    assert kpis.max_abs_residual(t) == pytest.approx(3e-6)
+    assert math.isnan(kpis.inflow_to_emission_end(trajectory(5)))  # nothing emitted yet
+
+
+def test_describe_skips_nan_runs():
+    stats = kpis.describe(pd.Series([*range(1, 102), math.nan]))  # 1..101
+    assert stats == {"mean": 51.0, "p5": 6.0, "p50": 51.0, "p95": 96.0, "n": 101}
+    empty = kpis.describe(pd.Series([math.nan, math.nan]))
+    assert empty["n"] == 0 and math.isnan(empty["mean"]) and math.isnan(empty["p50"])
+
+
+def test_summarize_and_tidy_per_subset():
+    runs = []
+    for subset in (0, 1):
+        for run, price in ((1, 1.0), (2, 3.0)):
+            t = trajectory(20, price_usd=price * (subset + 1))
+            runs.append(t.assign(subset=subset, run=run))
+    frame = pd.concat(runs, ignore_index=True)
+    summary = kpis.summarize(frame)
+    assert sorted(summary) == [0, 1]
+    assert summary[1]["price_usd_end"]["mean"] == 4.0  # runs at 2 and 6
+    assert math.isnan(summary[0]["fee_parity_within_730d"]["value"])  # 20 days: undecided
+    assert set(summary[0]) == set(kpis.REGISTRY)
+
+    table = kpis.tidy(summary, {0: "a", 1: "b"})
+    assert list(table.columns) == ["subset", "label", "kpi", "unit", "stat", "value"]
+    row = table[(table.subset == 1) & (table.kpi == "price_usd_end") & (table.stat == "p50")]
+    assert (row["label"].iloc[0], row["unit"].iloc[0], row["value"].iloc[0]) == (
+        "b",
+        "USD/SESH",
+        4.0,
+    )
+
+
+def test_every_kpi_has_a_unit_and_a_description():
+    for kpi in kpis.REGISTRY.values():
+        assert kpi.unit and kpi.description, kpi.name
+
+
+def test_kpis_on_a_real_trajectory(baseline_runs):
+    summary = kpis.summarize(baseline_runs)[0]
+    assert summary["max_abs_conservation_residual"]["p95"] < 1e-3
+    assert summary["reward_pool_5y"]["n"] == 5
+    assert 0 < summary["circulating_share_5y"]["p50"] < 1
+    assert 0 <= summary["fee_parity_within_730d"]["value"] <= 1
