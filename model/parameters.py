@@ -183,7 +183,7 @@ class Parameters:
         1.0,
     )
     impact_persistence: float = _p(
-        0.5,
+        0.25,
         "share",
         "share of a day's flow-driven price move the reference price keeps",
         "assumption",
