@@ -9,7 +9,7 @@ RUNS ?= 100
 YEARS ?= 5
 SEED ?= 0
 
-.PHONY: setup test lint run notebooks benchmark clean
+.PHONY: setup test lint run regress notebooks benchmark clean
 
 setup: $(STAMP)
 
@@ -25,9 +25,14 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q
+	$(PY) -m experiments regress
 
 run: $(STAMP)
 	$(PY) -m experiments run baseline --runs $(RUNS) --years $(YEARS) --seed $(SEED)
+
+# Rewrite the golden KPI files after a deliberate model change (commit them with the reason).
+regress-update: $(STAMP)
+	$(PY) -m experiments regress --update
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/engines.py

@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a parameter in every subset (repeatable)",
     )
     run.add_argument("--out", type=Path, help="output directory (default results/NAME)")
+    regress = commands.add_parser("regress", help="rerun the golden KPI cases; fail on drift")
+    regress.add_argument("cases", nargs="*", metavar="CASE", help="golden cases (default: all)")
+    regress.add_argument("--update", action="store_true", help="rewrite the golden files")
+    regress.add_argument("--all", action="store_true", help="print every KPI, not only drift")
+    regress.add_argument("--golden-dir", type=Path, help="golden files (default tests/golden)")
     return parser
 
 
@@ -106,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # `... | head`: the reader has all it wants
             sys.stdout = open(os.devnull, "w")  # silence the flush at exit
             return 0
+    if args.command == "regress":
+        return cmd_regress(args)
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         return cmd_run(args)
@@ -127,6 +134,16 @@ def _fail(message: str, status: int = 2) -> int:
 def _exit_on_sigterm(signum, frame):
     """Turn SIGTERM into an exception so the temp-dir cleanup in `finally` blocks still runs."""
     raise KeyboardInterrupt
+
+
+def cmd_regress(args: argparse.Namespace) -> int:
+    from experiments import regress
+
+    unknown = sorted(set(args.cases) - set(regress.CASES))
+    if unknown:
+        return _fail(f"unknown golden case '{unknown[0]}': one of {', '.join(regress.CASES)}")
+    golden_dir = args.golden_dir or regress.GOLDEN_DIR
+    return regress.regress(args.cases, update=args.update, golden_dir=golden_dir, verbose=args.all)
 
 
 # --- list and params --------------------------------------------------------------------------
