@@ -9,6 +9,10 @@ Each subset becomes one validated `model.Parameters` with a label for reports.
 Randomness is not configured here: the model draws every trajectory's shocks from
 `numpy.random.SeedSequence(seed, spawn_key=(subset, run))` (model/stochastic.py), so one master
 seed fixes the whole experiment and each (subset, run) gets its own independent stream.
+
+The `sensitivity` experiment samples its subsets instead (Morris points, from the master seed) and
+adds a ranked table to its results; it runs KPI-only on the vectorized engine with common random
+numbers (every point gets subset 0's draws). See experiments/sensitivity.py.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ class Experiment:
     base: Mapping[str, Any] = field(default_factory=dict)
     sweep: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     levels: Sequence[tuple[str, Mapping[str, Any]]] = ()
+    # How it must run, when that is not the command line's choice.
+    engine: str | None = None  # the only engine it runs on (None: any)
+    kpi_only: bool = False  # KPI-only streaming by default (--thin N adds a thinned timeseries)
+    common_draws: bool = False  # every subset gets subset 0's random draws
+    min_years: float = 0.0  # shortest horizon its KPIs are defined for
 
     def swept(self) -> set[str]:
         """The parameters that differ between subsets."""
@@ -48,11 +57,12 @@ class Experiment:
             names.update(overrides)
         return names
 
-    def subsets(self, extra: Mapping[str, Any] | None = None) -> list[Subset]:
+    def subsets(self, extra: Mapping[str, Any] | None = None, seed: int = 0) -> list[Subset]:
         """Expand into validated subsets; `extra` (from `--set`) applies to every subset.
 
-        Raises ParameterError for an unknown name, a bad value, or an `extra` override of a
-        swept parameter (it would silently lose to the sweep).
+        `seed` (the master seed) matters only to experiments that sample their subsets. Raises
+        ParameterError for an unknown name, a bad value, or an `extra` override of a swept
+        parameter (it would silently lose to the sweep).
         """
         extra = dict(extra or {})
         clash = sorted(set(extra) & self.swept())
@@ -62,12 +72,16 @@ class Experiment:
                 "choose another experiment or parameter"
             )
         subsets = []
-        for index, (label, varied) in enumerate(self._combinations()):
+        for index, (label, varied) in enumerate(self._combinations(seed)):
             overrides = {**self.base, **extra, **varied}
             subsets.append(Subset(index, label, overrides, Parameters.from_overrides(overrides)))
         return subsets
 
-    def _combinations(self) -> list[tuple[str, dict[str, Any]]]:
+    def results(self, per_run, seed: int, timesteps: int) -> dict[str, Any]:
+        """Extra result tables (file name -> DataFrame) from the run-level KPI table."""
+        return {}
+
+    def _combinations(self, seed: int = 0) -> list[tuple[str, dict[str, Any]]]:
         """(label, overrides) per subset: levels x Cartesian sweep, levels outermost."""
         levels = list(self.levels) or [("", {})]
         names = list(self.sweep)
@@ -80,6 +94,46 @@ class Experiment:
                 parts += [f"{n}={_fmt(v)}" for n, v in point.items()]
                 combos.append((", ".join(parts) or self.name, {**level, **point}))
         return combos
+
+
+@dataclass(frozen=True)
+class SensitivityExperiment(Experiment):
+    """Morris global sensitivity: subsets are the sample points, results add the ranked table."""
+
+    samples: int = 32
+    parameters: tuple[str, ...] = ()
+
+    def swept(self) -> set[str]:
+        return set(self.parameters)
+
+    def _combinations(self, seed: int = 0) -> list[tuple[str, dict[str, Any]]]:
+        from experiments import sensitivity
+
+        return sensitivity.points(self.parameters, self.samples, seed)
+
+    def results(self, per_run, seed: int, timesteps: int) -> dict[str, Any]:
+        from experiments import sensitivity
+
+        table = sensitivity.ranked_table(self.parameters, self.samples, seed, per_run, timesteps)
+        return {"sensitivity.csv": table}
+
+
+def sensitivity_experiment(samples: int = 32, parameters: Sequence[str] | None = None):
+    """The `sensitivity` experiment, with other sample counts or parameters."""
+    from experiments import sensitivity
+
+    return SensitivityExperiment(
+        "sensitivity",
+        "Morris sensitivity of pool at 5 y, fee parity day, node APR, price to behavioural "
+        "parameters",
+        runs=1,
+        engine="vectorized",
+        kpi_only=True,
+        common_draws=True,
+        min_years=sensitivity.MIN_YEARS,
+        samples=samples,
+        parameters=tuple(sensitivity.PARAMETERS if parameters is None else parameters),
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -131,6 +185,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "ETH and SESH prices fall 60% on day 400 and 30% of unlocked nodes ask to exit",
             base={"stress_day": 400, "stress_price_drop": 0.6, "stress_exit_share": 0.3},
         ),
+        sensitivity_experiment(),
     )
 }
 

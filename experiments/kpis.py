@@ -263,7 +263,20 @@ def summarize(
     subset_kpis: tuple[SubsetKPI, ...] = SUBSET_KPIS,
 ) -> dict[int, dict[str, dict[str, float]]]:
     """subset -> KPI name -> statistics (run-level: mean/p5/p50/p95/n; subset-level: value)."""
-    table = per_run(frame, kpis)
+    return summarize_runs(per_run(frame, kpis), kpis, subset_kpis)
+
+
+def summarize_runs(
+    table: pd.DataFrame,
+    kpis: tuple[KPI, ...] = RUN_KPIS,
+    subset_kpis: tuple[SubsetKPI, ...] = SUBSET_KPIS,
+) -> dict[int, dict[str, dict[str, float]]]:
+    """`summarize` from the run-level table instead of the timeseries.
+
+    KPI-only streaming computes `per_run` batch by batch and concatenates the tables in (subset,
+    run) order: the same rows in the same order as `per_run` of the whole frame, so the same
+    statistics, to the last bit.
+    """
     out = {}
     for subset, runs in table.groupby("subset", sort=True):
         stats = {k.name: describe(runs[k.name]) for k in kpis}

@@ -8,16 +8,25 @@ so one call computes the day for every trajectory. Randomness comes from the sam
 seeds (`model.stochastic.stack_drivers`), so the frame equals cadCAD's to float rounding.
 
 Trajectory i is subset i // runs, run i % runs + 1 (runs are numbered from 1, as cadCAD does).
+
+Large experiments run in batches: a batch is a range of trajectory numbers. Each trajectory's
+parameters, initial state and random draws depend only on its own (subset, run), and every model
+function works element by element, so a batch gives exactly the numbers those trajectories have in
+one call over all of them. That is what lets `execute_batches` run batches one after another with
+memory bounded by the batch (KPI-only streaming: each batch is reduced to its run-level KPIs, and
+optionally every N-th day, before the next starts) or as Ray tasks, and concatenate the results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from experiments.run import INDEX_COLUMNS, INTERNAL_STATE
+from experiments import kpis
+from experiments.run import INDEX_COLUMNS, INTERNAL_STATE, tidy
 from model import Parameters, initial_state, partial_state_update_blocks
 from model.stochastic import stack_drivers
 
@@ -28,23 +37,55 @@ def run_vectorized(
     timesteps: int,
     seed: int,
     first_subset: int = 0,
+    batch: range | None = None,
+    common_draws: bool = False,
 ) -> pd.DataFrame:
     """All subsets x runs for `timesteps` days. One row per (subset, run, timestep), day 0 = TGE.
 
     The frame has the raw shape `experiments.run.tidy` accepts: subset, run, timestep, then every
     recorded state variable as float64, ordered by subset, run, timestep. Subset numbers (and so
-    the seeds) start at `first_subset`, as in `experiments.run.simulate`.
+    the seeds) start at `first_subset`, as in `experiments.run.simulate`. `batch` (trajectory
+    numbers, see the module docstring) runs only those trajectories, with the numbers they have
+    in the whole call. `common_draws` gives every subset the random draws of subset 0 (common
+    random numbers: subsets then differ by their parameters only, as a sensitivity analysis
+    needs); it is off everywhere else, where each (subset, run) has its own draws.
     """
-    params = stacked_params(parameter_sets, runs, seed, timesteps, first_subset)
-    state = stacked_initial_state(parameter_sets, runs)
-    recorder = Recorder(recorded_variables(state), len(parameter_sets) * runs, timesteps)
+    chosen = select_trajectories(len(parameter_sets), runs, first_subset, batch)
+    params = stacked_params(
+        parameter_sets, runs, seed, timesteps, first_subset, batch=batch, common_draws=common_draws
+    )
+    state = stacked_initial_state(parameter_sets, runs, batch=batch)
+    recorder = Recorder(recorded_variables(state), len(chosen.runs), timesteps)
     recorder.record(0, state)
     blocks = compile_blocks(partial_state_update_blocks)
     shapes = {name: np.shape(value) for name, value in state.items()}
     for day in range(1, timesteps + 1):
         state = step_day(params, state, blocks, shapes, day)
         recorder.record(day, state)
-    return recorder.frame(params["_subset"], trajectory_runs(len(parameter_sets), runs))
+    return recorder.frame(chosen.subsets, chosen.runs)
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """The trajectories one call steps, in (subset, run) order: one element each."""
+
+    positions: np.ndarray  # index of the trajectory's parameter set in `parameter_sets`
+    subsets: np.ndarray  # its subset number: first_subset + position
+    runs: np.ndarray  # its run number, from 1
+
+
+def select_trajectories(
+    sets: int, runs: int, first_subset: int = 0, batch: range | None = None
+) -> Trajectories:
+    """Trajectory numbers -> parameter set, subset and run (all of them when `batch` is None)."""
+    total = sets * runs
+    if batch is None:
+        batch = range(total)
+    if batch.step != 1 or len(batch) == 0 or batch.start < 0 or batch.stop > total:
+        raise ValueError(f"batch must be a non-empty range within 0..{total}, got {batch}")
+    numbers = np.arange(batch.start, batch.stop)
+    positions = numbers // runs
+    return Trajectories(positions, positions + first_subset, numbers % runs + 1)
 
 
 def stacked_params(
@@ -53,6 +94,8 @@ def stacked_params(
     seed: int,
     timesteps: int,
     first_subset: int = 0,
+    batch: range | None = None,
+    common_draws: bool = False,
 ) -> dict:
     """One params dict: each model parameter an array of shape (trajectories,).
 
@@ -60,34 +103,31 @@ def stacked_params(
     `day == stress_day` or `pol_after_review == "pool"` mean what they mean for one scalar run.
     `_drivers` holds every trajectory's random draws, which `model.stochastic.shock` reads.
     """
+    chosen = select_trajectories(len(parameter_sets), runs, first_subset, batch)
     dicts = [p.to_dict() for p in parameter_sets]
     params = {
-        name: np.repeat(np.asarray([d[name] for d in dicts]), runs) for name in Parameters.names()
+        name: np.asarray([d[name] for d in dicts])[chosen.positions] for name in Parameters.names()
     }
-    subsets = np.repeat(np.arange(len(parameter_sets)) + first_subset, runs)
-    run_numbers = trajectory_runs(len(parameter_sets), runs)
+    draw_subsets = np.zeros_like(chosen.subsets) if common_draws else chosen.subsets
     params.update(
-        _subset=subsets,
+        _subset=chosen.subsets,
         _seed=int(seed),
         _runs=int(runs),
         _timesteps=int(timesteps),
-        _drivers=stack_drivers(seed, subsets, run_numbers, timesteps),
+        _drivers=stack_drivers(seed, draw_subsets, chosen.runs, timesteps),
     )
     return params
 
 
-def trajectory_runs(subsets: int, runs: int) -> np.ndarray:
-    """The run number (from 1) of each trajectory, runs innermost."""
-    return np.tile(np.arange(1, runs + 1), subsets)
-
-
-def stacked_initial_state(parameter_sets: Sequence[Parameters], runs: int) -> dict:
+def stacked_initial_state(
+    parameter_sets: Sequence[Parameters], runs: int, batch: range | None = None
+) -> dict:
     """Each subset's TGE state, repeated for its runs: shape (trajectories,) or (trajectories, k)."""
-    states = [initial_state(p) for p in parameter_sets]
-    return {
-        name: np.repeat(np.stack([np.asarray(s[name]) for s in states]), runs, axis=0)
-        for name in states[0]
-    }
+    positions = select_trajectories(len(parameter_sets), runs, batch=batch).positions
+    used = np.unique(positions)  # a batch of a big sweep needs only its own subsets' states
+    states = [initial_state(parameter_sets[i]) for i in used]
+    rows = np.searchsorted(used, positions)
+    return {name: np.stack([np.asarray(s[name]) for s in states])[rows] for name in states[0]}
 
 
 def recorded_variables(state: dict) -> list[str]:
@@ -160,3 +200,82 @@ class Recorder:
         for position, name in enumerate(INDEX_COLUMNS):
             frame.insert(position, name, index[name])
         return frame
+
+
+# --- batches: KPI-only streaming and Ray ---------------------------------------------------------
+
+
+def batches(trajectories: int, size: int) -> list[range]:
+    """Consecutive trajectory ranges of at most `size` (the last one may be shorter)."""
+    return [range(a, min(a + size, trajectories)) for a in range(0, trajectories, size)]
+
+
+def run_batch(
+    parameter_sets: Sequence[Parameters],
+    runs: int,
+    timesteps: int,
+    seed: int,
+    batch: range,
+    first_subset: int = 0,
+    common_draws: bool = False,
+    kpi_only: bool = False,
+    thin: int | None = None,
+):
+    """One batch of trajectories: its frame, or (kpi_only) what a KPI-only run keeps of it.
+
+    KPI-only returns (run-level KPI table from `kpis.per_run`, the same KPI code as a full run,
+    tidy rows of every `thin`-th day or None); the batch's full arrays are dropped when this returns, so
+    memory is bounded by the batch, not by the run count.
+    """
+    frame = run_vectorized(parameter_sets, runs, timesteps, seed, first_subset, batch, common_draws)
+    if not kpi_only:
+        return frame
+    table = kpis.per_run(frame)
+    thinned = None if thin is None else tidy(frame[frame["timestep"] % thin == 0], runs)
+    return table, thinned
+
+
+def execute_batches(
+    parameter_sets: Sequence[Parameters],
+    runs: int,
+    timesteps: int,
+    seed: int,
+    batch_size: int,
+    backend: str = "single_process",
+    progress: Callable[[int], None] | None = None,
+    **settings,
+) -> list:
+    """`run_batch` over every batch of `batch_size` trajectories; results in trajectory order.
+
+    single_process runs them one after another; ray runs each as a task on the Ray instance this
+    process is connected to (`experiments.ray_support.init_ray`) and gathers them in order.
+    `progress` is called with each finished batch's trajectory count.
+    """
+    ranges = batches(len(parameter_sets) * runs, batch_size)
+    common = dict(runs=runs, timesteps=timesteps, seed=seed, **settings)
+    if backend == "ray":
+        return _on_ray(parameter_sets, ranges, common, progress)
+    results = []
+    for batch in ranges:
+        results.append(run_batch(parameter_sets, batch=batch, **common))
+        if progress:
+            progress(len(batch))
+    return results
+
+
+def _on_ray(parameter_sets, ranges: list[range], common: dict, progress) -> list:
+    """Every batch as a Ray task; results put back in batch order as they finish."""
+    import ray
+
+    task = ray.remote(run_batch)
+    shared = ray.put(list(parameter_sets))  # stored once, not once per task
+    pending = {task.remote(shared, batch=b, **common): i for i, b in enumerate(ranges)}
+    results = [None] * len(ranges)
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            index = pending.pop(ref)
+            results[index] = ray.get(ref)
+            if progress:
+                progress(len(ranges[index]))
+    return results

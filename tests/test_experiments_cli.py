@@ -278,6 +278,7 @@ def test_named_experiments_expand_to_valid_subsets():
         "emission_rate": 5,
         "staking_requirement": 4,
         "stress": 1,
+        "sensitivity": 32 * (len(definitions.EXPERIMENTS["sensitivity"].parameters) + 1),
     }
     assert definitions.EXPERIMENTS["baseline"].runs == 100
     stress = definitions.EXPERIMENTS["stress"].subsets()[0].parameters

@@ -58,9 +58,10 @@ def test_first_subset_keeps_the_seeds_of_a_whole_sweep(vectorized_year):
     pd.testing.assert_frame_equal(alone, expected)
 
 
-def test_vectorized_engine_runs_in_one_process_only():
-    with pytest.raises(ParameterError, match="engine vectorized: must be single_process"):
-        simulate([Parameters()], runs=2, years=0.1, engine="vectorized", backend="ray")
+def test_vectorized_engine_has_no_process_pool_backends():
+    # it runs in one process or as Ray tasks (tests/test_streaming.py), not on radCAD's pools
+    with pytest.raises(ParameterError, match="engine vectorized: must be single_process or ray"):
+        simulate([Parameters()], runs=2, years=0.1, engine="vectorized", backend="pathos")
 
 
 # Trajectories chosen to take different branches on the checked day: plain contract emissions,
