@@ -34,6 +34,10 @@ run: $(STAMP)
 regress-update: $(STAMP)
 	$(PY) -m experiments regress --update
 
+# Execute every notebook headless (fails on any error) and export HTML into build/notebooks/.
+notebooks: $(STAMP)
+	$(PY) -m experiments.notebooks --out build/notebooks
+
 benchmark: $(STAMP)
 	$(PY) benchmarks/engines.py
 

@@ -38,7 +38,9 @@ from experiments.run import (
     INDEX_COLUMNS,
     check_run_settings,
     simulate,
+    simulate_kpis,
     state_columns,
+    stream_batch_size,
 )
 from model import ParameterError, Parameters
 from model.constants import TGE_DATE
@@ -50,8 +52,11 @@ MAX_TIMESERIES_BYTES = 8 * 10**9
 # Peak memory per (run, day) row while an engine runs one subset (its raw records before `tidy`),
 # measured on this model with 5-year baselines: cadCAD keeps every substep, radCAD drops them.
 ENGINE_BYTES_PER_ROW = {"cadcad": 32_000, "radcad": 6_000, "vectorized": 1_000}
+# KPI-only: peak memory per (trajectory, day) of one batch (its arrays, drivers and KPI work),
+# measured at ~570 bytes with 1,000-trajectory batches of 5-year baselines.
+STREAM_BYTES_PER_ROW = 600
 PACKAGES = ("numpy", "pandas", "cadCAD", "radcad", "ray", "pyarrow", "plotly")
-RESULT_FILES = ("timeseries.parquet", "kpis.json", "kpis.csv", "manifest.json")
+RESULT_FILES = ("timeseries.parquet", "kpis.json", "kpis.csv", "manifest.json", "report.html")
 
 
 class UsageError(Exception):
@@ -82,10 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runs", type=int, help="Monte Carlo runs per subset (default: experiment's)")
     run.add_argument("--years", type=float, help="horizon in years (default: experiment's)")
     run.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    run.add_argument("--engine", choices=ENGINES, default="radcad", help="default radcad")
+    run.add_argument(
+        "--engine", choices=ENGINES, help="default radcad (sensitivity: vectorized, its only one)"
+    )
     run.add_argument("--backend", choices=BACKENDS, default="single_process")
     run.add_argument("--ray-address", help="join this Ray cluster (backend ray; default local)")
     run.add_argument("--processes", type=int, help="worker processes (default: CPU count)")
+    run.add_argument(
+        "--kpi-only",
+        action="store_true",
+        help="vectorized engine: stream KPIs batch by batch, no timeseries (bounded memory)",
+    )
+    run.add_argument(
+        "--thin", type=int, metavar="N", help="with --kpi-only: also save every N-th day's rows"
+    )
     run.add_argument(
         "--set",
         dest="overrides",
@@ -100,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     regress.add_argument("--update", action="store_true", help="rewrite the golden files")
     regress.add_argument("--all", action="store_true", help="print every KPI, not only drift")
     regress.add_argument("--golden-dir", type=Path, help="golden files (default tests/golden)")
+    report = commands.add_parser("report", help="rebuild report.html from saved results")
+    report.add_argument("results_dir", type=Path, metavar="DIR", help="a results directory")
+    publish = commands.add_parser("publish", help="the reports as a static site")
+    publish.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="e.g. results")
+    publish.add_argument("site_dir", type=Path, metavar="SITE_DIR", help="e.g. site")
     return parser
 
 
@@ -115,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_regress(args)
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        if args.command in ("report", "publish"):
+            return cmd_report(args) if args.command == "report" else cmd_publish(args)
         return cmd_run(args)
     except (UsageError, ParameterError) as error:
         return _fail(str(error))
@@ -197,6 +219,8 @@ class Plan:
     processes: int | None
     ray_address: str | None
     out: Path
+    kpi_only: bool = False  # stream KPIs (vectorized engine); timeseries only when thinned
+    thin: int | None = None  # with kpi_only: keep every thin-th day's rows
 
 
 def plan_run(args: argparse.Namespace) -> Plan:
@@ -205,11 +229,15 @@ def plan_run(args: argparse.Namespace) -> Plan:
     overrides = parse_overrides(args.overrides)
     runs = experiment.runs if args.runs is None else args.runs
     years = experiment.years if args.years is None else args.years
-    timesteps = check_run_settings(runs, years, args.seed, args.engine, args.backend)
-    if args.engine != "radcad" and args.backend != "single_process":
+    engine = choose_engine(args.engine, experiment)
+    timesteps = check_run_settings(runs, years, args.seed, engine, args.backend)
+    if years < experiment.min_years:
         raise UsageError(
-            f"backend '{args.backend}' needs --engine radcad (only radCAD has backends)"
+            f"invalid years for experiment '{experiment.name}': must be >= "
+            f"{experiment.min_years:g}, got {years:g}"
         )
+    kpi_only = args.kpi_only or experiment.kpi_only
+    check_kpi_only(kpi_only, args.thin, engine)
     if args.processes is not None and args.processes < 1:
         raise UsageError(f"invalid processes: must be an integer >= 1, got {args.processes}")
     if args.ray_address and args.backend != "ray":
@@ -221,18 +249,39 @@ def plan_run(args: argparse.Namespace) -> Plan:
     check_output_dir(out)
     return Plan(
         experiment=experiment,
-        subsets=experiment.subsets(overrides),
+        subsets=experiment.subsets(overrides, seed=args.seed),
         overrides=overrides,
         runs=runs,
         years=years,
         timesteps=timesteps,
         seed=args.seed,
-        engine=args.engine,
+        engine=engine,
         backend=args.backend,
         processes=processes,
         ray_address=args.ray_address,
         out=out,
+        kpi_only=kpi_only,
+        thin=args.thin,
     )
+
+
+def choose_engine(requested: str | None, experiment: definitions.Experiment) -> str:
+    """--engine, else the experiment's own, else radCAD; an experiment tied to one refuses others."""
+    if experiment.engine and requested not in (None, experiment.engine):
+        raise UsageError(
+            f"invalid engine for experiment '{experiment.name}': it runs on "
+            f"--engine {experiment.engine} only, got '{requested}'"
+        )
+    return requested or experiment.engine or "radcad"
+
+
+def check_kpi_only(kpi_only: bool, thin: int | None, engine: str) -> None:
+    if kpi_only and engine != "vectorized":
+        raise UsageError("--kpi-only needs --engine vectorized (it streams batches of runs)")
+    if thin is not None and thin < 1:
+        raise UsageError(f"invalid --thin: must be an integer >= 1, got {thin}")
+    if thin is not None and not kpi_only:
+        raise UsageError("--thin needs --kpi-only (a full run saves every day)")
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -255,33 +304,50 @@ def check_output_dir(out: Path) -> None:
 
 
 def estimated_bytes(plan: Plan) -> int:
-    """Size of the timeseries in memory: rows x columns x 8 bytes."""
-    rows = len(plan.subsets) * plan.runs * (plan.timesteps + 1)
+    """Size of the timeseries in memory: rows x columns x 8 bytes (KPI-only: the thinned rows)."""
+    days = plan.timesteps + 1
+    if plan.kpi_only:
+        days = 0 if plan.thin is None else plan.timesteps // plan.thin + 1
+    rows = len(plan.subsets) * plan.runs * days
     return rows * (len(INDEX_COLUMNS) + len(state_columns())) * 8
 
 
 def estimated_peak_bytes(plan: Plan) -> int:
     """Memory the run needs at its peak: the results so far, their concatenation, and one
-    subset's raw engine records (the engines hold far more per row than the tidy frame)."""
+    subset's raw engine records (the engines hold far more per row than the tidy frame); for a
+    KPI-only run, one batch of trajectories instead of a subset."""
+    if plan.kpi_only:
+        batch = min(stream_batch_size(plan.timesteps), len(plan.subsets) * plan.runs)
+        batch_rows = batch * (plan.timesteps + 1)
+        return 2 * estimated_bytes(plan) + batch_rows * STREAM_BYTES_PER_ROW
     subset_rows = plan.runs * (plan.timesteps + 1)
     return 2 * estimated_bytes(plan) + subset_rows * ENGINE_BYTES_PER_ROW.get(plan.engine, 6_000)
 
 
 def size_problem(plan: Plan) -> str | None:
-    """Why the run would not fit, in one line, or None."""
+    """Why the run would not fit, in one line with what to do instead, or None."""
     size = estimated_bytes(plan)
     if size > MAX_TIMESERIES_BYTES:
         return (
             f"run too large: the timeseries would take ~{size / 1e9:.1f} GB, over the "
-            f"{MAX_TIMESERIES_BYTES / 1e9:.0f} GB limit; use fewer runs, years or subsets"
+            f"{MAX_TIMESERIES_BYTES / 1e9:.0f} GB limit; {_remedy(plan)}"
         )
     peak, available = estimated_peak_bytes(plan), psutil.virtual_memory().available
     if peak > available:
         return (
             f"run too large: it would need ~{peak / 1e9:.1f} GB of memory, "
-            f"{available / 1e9:.1f} GB is available; use fewer runs, years or subsets"
+            f"{available / 1e9:.1f} GB is available; {_remedy(plan)}"
         )
     return None
+
+
+def _remedy(plan: Plan) -> str:
+    if not plan.kpi_only:
+        return (
+            "use fewer runs, years or subsets, or --engine vectorized --kpi-only "
+            "(KPIs without the timeseries, memory of one batch)"
+        )
+    return "use a larger --thin or none" if plan.thin else "use fewer years"
 
 
 # --- run: execute and write ------------------------------------------------------------------------
@@ -294,12 +360,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = size_problem(plan)
     if problem:
         return _fail(problem)
-    frame = simulate_plan(plan)
-    summary = kpis.summarize(frame)
-    manifest = build_manifest(plan, started_utc, time.perf_counter() - started)
-    write_atomically(plan.out, lambda tmp: write_results(tmp, plan, frame, summary, manifest))
-    print(f"wrote {_relative(plan.out)}/ ({', '.join(RESULT_FILES)})")
+    if plan.kpi_only:
+        table, frame = stream_plan(plan)  # frame: the thinned timeseries, or None
+    else:
+        frame = simulate_plan(plan)
+        table = kpis.per_run(frame)
+    summary = kpis.summarize_runs(table)
+    extras = plan.experiment.results(table, seed=plan.seed, timesteps=plan.timesteps)
+    files = result_files(plan, extras)
+    manifest = build_manifest(plan, started_utc, time.perf_counter() - started, files)
+    write_atomically(
+        plan.out, lambda tmp: write_results(tmp, plan, frame, summary, manifest, extras)
+    )
+    print(f"wrote {_relative(plan.out)}/ ({', '.join(files)})")
     return 0
+
+
+def result_files(plan: Plan, extras: dict[str, pd.DataFrame]) -> list[str]:
+    """What a run writes: KPI-only has a timeseries only when thinned; experiments add tables."""
+    timeseries = not plan.kpi_only or plan.thin is not None
+    files = [f for f in RESULT_FILES if timeseries or f != "timeseries.parquet"]
+    return files + list(extras)
+
+
+def stream_plan(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """KPI-only: all subsets in one streamed call (same seeds as one subset at a time), batch
+    by batch; the run-level KPI table and the thinned timeseries (None without --thin)."""
+    from tqdm import tqdm
+
+    if plan.backend == "ray":
+        start_ray(plan)
+    try:
+        total = len(plan.subsets) * plan.runs
+        with tqdm(total=total, desc=plan.experiment.name, unit="run") as bar:
+            result = simulate_kpis(
+                [s.parameters for s in plan.subsets],
+                runs=plan.runs,
+                years=plan.years,
+                seed=plan.seed,
+                engine=plan.engine,
+                backend=plan.backend,
+                processes=plan.processes,
+                thin=plan.thin,
+                common_draws=plan.experiment.common_draws,
+                progress=bar.update,
+            )
+    finally:
+        if plan.backend == "ray":
+            from experiments.ray_support import shutdown_ray
+
+            shutdown_ray()
+    return result.per_run, result.timeseries
 
 
 def simulate_plan(plan: Plan) -> pd.DataFrame:
@@ -346,12 +457,18 @@ def start_ray(plan: Plan) -> None:
         raise RunFailed(f"cannot start a local Ray instance: {reason}") from None
 
 
-def write_results(tmp: Path, plan: Plan, frame, summary, manifest) -> None:
-    frame.to_parquet(tmp / "timeseries.parquet", engine="pyarrow", index=False)
+def write_results(tmp: Path, plan: Plan, frame, summary, manifest, extras=None) -> None:
+    if frame is not None:  # None: a KPI-only run without --thin
+        frame.to_parquet(tmp / "timeseries.parquet", engine="pyarrow", index=False)
     labels = {s.index: s.label for s in plan.subsets}
     _write_json(tmp / "kpis.json", kpis_document(plan, summary))
     kpis.tidy(summary, labels).to_csv(tmp / "kpis.csv", index=False)
     _write_json(tmp / "manifest.json", manifest)
+    for name, table in (extras or {}).items():  # e.g. sensitivity.csv
+        table.to_csv(tmp / name, index=False)
+    from experiments.report import write_report  # plotly only when a run writes results
+
+    write_report(tmp, frame=frame)  # last: it reads the files above
 
 
 def kpis_document(plan: Plan, summary) -> dict[str, Any]:
@@ -369,18 +486,31 @@ def kpis_document(plan: Plan, summary) -> dict[str, Any]:
     }
 
 
-def build_manifest(plan: Plan, started_utc: dt.datetime, wall_seconds: float) -> dict[str, Any]:
+def build_manifest(
+    plan: Plan,
+    started_utc: dt.datetime,
+    wall_seconds: float,
+    files: Sequence[str] = RESULT_FILES,
+) -> dict[str, Any]:
     return {
         "experiment": plan.experiment.name,
         "description": plan.experiment.description,
         "command": ["python", "-m", "experiments", *sys.argv[1:]],
         "seed": plan.seed,
-        "seeding": "numpy.random.SeedSequence(seed, spawn_key=(subset, run)) per trajectory",
+        "seeding": (
+            "numpy.random.SeedSequence(seed, spawn_key=(0, run)) for every subset "
+            "(common random numbers)"
+            if plan.experiment.common_draws
+            else "numpy.random.SeedSequence(seed, spawn_key=(subset, run)) per trajectory"
+        ),
         "runs": plan.runs,
         "years": plan.years,
         "timesteps": plan.timesteps,
         "engine": plan.engine,
         "backend": plan.backend,
+        "kpi_only": plan.kpi_only,
+        "thin": plan.thin,
+        "timeseries": _timeseries_note(plan),
         "processes": plan.processes,
         "ray_address": plan.ray_address,
         "overrides": plan.overrides,
@@ -404,8 +534,20 @@ def build_manifest(plan: Plan, started_utc: dt.datetime, wall_seconds: float) ->
         "git_revision": git_revision(),
         "started_utc": started_utc.isoformat(timespec="seconds"),
         "wall_time_seconds": round(wall_seconds, 3),
-        "files": list(RESULT_FILES),
+        "files": list(files),
     }
+
+
+def _timeseries_note(plan: Plan) -> str:
+    if not plan.kpi_only:
+        return "every day"
+    if plan.thin is None:
+        return "none (KPI-only: KPIs computed batch by batch from the full daily paths)"
+    n = plan.thin
+    return (
+        f"days 0, {n}, {2 * n}, ... (timestep % {n} == 0; KPI-only: KPIs computed batch by "
+        "batch from the full daily paths)"
+    )
 
 
 def package_versions() -> dict[str, str | None]:
@@ -431,6 +573,37 @@ def git_revision() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+
+
+# --- report and publish --------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild report.html from a results directory's saved files."""
+    from experiments.report import ReportError, write_report
+
+    try:
+        path = write_report(args.results_dir)
+    except ReportError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {_relative(path.absolute())}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Every report under RESULTS_DIR as a static site in SITE_DIR, swapped in atomically."""
+    from experiments import publish
+    from experiments.report import ReportError
+
+    site = args.site_dir.absolute()
+    try:
+        found = publish.find_results(args.results_dir)
+        publish.check_site_dir(site)
+        write_atomically(site, lambda tmp: publish.build_site(found, tmp))
+    except (publish.PublishError, ReportError) as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {_relative(site)}/{publish.INDEX_FILE} ({len(found)} reports)")
+    return 0
 
 
 def write_atomically(out: Path, write: Callable[[Path], None]) -> None:

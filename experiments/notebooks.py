@@ -1,0 +1,170 @@
+"""Run the research notebooks headless and export them to HTML: `python -m experiments.notebooks`.
+
+`make notebooks` calls this. Each notebook runs from an in-memory copy (the committed .ipynb stays
+without outputs) in a fresh kernel whose working directory is the notebook's folder, and fails on
+the first cell that raises. Parameters are overridden papermill-style: a cell holding the new
+assignments is inserted after the cell tagged `parameters`, so the notebook's own defaults stay
+visible above it. The HTML goes to build/notebooks/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = ROOT / "notebooks"
+OUT_DIR = ROOT / "build" / "notebooks"
+PARAMETERS_TAG = "parameters"
+TIMEOUT_SECONDS = 300  # per cell
+ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")  # colours in tracebacks
+
+
+class NotebookError(Exception):
+    """A notebook that cannot be run as asked (one-line message)."""
+
+
+def notebook_paths(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The numbered notebooks (`NN_name.ipynb`), in order."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def parameters_cell_index(notebook: nbformat.NotebookNode) -> int:
+    for index, cell in enumerate(notebook.cells):
+        if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []):
+            return index
+    raise NotebookError(f"no cell tagged '{PARAMETERS_TAG}'")
+
+
+def inject_parameters(
+    notebook: nbformat.NotebookNode, parameters: Mapping[str, Any]
+) -> nbformat.NotebookNode:
+    """Insert a cell assigning `parameters` right after the `parameters` cell."""
+    if not parameters:
+        return notebook
+    index = parameters_cell_index(notebook)
+    lines = ["# Injected parameters (experiments.notebooks)"]
+    lines += [f"{name} = {value!r}" for name, value in parameters.items()]
+    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    cell.metadata["tags"] = ["injected-parameters"]
+    notebook.cells.insert(index + 1, cell)
+    return notebook
+
+
+def execute(
+    path: Path,
+    parameters: Mapping[str, Any] | None = None,
+    timeout: int = TIMEOUT_SECONDS,
+) -> nbformat.NotebookNode:
+    """Run the notebook at `path` and return it with its outputs (the file is not changed).
+
+    Raises nbclient's CellExecutionError on the first failing cell.
+    """
+    from nbclient import NotebookClient
+
+    notebook = inject_parameters(nbformat.read(path, as_version=4), parameters or {})
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+    return notebook
+
+
+def export_html(notebook: nbformat.NotebookNode, target: Path) -> Path:
+    """Write the executed notebook as one HTML page."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def _parse_parameter(item: str) -> tuple[str, Any]:
+    """`NAME=VALUE` with a Python literal value (`RUNS=3`, `ENGINE='vectorized'`)."""
+    name, sep, text = item.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise NotebookError(f"invalid --set {item!r}: expected NAME=VALUE")
+    try:
+        return name.strip(), ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        raise NotebookError(f"invalid --set {item!r}: VALUE must be a Python literal") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.notebooks",
+        description="Execute the notebooks and export them to HTML.",
+    )
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/NN_*.ipynb")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="HTML folder (build/notebooks)")
+    parser.add_argument("--timeout", type=int, default=TIMEOUT_SECONDS, help="seconds per cell")
+    parser.add_argument(
+        "--set",
+        dest="parameters",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter in every notebook that has it (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        parameters = dict(_parse_parameter(item) for item in args.parameters)
+    except NotebookError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    paths = args.notebooks or notebook_paths()
+    missing = [p for p in paths if not p.is_file()]
+    if missing or not paths:
+        print(
+            f"error: no notebook at '{missing[0] if missing else NOTEBOOKS_DIR}'", file=sys.stderr
+        )
+        return 2
+    failed = []
+    for path in paths:
+        started = time.perf_counter()
+        try:
+            notebook = execute(path, _known(path, parameters), timeout=args.timeout)
+        except Exception as error:  # a failing cell, a kernel that died, a timeout: report all
+            failed.append(path.name)
+            lines = ANSI_ESCAPES.sub("", str(error)).strip().splitlines()
+            reason = (lines or [type(error).__name__])[-1]
+            print(f"FAILED {path.name}: {reason}", file=sys.stderr)
+            continue
+        target = export_html(notebook, args.out / f"{path.stem}.html")
+        print(f"ran {path.name} in {time.perf_counter() - started:.1f} s -> {target}")
+    if failed:
+        print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _known(path: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides that this notebook's parameters cell defines (others would be noise)."""
+    if not parameters:
+        return {}
+    notebook = nbformat.read(path, as_version=4)
+    source = notebook.cells[parameters_cell_index(notebook)].source
+    names = {
+        target.id
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    return {k: v for k, v in parameters.items() if k in names}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

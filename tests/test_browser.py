@@ -1,0 +1,144 @@
+"""A generated report.html in headless Chromium: no JavaScript errors, every chart drawn, no
+network requests, and a screenshot in artifacts/ for a person to look at.
+
+Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them). Without them the test
+fails when CI is set and is skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments import report
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+)
+RENDER_SECONDS = 60
+# Every chart div with its plot SVG and the number of drawn data traces.
+CHARTS_SCRIPT = """
+return Array.from(document.querySelectorAll('div.plotly-graph-div')).map(div => ({
+  id: div.id,
+  svg: div.querySelector('svg.main-svg') !== null,
+  traces: div.querySelectorAll('svg.main-svg .scatterlayer .trace').length,
+}));
+"""
+
+
+def _require_browser() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package")
+    if missing:
+        message = (
+            f"browser check needs {', '.join(missing)}: "
+            "apt-get install -y chromium chromium-driver (see .ci/run)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _run(out: Path, *args: str) -> Path:
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments", "run", *args, "--engine", "vectorized"]
+        + ["--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return out / report.REPORT_FILE
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, Path]:
+    _require_browser()  # no point simulating without a browser
+    tmp = tmp_path_factory.mktemp("browser")
+    return {
+        "baseline": _run(tmp / "baseline", "baseline", "--runs", "3", "--years", "1"),
+        "fee_split": _run(tmp / "fee_split", "fee_split", "--runs", "2", "--years", "1"),
+    }
+
+
+def _external_requests(driver) -> list[str]:
+    """URLs the page asked the network for (anything but the file itself and inline data)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            url = message["params"]["request"]["url"]
+            if not url.startswith(("file:", "data:", "blob:", "about:")):
+                urls.append(url)
+    return urls
+
+
+@pytest.mark.parametrize("name", ["baseline", "fee_split"])
+def test_report_renders_every_chart_without_errors(browser, reports, name):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    expected = len(report.CHART_COLUMNS) + 1  # the fan charts or lines, then emission vs inflow
+    browser.get_log("browser")  # drop what earlier pages logged
+    browser.get_log("performance")
+    browser.get(reports[name].as_uri())
+    WebDriverWait(browser, RENDER_SECONDS).until(
+        lambda d: (
+            (charts := d.execute_script(CHARTS_SCRIPT))
+            and all(c["svg"] and c["traces"] for c in charts)
+        )
+    )
+    charts = browser.execute_script(CHARTS_SCRIPT)
+    assert len(charts) == expected
+    assert sum(1 for c in charts if c["svg"] and c["traces"] > 0) == expected, charts
+
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+    assert _external_requests(browser) == []
+
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1400, min(height, 16_000))
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"report-{name}.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 50_000  # a page with charts, not a blank one
+    browser.set_window_size(1400, 1000)

@@ -1,0 +1,363 @@
+"""report.html and the published site: content, offline safety, rebuilds and bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from experiments import cli, kpis, plots, publish, report
+
+# Attributes that make a browser fetch something.
+URL_ATTRIBUTES = {"src", "href", "action", "data", "poster", "srcset", "formaction", "background"}
+
+
+class Page(HTMLParser):
+    """The elements of a page (script and style bodies are text, not elements)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.styles: list[str] = []
+        self._in_style = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.styles.append(data)
+
+    def kpi_cells(self) -> list[dict[str, str]]:
+        return [a for tag, a in self.tags if tag == "td" and "data-kpi" in a]
+
+
+def _main(*args: str) -> int:
+    try:
+        return cli.main(list(args))
+    except SystemExit as stop:
+        return stop.code
+
+
+def _run(out: Path, *args: str) -> Path:
+    assert _main("run", *args, "--engine", "vectorized", "--seed", "4", "--out", str(out)) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> Path:
+    # 1.2 years: the 1-year KPIs have values, the 5-year ones are null
+    return _run(
+        tmp_path_factory.mktemp("report") / "baseline", "baseline", "--runs", "3", "--years", "1.2"
+    )
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    return _run(
+        tmp_path_factory.mktemp("report") / "fee_split",
+        "fee_split",
+        "--runs",
+        "2",
+        "--years",
+        "0.6",
+    )
+
+
+def _page(results: Path) -> tuple[str, Page]:
+    text = (results / report.REPORT_FILE).read_text()
+    return text, Page(text)
+
+
+def _chart_ids() -> list[str]:
+    return [f"chart-{c}" for c in (*report.CHART_COLUMNS, report.EMISSION_CHART)]
+
+
+# --- content -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["baseline", "sweep"])
+def test_every_chart_is_present_and_drawn(fixture, request):
+    text, page = _page(request.getfixturevalue(fixture))
+    divs = [
+        a["id"] for tag, a in page.tags if tag == "div" and "plotly-graph-div" in a.get("class", "")
+    ]
+    assert divs == _chart_ids()
+    for chart in divs:
+        assert re.search(rf'Plotly\.newPlot\(\s*"{chart}"', text), chart
+
+
+@pytest.mark.parametrize("fixture", ["baseline", "sweep"])
+def test_kpi_table_values_equal_kpis_json(fixture, request):
+    results = request.getfixturevalue(fixture)
+    document = json.loads((results / "kpis.json").read_text())
+    _, page = _page(results)
+    shown = {}
+    for cell in page.kpi_cells():
+        key = (cell["data-subset"], cell["data-kpi"], cell["data-stat"])
+        value = json.loads(cell["data-value"])
+        assert shown.setdefault(key, value) == value  # the same number wherever it is shown
+    expected = {
+        (subset, name, stat): value
+        for subset, entry in document["subsets"].items()
+        for name, stats in entry["kpis"].items()
+        for stat, value in stats.items()
+    }
+    assert shown == expected  # every statistic, exactly, and nothing else
+    assert any(v is None for v in expected.values())  # a null is shown too ("–")
+
+
+def test_formatted_kpi_text_matches_the_value(baseline):
+    text, page = _page(baseline)
+    document = json.loads((baseline / "kpis.json").read_text())
+    value = document["subsets"]["0"]["kpis"]["reward_pool_1y"]["p50"]
+    cell = f'data-stat="p50" data-value="{json.dumps(value)}">{plots.format_value(value, "SESH")}<'
+    assert cell in text
+
+
+def test_no_external_urls_and_plotly_bundled_once(baseline):
+    text, page = _page(baseline)
+    for tag, attrs in page.tags:
+        assert not (tag == "script" and "src" in attrs), "scripts must be inline"
+        assert tag not in ("img", "iframe", "object", "embed")
+        assert not (tag == "link" and attrs.get("rel") != "icon"), attrs
+        for name, value in attrs.items():
+            if name in URL_ATTRIBUTES:
+                scheme = urlparse(value.strip()).scheme
+                assert scheme in ("", "data") and not value.strip().startswith("//"), (tag, attrs)
+    css = "".join(page.styles)
+    assert "url(" not in css and "@import" not in css and "http" not in css
+    assert text.count("/* plotly.js bundled by plotly.py") == 1
+    assert text.count("Plotly.newPlot(") == len(_chart_ids())
+
+
+def test_shows_the_date_range_of_the_data_not_of_the_run(baseline, tmp_path):
+    results = tmp_path / "baseline"
+    shutil.copytree(baseline, results)
+    manifest = json.loads((results / "manifest.json").read_text())
+    manifest["started_utc"] = "1999-12-31T23:59:58+00:00"
+    (results / "manifest.json").write_text(json.dumps(manifest))
+    report.write_report(results)
+    text, _ = _page(results)
+    assert "1999-12-31" not in text
+    assert "Simulated period: <time" in text
+    assert '<time datetime="2025-05-21">2025-05-21</time>' in text
+    assert f">{manifest['data']['end']}</time>" in text
+
+
+def test_manifest_summary_and_assumptions(baseline):
+    text, _ = _page(baseline)
+    manifest = json.loads((baseline / "manifest.json").read_text())
+    for fact in (
+        manifest["git_revision"],
+        f"numpy {manifest['packages']['numpy']}",
+        "<dt>Engine</dt><dd>vectorized</dd>",
+        "<dt>Runs per subset</dt><dd>3</dd>",
+        "ASSUMPTIONS.md",
+        "All parameters at their defaults.",
+        "CONTRACTS RewardRatePool.sol ANNUAL_SIMPLE_PAYOUT_RATE = 151 / 1000",
+    ):
+        assert fact in text
+
+
+def test_sweep_report_has_one_line_per_subset_and_a_comparison_table(sweep):
+    text, page = _page(sweep)
+    labels = ["fee_pool_share=0.9", "fee_pool_share=1"]
+    figures = report.chart_figures(report.load_results(sweep))
+    for column in report.CHART_COLUMNS:
+        assert [t.name for t in figures[column].data] == labels
+    assert text.count('class="kpis comparison"') == 1
+    heads = [a.get("data-subset") for tag, a in page.tags if tag == "th" and "data-subset" in a]
+    assert heads == ["0", "1"]
+    comparison = [c for c in page.kpi_cells() if c["data-stat"] in ("p50", "value")]
+    assert {c["data-subset"] for c in comparison} == {"0", "1"}
+    # the swept parameter is highlighted as non-default in its subset only
+    assert "<code>fee_pool_share</code> = 1 in fee_pool_share=1 (default 0.9)" in text
+    assert text.count("<td class='num changed'>1</td>") == 1
+
+
+def test_kpi_only_results_show_the_tables_and_say_charts_need_the_timeseries(baseline, tmp_path):
+    results = tmp_path / "kpi_only"
+    shutil.copytree(baseline, results)
+    (results / "timeseries.parquet").unlink()
+    report.write_report(results)
+    text, page = _page(results)
+    assert "Charts need the timeseries" in text
+    assert "plotly-graph-div" not in text and "plotly.js bundled" not in text
+    assert len(page.kpi_cells()) > 0
+
+
+def test_thinned_kpi_only_run_draws_its_saved_days(tmp_path):
+    results = _run(
+        tmp_path / "thin", "baseline", "--runs", "2", "--years", "0.5", "--kpi-only", "--thin", "7"
+    )
+    text, page = _page(results)
+    assert "a KPI-only run thinned with --thin" in text
+    assert "thinned timeseries: no fee-parity crossing" in text
+    divs = [a for tag, a in page.tags if tag == "div" and "plotly-graph-div" in a.get("class", "")]
+    assert len(divs) == len(_chart_ids())
+
+
+def test_sensitivity_csv_is_shown_ranked(baseline, tmp_path):
+    results = tmp_path / "sensitivity"
+    shutil.copytree(baseline, results)
+    (results / "sensitivity.csv").write_text(
+        "kpi,parameter,mu_star,mu_star_conf,sigma,rank\n"
+        "price_usd_end,ref_volatility,0.02,0.01,0.03,1\n"
+        "reward_pool_5y,pool_payout_rate,5000000,1000000,2000000,2\n"
+        "reward_pool_5y,fee_pool_share,12000000,2000000,3000000,1\n"
+    )
+    report.write_report(results)
+    text, _ = _page(results)
+    section = text[text.index('<section id="sensitivity">') :]
+    order = [section.index(p) for p in ("fee_pool_share", "pool_payout_rate", "ref_volatility")]
+    assert order == sorted(order)  # registry order of KPIs, then rank
+    (results / "sensitivity.csv").write_text("kpi,parameter\nx,y\n")
+    with pytest.raises(report.ReportError, match="missing column 'mu_star'"):
+        report.write_report(results)
+
+
+# --- rebuilding ----------------------------------------------------------------------------------
+
+
+def test_report_command_rebuilds_the_same_page(baseline, tmp_path, capsys):
+    results = tmp_path / "baseline"
+    shutil.copytree(baseline, results)
+    original = (results / report.REPORT_FILE).read_text()
+    (results / report.REPORT_FILE).unlink()
+    assert _main("report", str(results)) == 0
+    assert (results / report.REPORT_FILE).read_text() == original
+    assert "report.html" in capsys.readouterr().out
+    assert sorted(p.name for p in results.iterdir()) == sorted(cli.RESULT_FILES)
+
+
+def _broken_manifest(path: Path) -> Path:
+    path.mkdir()
+    (path / "manifest.json").write_text("{not json")
+    return path
+
+
+def _broken_kpis(path: Path) -> Path:
+    path.mkdir()
+    (path / "manifest.json").write_text("{}")
+    (path / "kpis.json").write_text('{"subsets": {"0": {"label": "x"}}}')
+    return path
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda tmp: tmp / "missing",
+        lambda tmp: (tmp / "file.txt", (tmp / "file.txt").write_text("x"))[0],
+        lambda tmp: (tmp / "empty", (tmp / "empty").mkdir())[0],
+        lambda tmp: _broken_manifest(tmp / "broken"),
+        lambda tmp: _broken_kpis(tmp / "broken kpis"),
+    ],
+    ids=["missing", "a file", "no manifest", "broken manifest", "broken kpis"],
+)
+def test_report_bad_dir_exits_2_with_one_line_and_writes_nothing(make, tmp_path, capsys):
+    target = make(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert _main("report", str(target)) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+# --- publish -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def results_root(tmp_path, baseline, sweep) -> Path:
+    root = tmp_path / "results"
+    root.mkdir()
+    shutil.copytree(baseline, root / "baseline")
+    shutil.copytree(sweep, root / "fee split")  # a name that needs quoting in a URL
+    (root / ".baseline.tmp-abc").mkdir()  # a run in progress: skipped
+    (root / "notes").mkdir()  # not results: skipped
+    return root
+
+
+def _links(index: Path) -> list[str]:
+    return [a["href"] for tag, a in Page(index.read_text()).tags if tag == "a" and "href" in a]
+
+
+def test_publish_builds_an_index_linking_every_report(results_root, tmp_path, capsys):
+    site = tmp_path / "site"
+    assert _main("publish", str(results_root), str(site)) == 0
+    assert "2 reports" in capsys.readouterr().out
+    links = _links(site / publish.INDEX_FILE)
+    assert len(links) == 2
+    for link in links:
+        parsed = urlparse(link)
+        assert not parsed.scheme and not parsed.netloc and not link.startswith("/")
+        assert (site / unquote(parsed.path)).is_file()
+    assert {unquote(link).split("/")[0] for link in links} == {"baseline", "fee split"}
+    for name in ("baseline", "fee split"):
+        published = (site / name / "index.html").read_bytes()
+        assert published == (results_root / name / report.REPORT_FILE).read_bytes()
+    assert sorted(p.name for p in site.iterdir()) == ["baseline", "fee split", "index.html"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_publish_index_shows_the_key_kpis(results_root, tmp_path):
+    site = tmp_path / "site"
+    assert _main("publish", str(results_root), str(site)) == 0
+    text = (site / publish.INDEX_FILE).read_text()
+    document = json.loads((results_root / "fee split" / "kpis.json").read_text())
+    for subset in ("0", "1"):
+        stats = document["subsets"][subset]["kpis"]
+        for name, stat, _ in publish.KEY_KPIS:
+            value = plots.format_value(stats[name][stat], kpis.REGISTRY[name].unit)
+            assert f'<td class="num" data-kpi="{name}">{value}</td>' in text
+
+
+def test_publish_builds_a_missing_report_without_touching_the_results(results_root, tmp_path):
+    (results_root / "baseline" / report.REPORT_FILE).unlink()
+    before = sorted(p.name for p in (results_root / "baseline").iterdir())
+    site = tmp_path / "site"
+    assert _main("publish", str(results_root), str(site)) == 0
+    assert "plotly-graph-div" in (site / "baseline" / "index.html").read_text()
+    assert sorted(p.name for p in (results_root / "baseline").iterdir()) == before
+
+
+def test_publish_replaces_a_previous_site(results_root, tmp_path):
+    site = tmp_path / "site"
+    assert _main("publish", str(results_root), str(site)) == 0
+    shutil.rmtree(results_root / "fee split")
+    assert _main("publish", str(results_root), str(site)) == 0
+    assert sorted(p.name for p in site.iterdir()) == ["baseline", "index.html"]
+
+
+@pytest.mark.parametrize(
+    "case", ["missing results", "no results inside", "site is a file", "site is not a site"]
+)
+def test_publish_bad_input_exits_2_with_one_line_and_leaves_nothing(
+    case, results_root, tmp_path, capsys
+):
+    results, site = results_root, tmp_path / "out" / "site"
+    if case == "missing results":
+        results = tmp_path / "nope"
+    elif case == "no results inside":
+        results = results_root / "notes"
+    elif case == "site is a file":
+        site.parent.mkdir()
+        site.write_text("x")
+    else:
+        site.mkdir(parents=True)
+        (site / "keep.txt").write_text("mine")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert _main("publish", str(results), str(site)) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
