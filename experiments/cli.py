@@ -1,4 +1,4 @@
-"""The command line: `python -m experiments list | params | run NAME ...`.
+"""The command line: `python -m experiments list | params | run | report | publish | regress`.
 
 `run` validates everything (experiment, overrides, every subset's parameters, run settings, output
 size) before it touches the disk, simulates one subset at a time under a progress bar, then writes
