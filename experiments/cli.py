@@ -414,29 +414,41 @@ def stream_plan(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 
 def simulate_plan(plan: Plan) -> pd.DataFrame:
-    """Every subset, one `simulate` call each (same seeds as one call over all of them)."""
+    """Every subset, a few runs per `simulate` call, under a progress bar counting runs.
+
+    Runs of one-at-a-time engines (cadCAD, radCAD in one process) are split into about 20 calls
+    per subset so the bar moves; `first_subset`/`first_run` keep each (subset, run) on the seeds
+    it would get in one call over everything. Parallel backends and the vectorized engine take
+    a whole subset per call.
+    """
     from tqdm import tqdm
 
+    stepwise = plan.engine in ("cadcad", "radcad") and plan.backend == "single_process"
+    chunk = max(1, math.ceil(plan.runs / 20)) if stepwise else plan.runs
     if plan.backend == "ray":
         start_ray(plan)
     frames = []
+    total = len(plan.subsets) * plan.runs
     try:
-        with tqdm(total=len(plan.subsets), desc=plan.experiment.name, unit="subset") as bar:
+        with tqdm(total=total, desc=plan.experiment.name, unit="run") as bar:
             for subset in plan.subsets:
                 bar.set_postfix_str(subset.label)
-                frames.append(
-                    simulate(
-                        [subset.parameters],
-                        runs=plan.runs,
-                        years=plan.years,
-                        seed=plan.seed,
-                        engine=plan.engine,
-                        backend=plan.backend,
-                        processes=plan.processes,
-                        first_subset=subset.index,
+                for first_run in range(0, plan.runs, chunk):
+                    runs = min(chunk, plan.runs - first_run)
+                    frames.append(
+                        simulate(
+                            [subset.parameters],
+                            runs=runs,
+                            years=plan.years,
+                            seed=plan.seed,
+                            engine=plan.engine,
+                            backend=plan.backend,
+                            processes=plan.processes,
+                            first_subset=subset.index,
+                            first_run=first_run,
+                        )
                     )
-                )
-                bar.update()
+                    bar.update(runs)
     finally:
         if plan.backend == "ray":
             from experiments.ray_support import shutdown_ray

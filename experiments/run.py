@@ -48,9 +48,17 @@ def stream_batch_size(timesteps: int) -> int:
     return max(1, min(STREAM_BATCH, STREAM_BATCH_DAYS // (timesteps + 1)))
 
 
-def _model_params(parameters: Parameters, subset: int, seed: int, runs: int, timesteps: int):
+def _model_params(
+    parameters: Parameters, subset: int, seed: int, runs: int, timesteps: int, first_run: int = 0
+):
     params = parameters.to_dict()
-    params.update(_subset=subset, _seed=int(seed), _runs=int(runs), _timesteps=int(timesteps))
+    params.update(
+        _subset=subset,
+        _seed=int(seed),
+        _runs=int(runs),
+        _timesteps=int(timesteps),
+        _first_run=int(first_run),
+    )
     return params
 
 
@@ -98,22 +106,30 @@ def simulate(
     backend: str = "single_process",
     processes: int | None = None,
     first_subset: int = 0,
+    first_run: int = 0,
 ) -> pd.DataFrame:
     """Run every parameter set (subset) `runs` times; subset first_subset + i is parameter_sets[i].
 
-    `first_subset` lets a caller run a sweep one subset at a time (for progress) with the same
-    per-(subset, run) seeds as one call over all subsets.
+    `first_subset` and `first_run` let a caller run a sweep a subset or a few runs at a time (for
+    progress) with the same per-(subset, run) seeds as one call over everything: runs are then
+    numbered first_run + 1 .. first_run + runs.
     """
     timesteps = check_run_settings(runs, years, seed, engine, backend)
+    if first_run and engine == "vectorized":
+        raise ParameterError(
+            "invalid first_run: must be 0 for engine vectorized (it streams runs itself)"
+        )
     if engine == "cadcad":
-        raw = _run_cadcad(parameter_sets, runs, timesteps, seed, first_subset)
+        raw = _run_cadcad(parameter_sets, runs, timesteps, seed, first_subset, first_run)
     elif engine == "vectorized":
         raw = _run_vectorized(
             parameter_sets, runs, timesteps, seed, backend, processes, first_subset
         )
     else:
-        raw = _run_radcad(parameter_sets, runs, timesteps, seed, backend, processes, first_subset)
-    return tidy(raw, runs)
+        raw = _run_radcad(
+            parameter_sets, runs, timesteps, seed, backend, processes, first_subset, first_run
+        )
+    return tidy(raw, runs, first_run)
 
 
 def _run_vectorized(
@@ -208,15 +224,16 @@ def simulate_kpis(
     return KpiRun(table, pd.concat([r[1] for r in results], ignore_index=True))
 
 
-def _run_cadcad(parameter_sets, runs, timesteps, seed, first_subset=0) -> pd.DataFrame:
+def _run_cadcad(parameter_sets, runs, timesteps, seed, first_subset=0, first_run=0):
     from cadCAD.configuration import Experiment
     from cadCAD.configuration.utils import config_sim
     from cadCAD.engine import ExecutionContext, ExecutionMode, Executor
 
-    with contextlib.redirect_stdout(io.StringIO()):
+    # cadCAD prints banners and progress bars: the runner's caller owns the terminal.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         experiment = Experiment()
         for subset, parameters in enumerate(parameter_sets, start=first_subset):
-            params = _model_params(parameters, subset, seed, runs, timesteps)
+            params = _model_params(parameters, subset, seed, runs, timesteps, first_run)
             experiment.append_model(
                 initial_state=initial_state(parameters),
                 partial_state_update_blocks=partial_state_update_blocks,
@@ -252,7 +269,7 @@ _RADCAD_BACKENDS = {
 
 
 def _run_radcad(
-    parameter_sets, runs, timesteps, seed, backend, processes, first_subset=0
+    parameter_sets, runs, timesteps, seed, backend, processes, first_subset=0, first_run=0
 ) -> pd.DataFrame:
     import radcad
 
@@ -260,7 +277,7 @@ def _run_radcad(
         init_ray(processes)  # before radCAD's own ray.init, so ours (local, quiet) wins
     simulations = []
     for subset, parameters in enumerate(parameter_sets, start=first_subset):
-        params = _model_params(parameters, subset, seed, runs, timesteps)
+        params = _model_params(parameters, subset, seed, runs, timesteps, first_run)
         model = radcad.Model(
             initial_state=initial_state(parameters),
             state_update_blocks=partial_state_update_blocks,
@@ -284,12 +301,12 @@ def state_columns() -> list[str]:
     return [k for k in initial_state() if k not in INTERNAL_STATE]
 
 
-def tidy(frame: pd.DataFrame, runs: int) -> pd.DataFrame:
+def tidy(frame: pd.DataFrame, runs: int, first_run: int = 0) -> pd.DataFrame:
     """One row per (subset, run, timestep), model columns as float64, sorted."""
     out = pd.DataFrame(
         {
             "subset": frame["subset"].astype("int64").to_numpy(),
-            "run": ((frame["run"].astype("int64") - 1) % runs + 1).to_numpy(),
+            "run": ((frame["run"].astype("int64") - 1) % runs + 1 + first_run).to_numpy(),
             "timestep": frame["timestep"].astype("int64").to_numpy(),
         }
     )

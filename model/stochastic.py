@@ -55,6 +55,7 @@ def shock(params: dict, state: dict, name: str):
     if table is not None:
         return table[name][:, day]
     # cadCAD numbers a one-run sweep's runs 1, 2, ...; fold labels back into 1..runs.
-    run = (int(state["run"]) - 1) % int(params["_runs"]) + 1
+    # A caller running a few runs at a time numbers them from `_first_run` + 1.
+    run = (int(state["run"]) - 1) % int(params["_runs"]) + 1 + int(params.get("_first_run", 0))
     drivers = _cached_drivers(params["_seed"], params["_subset"], run, params["_timesteps"])
     return drivers[name][day]

@@ -57,3 +57,21 @@ def test_required_columns():
     ).split()
     assert list(frame.columns[:3]) == ["subset", "run", "timestep"]
     assert set(required) <= set(frame.columns)
+
+
+@pytest.mark.parametrize("engine", ["cadcad", "radcad"])
+def test_runs_in_chunks_equal_one_call(engine):
+    # the CLI runs a few runs per call for its progress bar; seeds must not depend on chunking
+    sets = [Parameters(), Parameters(fee_pool_share=1.0)]
+    whole = simulate(sets, runs=4, years=0.2, seed=9, engine=engine)
+    parts = [
+        simulate([p], runs=n, years=0.2, seed=9, engine=engine, first_subset=i, first_run=start)
+        for i, p in enumerate(sets)
+        for start, n in ((0, 1), (1, 3))
+    ]
+    pd.testing.assert_frame_equal(whole, pd.concat(parts, ignore_index=True))
+
+
+def test_vectorized_rejects_a_run_offset():
+    with pytest.raises(ValueError, match="first_run"):
+        simulate([Parameters()], runs=1, years=0.1, engine="vectorized", first_run=3)
