@@ -171,7 +171,7 @@ RUN_KPIS: tuple[KPI, ...] = (
     KPI(
         "staking_ratio_end",
         "share",
-        "staked over circulating supply at the end",
+        "staked over circulating supply plus locked stake, at the end",
         at_end("staking_ratio"),
     ),
     KPI("nodes_end", "nodes", "registered nodes at the end", at_end("nodes")),

@@ -73,7 +73,7 @@ VARIABLES: dict[str, Variable] = {
     "node_net_apr": Variable("Node net APR after running costs, in USD", "%/year", ".0%"),
     "operator_apr_sesh": Variable("Operator reward over own stake (APR)", "%/year", ".0%"),
     "node_net_usd_per_day": Variable("Node reward less running costs", "USD/day"),
-    "staking_ratio": Variable("Staked over market circulating supply", "share", ".0%"),
+    "staking_ratio": Variable("Staked over circulating supply plus locked stake", "share", ".0%"),
     "pol_value_usd": Variable("Protocol-owned liquidity value", "USD"),
     # not a model column: notebooks derive it as 2 x amm_quote x eth_usd (both sides of the pool)
     "amm_depth_usd": Variable("AMM pool depth, both sides", "USD"),

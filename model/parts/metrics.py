@@ -49,7 +49,8 @@ def policy_metrics(params, substep, state_history, previous_state):
     pol_share = s["pol_lp"] / s["amm_lp_supply"]
     return {
         "circulating_supply": supply,
-        "staking_ratio": s["staked"] / supply,
+        # stake over every token that could be staked: the market supply plus locked stake
+        "staking_ratio": s["staked"] / (supply + s["locked_staked_a"] + s["locked_staked_f"]),
         "node_apr_sesh": apr_sesh,
         "node_net_apr": net_apr,
         "node_net_usd_per_day": per_node * price - params["node_opex_usd_per_month"] * 12.0 / 365.0,
