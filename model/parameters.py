@@ -156,12 +156,19 @@ class Parameters:
     )
     amm_fee: float = _p(0.003, "share", "swap fee of the Uniswap pool", "assumption", 0.0, 0.1)
     # --- market -----------------------------------------------------------------------------
-    eth_drift: float = _p(0.0, "1/year", "ETH/USD log drift", "assumption", -2.0, 2.0)
+    eth_drift: float = _p(
+        0.0,
+        "1/year",
+        "mean (arithmetic) drift of ETH/USD; the median falls by vol^2/2 a year",
+        "assumption",
+        -2.0,
+        2.0,
+    )
     eth_volatility: float = _p(0.6, "1/sqrt(year)", "ETH/USD volatility", "assumption", 0.0, 5.0)
     ref_drift: float = _p(
         0.0,
         "1/year",
-        "drift of the outside market's SESH valuation",
+        "mean (arithmetic) drift of the outside market's SESH valuation",
         "assumption",
         -2.0,
         2.0,
@@ -333,6 +340,22 @@ class Parameters:
         0.005,
         "share/day",
         "most nodes leaving per day, as a share of nodes",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    entry_base_nodes: float = _p(
+        100.0,
+        "nodes",
+        "network size entry is scaled by when the network is smaller than this",
+        "assumption",
+        0.0,
+        10_000.0,
+    )
+    liquid_float_floor: float = _p(
+        0.15,
+        "share",
+        "share of the circulating supply holders keep in wallets, unstaked",
         "assumption",
         0.0,
         1.0,

@@ -27,13 +27,17 @@ def run_seed_sequence(seed: int, subset: int, run: int) -> np.random.SeedSequenc
 
 
 def draw_drivers(seed: int, subset: int, run: int, timesteps: int) -> dict[str, np.ndarray]:
-    """All draws of one trajectory, indexed by day (index 0 is unused: day 0 is the TGE state)."""
-    rng = np.random.default_rng(run_seed_sequence(seed, subset, run))
+    """All draws of one trajectory, indexed by day (index 0 is unused: day 0 is the TGE state).
+
+    Each driver has its own stream (a child of the trajectory's seed), so a day's draw does not
+    depend on the horizon: a 1-year and a 5-year run share their first year exactly.
+    """
+    streams = run_seed_sequence(seed, subset, run).spawn(len(DRIVERS))
     draws = {}
-    for name in NORMAL_DRIVERS:
-        draws[name] = rng.standard_normal(timesteps + 1)
-    for name in UNIFORM_DRIVERS:
-        draws[name] = rng.random(timesteps + 1)
+    for name, stream in zip(DRIVERS, streams, strict=True):
+        rng = np.random.default_rng(stream)
+        normal = name in NORMAL_DRIVERS
+        draws[name] = rng.standard_normal(timesteps + 1) if normal else rng.random(timesteps + 1)
     return draws
 
 

@@ -7,6 +7,8 @@ value to set (one policy per block emits it).
 
 from __future__ import annotations
 
+from model.constants import MAX_SUPPLY
+
 
 def add_delta(variable: str):
     """State update: variable += signal['d_<variable>']."""
@@ -27,3 +29,14 @@ def set_value(variable: str):
 
     update.__name__ = update.__qualname__ = f"set_{variable}"
     return update
+
+
+def market_circulating_supply(state):
+    """Circulating supply as markets count it: max supply less locked tokens and the pool.
+
+    At TGE this is the genesis table's 79,000,000. It counts every token not under a lockup and
+    not in the Staking Reward Pool: wallets, unlocked stake, the unstaking queue, unclaimed
+    rewards and both sides' SESH in the AMM (protocol-owned liquidity included).
+    """
+    locked = state["vesting_locked"] + state["locked_staked_a"] + state["locked_staked_f"]
+    return MAX_SUPPLY - locked - state["reward_pool"]

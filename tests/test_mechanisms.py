@@ -191,3 +191,40 @@ def test_market_crash_on_stress_day():
     signal = policy_market(params, None, [], state)
     assert signal["eth_usd"] == pytest.approx(0.5 * state["eth_usd"])
     assert signal["ref_price_usd"] == pytest.approx(0.5 * state["ref_price_usd"])
+
+
+# --- edge cases found in review ----------------------------------------------------------------
+
+
+def test_draws_do_not_depend_on_the_horizon():
+    short, long = draw_drivers(3, 1, 2, 100), draw_drivers(3, 1, 2, 1000)
+    for name in short:
+        np.testing.assert_array_equal(short[name], long[name][:101])
+
+
+def test_zero_ceiling_means_no_users():
+    assert logistic_adoption(np.arange(100, 103), 100, 1000.0, 0.0, 0.01).tolist() == [0.0] * 3
+
+
+def test_holders_keep_a_liquid_floor():
+    params, state = _setup(hurdle_apr=-1.0, max_entry_rate=1.0, liquid_float_floor=0.5)
+    signal = policy_stake(params, None, [], state)
+    floor = 0.5 * state["circulating_supply"]
+    assert state["circulating"] + signal["d_circulating"] >= floor - 25_000
+    assert signal["d_nodes"] == np.floor((state["circulating"] - floor) / 25_000)
+
+
+def test_saved_rewards_are_staked_only_while_staking_pays():
+    for hurdle, joined in [(-1.0, True), (5.0, False)]:
+        params, state = _setup(hurdle_apr=hurdle, max_entry_rate=0.0)
+        state["restake_pending"] = 60_000.0
+        signal = policy_stake(params, None, [], state)
+        assert signal["d_nodes"] == (2 if joined else 0)
+
+
+def test_an_empty_network_restarts_and_pays_nothing_meanwhile():
+    from model.parts.emissions import policy_emission
+
+    params, state = _setup(initial_nodes=0, hurdle_noise=0.0)
+    assert policy_emission(params, None, [], state)["daily_emission"] == 0.0
+    assert policy_stake(params, None, [], state)["d_nodes"] >= 1

@@ -59,7 +59,8 @@ def policy_emission(params, substep, state_history, previous_state):
     basis_sum, basis_end = clamped_basis_day(previous_state["reward_basis"], pool)
     smoothed = basis_sum * rate / (DAYS_PER_YEAR * BLOCKS_PER_DAY)
     emission = np.where(params["launch_smoothing"], smoothed, contract_payout(pool, rate, 1.0))
-    emission = np.minimum(emission, pool)
+    # No nodes means no blocks and so no rewards: the pool keeps its balance.
+    emission = np.where(previous_state["nodes"] > 0, np.minimum(emission, pool), 0.0)
     return {
         "daily_emission": emission,
         "reward_basis": np.where(params["launch_smoothing"], basis_end, pool),

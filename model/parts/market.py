@@ -4,7 +4,8 @@ ETH/USD follows a geometric Brownian motion. The outside market's SESH valuation
 price, USD) does too, and it keeps `impact_persistence` of the move that the day's on-chain flows
 (unlock sales, fee buys, reward sales) made in the pool's SESH/ETH price. Traders then close
 `arbitrage_strength` of the log gap between the pool's USD price and the reference price with one
-swap; SESH they sell comes from wallets (`circulating`), SESH they buy goes to wallets. On
+swap; SESH they sell comes from wallets (`circulating`, less rewards saved for restaking), SESH
+they buy goes to wallets. On
 `stress_day` ETH/USD and the reference price both drop by `stress_price_drop`.
 """
 
@@ -19,7 +20,11 @@ DT = 1.0 / 365.0
 
 
 def gbm_step(level, drift, volatility, normal_draw, dt=DT):
-    """One step of a geometric Brownian motion with log drift `drift`."""
+    """One step of a geometric Brownian motion whose mean grows at `drift` a year.
+
+    The log drift is drift - volatility^2 / 2, so with drift 0 the mean is flat and the median
+    decays.
+    """
     return level * np.exp(
         (drift - 0.5 * volatility**2) * dt + volatility * np.sqrt(dt) * normal_draw
     )
@@ -71,7 +76,7 @@ def policy_market(params, substep, state_history, previous_state):
         previous_state["amm_quote"],
         target_usd / eth_usd,
         params["amm_fee"],
-        previous_state["circulating"],
+        np.maximum(previous_state["circulating"] - previous_state["restake_pending"], 0.0),
     )
     return {
         "eth_usd": eth_usd,

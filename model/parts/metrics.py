@@ -5,6 +5,7 @@ from __future__ import annotations
 from model.constants import MAX_SUPPLY
 from model.parts.rewards import operator_daily_reward
 from model.parts.staking import node_yields
+from model.utils import market_circulating_supply
 
 # The seven disjoint stocks that always hold the whole max supply (DESIGN.md section 2).
 STOCKS = (
@@ -21,15 +22,6 @@ STOCKS = (
 def conservation_residual(state):
     """Sum of the stocks minus the max supply: zero up to float rounding."""
     return sum(state[name] for name in STOCKS) - MAX_SUPPLY
-
-
-def market_circulating_supply(state):
-    """Circulating supply as markets count it: max supply less locked tokens and the pool.
-
-    At TGE this is the genesis table's 79,000,000; it includes staked and pooled liquid tokens.
-    """
-    locked = state["vesting_locked"] + state["locked_staked_a"] + state["locked_staked_f"]
-    return MAX_SUPPLY - locked - state["reward_pool"]
 
 
 def policy_metrics(params, substep, state_history, previous_state):

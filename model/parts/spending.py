@@ -23,7 +23,7 @@ def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
     start = np.clip(at_launch, 1e-12, None)
     elapsed = np.maximum(day - launch_day, 0.0)
     level = capacity / (1.0 + (capacity - start) / start * np.exp(-growth_rate * elapsed))
-    return np.where(day >= launch_day, level, 0.0)
+    return np.where((day >= launch_day) & (maximum > 0), level, 0.0)
 
 
 def daily_spend_usd(params, day, noise):

@@ -4,7 +4,8 @@ Stakers compare the node's net yield, (SESH reward * price - USD operating cost)
 a noisy hurdle rate. Above it, nodes join at a rate that grows with the gap up to
 `max_entry_rate` of the network a day; below it, unlocked nodes leave the same way. Expected counts
 become whole nodes by stochastic rounding (floor(x + u), u uniform), which is unbiased. New stake
-comes from wallets (`circulating`), including rewards saved for restaking. Exits wait
+comes from wallets (`circulating`) above the share holders keep liquid, or from rewards saved for
+restaking (staked only while the yield beats the hurdle). Exits wait
 UNLOCK_DAYS = 15 days (OXEND UNLOCK_DURATION) in the unstaking queue. Liquidated nodes lose
 0.03% to the liquidator and 0.17% to the pool; 99.80% goes back through the queue
 (ServiceNodeRewards.sol liquidation ratios 3:17:9980). Stake from lockups A and F cannot leave
@@ -22,6 +23,7 @@ from model.constants import (
 )
 from model.parts.amm import price_of_token
 from model.stochastic import shock
+from model.utils import market_circulating_supply
 
 
 def node_yields(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month):
@@ -44,8 +46,11 @@ def flow_intensity(gap, sensitivity, max_rate, nodes):
 
 def _net_yield_gap(params, state):
     price = price_of_token(state["amm_sesh"], state["amm_quote"]) * state["eth_usd"]
+    # With no nodes nothing is paid today; a first node would earn the pool rule alone.
+    first_node = state["reward_pool"] * params["pool_payout_rate"] / 365.0
+    node_reward = np.where(state["nodes"] > 0, state["reward_per_node"], first_node)
     _, net_apr = node_yields(
-        state["reward_per_node"],
+        node_reward,
         price,
         params["staking_requirement"],
         params["node_opex_usd_per_month"],
@@ -63,14 +68,20 @@ def free_nodes(state, staking_requirement):
 def policy_stake(params, substep, state_history, previous_state):
     req = params["staking_requirement"]
     gap = _net_yield_gap(params, previous_state)
-    nodes = previous_state["nodes"]
+    wallets = previous_state["circulating"]
+    # Entry scales with the network, but even a tiny one draws entrants as if it had
+    # `entry_base_nodes`; holders keep `liquid_float_floor` of the supply unstaked.
+    base = np.maximum(previous_state["nodes"], params["entry_base_nodes"])
     joiners = whole_nodes(
-        flow_intensity(gap, params["yield_sensitivity"], params["max_entry_rate"], nodes),
+        flow_intensity(gap, params["yield_sensitivity"], params["max_entry_rate"], base),
         shock(params, previous_state, "entry_draw"),
     )
-    restakers = np.floor(previous_state["restake_pending"] / req + 1e-9)
-    affordable = np.floor(previous_state["circulating"] / req + 1e-9)
-    new_nodes = np.minimum(joiners + restakers, affordable)
+    floor = params["liquid_float_floor"] * market_circulating_supply(previous_state)
+    joiners = np.minimum(joiners, np.floor(np.maximum(wallets - floor, 0.0) / req + 1e-9))
+    # Saved rewards are staked only while staking pays.
+    savings = np.minimum(previous_state["restake_pending"], wallets)
+    restakers = np.where(gap > 0.0, np.floor(savings / req + 1e-9), 0.0)
+    new_nodes = np.minimum(joiners + restakers, np.floor(wallets / req + 1e-9))
     from_savings = np.minimum(restakers, new_nodes) * req
     return {
         "d_staked": new_nodes * req,

@@ -30,6 +30,7 @@ def policy_vesting(params, substep, state_history, previous_state):
     day = previous_state["day"] + 1
     signal = {}
     released = 0.0
+    unlocked_stake = 0.0
     still_locked = 0.0
     for cls, (start, end) in VESTING_WINDOWS.items():
         share = release_share(day, start, end)
@@ -38,7 +39,9 @@ def policy_vesting(params, substep, state_history, previous_state):
         still_locked = still_locked + (previous_state[f"locked_{cls}"] - from_wallet_lock)
         released = released + from_wallet_lock
         if cls in STAKABLE_LOCKUPS:
-            signal[f"d_locked_staked_{cls}"] = -previous_state[f"locked_staked_{cls}"] * share
+            freed = previous_state[f"locked_staked_{cls}"] * share
+            signal[f"d_locked_staked_{cls}"] = -freed
+            unlocked_stake = unlocked_stake + freed
     sold = released * params["unlock_sell_share"]
     amm_sesh, amm_quote, quote_out = swap(
         previous_state["amm_sesh"], previous_state["amm_quote"], sold, params["amm_fee"]
@@ -49,7 +52,7 @@ def policy_vesting(params, substep, state_history, previous_state):
         d_circulating=released - sold,
         d_amm_sesh=amm_sesh - previous_state["amm_sesh"],
         d_amm_quote=amm_quote - previous_state["amm_quote"],
-        d_cum_unlocked=released,
+        d_cum_unlocked=released + unlocked_stake,
         d_cum_sold=sold,
     )
     return signal
