@@ -1,5 +1,6 @@
 """Dead configuration: every state variable is updated, every parameter is read."""
 
+from experiments.vectorized import block_signal
 from model import Parameters, initial_state, partial_state_update_blocks
 from model.stochastic import DRIVERS
 
@@ -37,10 +38,7 @@ def _step_all_blocks(params, state, days):
     for day in range(days):
         state["timestep"] = day
         for substep, block in enumerate(partial_state_update_blocks, start=1):
-            signal = {}
-            for policy in block["policies"].values():
-                for key, value in policy(params, substep, [], state).items():
-                    signal[key] = signal[key] + value if key in signal else value
+            signal = block_signal(params, substep, state, block["policies"].values())
             state = dict(state)
             for update in block["variables"].values():
                 name, value = update(params, substep, [], state, signal)
@@ -64,10 +62,9 @@ def test_every_block_has_a_label_and_description():
 def test_every_update_names_its_own_variable():
     state = initial_state()
     for block in partial_state_update_blocks:
-        signal = {}
-        for policy in block["policies"].values():
-            for key, value in policy(_params(), 1, [], dict(state, run=1, timestep=0)).items():
-                signal[key] = signal[key] + value if key in signal else value
+        signal = block_signal(
+            _params(), 1, dict(state, run=1, timestep=0), block["policies"].values()
+        )
         for variable, update in block["variables"].items():
             assert update(_params(), 1, [], state, signal)[0] == variable
 
