@@ -10,6 +10,7 @@ line to stderr and exits 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
@@ -388,28 +389,20 @@ def stream_plan(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     by batch; the run-level KPI table and the thinned timeseries (None without --thin)."""
     from tqdm import tqdm
 
-    if plan.backend == "ray":
-        start_ray(plan)
-    try:
-        total = len(plan.subsets) * plan.runs
-        with tqdm(total=total, desc=plan.experiment.name, unit="run") as bar:
-            result = simulate_kpis(
-                [s.parameters for s in plan.subsets],
-                runs=plan.runs,
-                years=plan.years,
-                seed=plan.seed,
-                engine=plan.engine,
-                backend=plan.backend,
-                processes=plan.processes,
-                thin=plan.thin,
-                common_draws=plan.experiment.common_draws,
-                progress=bar.update,
-            )
-    finally:
-        if plan.backend == "ray":
-            from experiments.ray_support import shutdown_ray
-
-            shutdown_ray()
+    total = len(plan.subsets) * plan.runs
+    with ray_session(plan), tqdm(total=total, desc=plan.experiment.name, unit="run") as bar:
+        result = simulate_kpis(
+            [s.parameters for s in plan.subsets],
+            runs=plan.runs,
+            years=plan.years,
+            seed=plan.seed,
+            engine=plan.engine,
+            backend=plan.backend,
+            processes=plan.processes,
+            thin=plan.thin,
+            common_draws=plan.experiment.common_draws,
+            progress=bar.update,
+        )
     return result.per_run, result.timeseries
 
 
@@ -425,36 +418,43 @@ def simulate_plan(plan: Plan) -> pd.DataFrame:
 
     stepwise = plan.engine in ("cadcad", "radcad") and plan.backend == "single_process"
     chunk = max(1, math.ceil(plan.runs / 20)) if stepwise else plan.runs
-    if plan.backend == "ray":
-        start_ray(plan)
     frames = []
     total = len(plan.subsets) * plan.runs
-    try:
-        with tqdm(total=total, desc=plan.experiment.name, unit="run") as bar:
-            for subset in plan.subsets:
-                bar.set_postfix_str(subset.label)
-                for first_run in range(0, plan.runs, chunk):
-                    runs = min(chunk, plan.runs - first_run)
-                    frames.append(
-                        simulate(
-                            [subset.parameters],
-                            runs=runs,
-                            years=plan.years,
-                            seed=plan.seed,
-                            engine=plan.engine,
-                            backend=plan.backend,
-                            processes=plan.processes,
-                            first_subset=subset.index,
-                            first_run=first_run,
-                        )
+    with ray_session(plan), tqdm(total=total, desc=plan.experiment.name, unit="run") as bar:
+        for subset in plan.subsets:
+            bar.set_postfix_str(subset.label)
+            for first_run in range(0, plan.runs, chunk):
+                runs = min(chunk, plan.runs - first_run)
+                frames.append(
+                    simulate(
+                        [subset.parameters],
+                        runs=runs,
+                        years=plan.years,
+                        seed=plan.seed,
+                        engine=plan.engine,
+                        backend=plan.backend,
+                        processes=plan.processes,
+                        first_subset=subset.index,
+                        first_run=first_run,
                     )
-                    bar.update(runs)
-    finally:
-        if plan.backend == "ray":
-            from experiments.ray_support import shutdown_ray
-
-            shutdown_ray()
+                )
+                bar.update(runs)
     return pd.concat(frames, ignore_index=True)
+
+
+@contextlib.contextmanager
+def ray_session(plan: Plan):
+    """Start (or join) Ray for a run on the ray backend and shut it down afterwards."""
+    if plan.backend != "ray":
+        yield
+        return
+    start_ray(plan)
+    try:
+        yield
+    finally:
+        from experiments.ray_support import shutdown_ray
+
+        shutdown_ray()
 
 
 def start_ray(plan: Plan) -> None:
