@@ -1,5 +1,6 @@
-# `make test` and `make run` set themselves up: they create .venv from the pinned requirements
-# the first time (and again whenever requirements.txt changes).
+# `make test` and `make run` set themselves up: they create .venv from the pinned requirements and
+# install the project into it (editable) the first time, and again whenever requirements.txt or
+# pyproject.toml changes.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,10 +14,11 @@ SEED ?= 0
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -28,7 +30,7 @@ test: lint
 	$(PY) -m experiments regress
 
 run: $(STAMP)
-	$(PY) -m experiments run baseline --runs $(RUNS) --years $(YEARS) --seed $(SEED)
+	$(PY) -m experiments run baseline --runs $(RUNS) --years $(YEARS) --seed $(SEED) --engine vectorized
 
 # Rewrite the golden KPI files after a deliberate model change (commit them with the reason).
 regress-update: $(STAMP)
@@ -36,7 +38,7 @@ regress-update: $(STAMP)
 
 # Execute every notebook headless (fails on any error) and export HTML into build/notebooks/.
 notebooks: $(STAMP)
-	$(PY) -m experiments.notebooks --out build/notebooks
+	$(PY) -m experiments.reporting.notebooks --out build/notebooks
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/engines.py

@@ -42,7 +42,6 @@ KPI_ONLY_PEAK_TARGET_MB = 4096  # the issue's: 10,000 runs x 5 years in under 4 
 
 def measure(engine: str, runs: int, years: float, seed: int) -> dict:
     """Run one engine (or "kpi-only") in this process; wall time and the process's peak RSS."""
-    sys.path.insert(0, str(ROOT))
     from experiments.run import simulate, simulate_kpis
     from model import Parameters
 

@@ -12,7 +12,7 @@ seed fixes the whole experiment and each (subset, run) gets its own independent 
 
 The `sensitivity` experiment samples its subsets instead (Morris points, from the master seed) and
 adds a ranked table to its results; it runs KPI-only on the vectorized engine with common random
-numbers (every point gets subset 0's draws). See experiments/sensitivity.py.
+numbers (every point gets subset 0's draws). See experiments/analysis/sensitivity.py.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from experiments.analysis import sensitivity
 from model import ParameterError, Parameters
 
 
@@ -107,21 +108,15 @@ class SensitivityExperiment(Experiment):
         return set(self.parameters)
 
     def _combinations(self, seed: int = 0) -> list[tuple[str, dict[str, Any]]]:
-        from experiments import sensitivity
-
         return sensitivity.points(self.parameters, self.samples, seed)
 
     def results(self, per_run, seed: int, timesteps: int) -> dict[str, Any]:
-        from experiments import sensitivity
-
         table = sensitivity.ranked_table(self.parameters, self.samples, seed, per_run, timesteps)
         return {"sensitivity.csv": table}
 
 
 def sensitivity_experiment(samples: int = 32, parameters: Sequence[str] | None = None):
     """The `sensitivity` experiment, with other sample counts or parameters."""
-    from experiments import sensitivity
-
     return SensitivityExperiment(
         "sensitivity",
         "Morris sensitivity of pool at 5 y, fee parity day, node APR, price to behavioural "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import report
+from experiments.reporting import report
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"

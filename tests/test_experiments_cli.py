@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import cli, definitions
+from experiments import cli, definitions, plan
 from experiments.run import ENGINES, simulate
 from model import ParameterError, Parameters
 
@@ -72,7 +72,8 @@ def test_run_writes_every_file_with_the_right_shape(baseline_out):
 def test_manifest_records_the_run(baseline_out):
     manifest = json.loads((baseline_out / "manifest.json").read_text())
     assert manifest["seed"] == 5
-    assert (manifest["runs"], manifest["timesteps"], manifest["engine"]) == (2, 73, "radcad")
+    # the command line's default engine is the vectorized one
+    assert (manifest["runs"], manifest["timesteps"], manifest["engine"]) == (2, 73, "vectorized")
     assert manifest["data"] == {
         "tge": "2025-05-21",
         "start": "2025-05-21",
@@ -222,7 +223,7 @@ def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "simulate", interrupt)
+    monkeypatch.setattr(plan, "simulate", interrupt)
     out = tmp_path / "out"
     assert _main("run", "baseline", "--runs", "1", "--years", "0.01", "--out", str(out)) == 130
     assert "interrupted" in capsys.readouterr().err
@@ -324,13 +325,17 @@ def test_ray_backend_on_a_local_instance_equals_single_process(monkeypatch):
         monkeypatch.setenv(name, value)
     import ray
 
-    from experiments.ray_support import RAY_TEMP_DIR, shutdown_ray
+    from experiments.engines.ray_cluster import RAY_TEMP_DIR, ray_session
 
     single = simulate([Parameters()], runs=2, years=0.2, seed=3)
-    try:
-        on_ray = simulate([Parameters()], runs=2, years=0.2, seed=3, backend="ray", processes=2)
+    # a call on its own starts Ray and stops it again
+    on_ray = simulate([Parameters()], runs=2, years=0.2, seed=3, backend="ray", processes=2)
+    assert not ray.is_initialized()
+    # inside a session, calls join the running instance and leave it running
+    with ray_session(processes=2):
+        again = simulate([Parameters()], runs=2, years=0.2, seed=3, backend="ray", processes=2)
         assert ray.is_initialized()
-    finally:
-        shutdown_ray()
+    assert not ray.is_initialized()
     pd.testing.assert_frame_equal(on_ray, single)
+    pd.testing.assert_frame_equal(again, single)
     assert RAY_TEMP_DIR.is_dir() and any(RAY_TEMP_DIR.iterdir())  # its files stay in build/ray

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import kpis
+from experiments.analysis import kpis
 from model.constants import MAX_SUPPLY
 
 KPI_COLUMNS = (

@@ -1,7 +1,7 @@
 """The research notebooks: committed clean, papermill-style parameters, and every one runs.
 
 Each notebook runs in a fresh kernel with small parameters injected after its `parameters` cell
-(experiments.notebooks does the injection), and fails on the first cell that raises.
+(experiments.reporting.notebooks does the injection), and fails on the first cell that raises.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 import nbformat
 import pytest
 
-from experiments import notebooks
+from experiments.reporting import notebooks
 
 PATHS = notebooks.notebook_paths()
 # Smaller than the notebooks' own defaults: CI checks that they run, not what they show.

@@ -9,7 +9,8 @@ import pandas as pd
 import plotly.io as pio
 import pytest
 
-from experiments import kpis, plots
+from experiments.analysis import kpis
+from experiments.reporting import plots
 from experiments.run import run
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.regress import (
+from experiments.analysis.regress import (
     CASES,
     GOLDEN_DIR,
     compare,
@@ -19,6 +19,7 @@ from experiments.regress import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+KEYS = ("subset", "label", "kpi", "stat", "reason")
 
 
 def test_every_case_has_a_committed_golden_file_with_reasons():
@@ -109,4 +110,13 @@ def test_update_rewrites_golden_files_and_prints_what_moved(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "nodes_end.p50 [baseline]: 1 -> " in result.stdout
     rewritten = json.loads((tmp_path / "baseline.json").read_text())
-    assert rewritten == json.loads((GOLDEN_DIR / "baseline.json").read_text())
+    committed = json.loads((GOLDEN_DIR / "baseline.json").read_text())
+    assert {k: v for k, v in rewritten.items() if k != "kpis"} == {
+        k: v for k, v in committed.items() if k != "kpis"
+    }
+    # the same rows; values within the committed tolerance (float rounding differs by CPU: the
+    # conservation residual is pure rounding, and summation order moves the last bits elsewhere)
+    assert len(rewritten["kpis"]) == len(committed["kpis"])
+    for new, old in zip(rewritten["kpis"], committed["kpis"], strict=True):
+        assert {k: new[k] for k in KEYS} == {k: old[k] for k in KEYS}
+        assert within(old["golden"], new["golden"], old["tolerance"]), new

@@ -11,7 +11,9 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from experiments import cli, kpis, plots, publish, report
+from experiments import cli
+from experiments.analysis import kpis
+from experiments.reporting import plots, publish, report
 
 # Attributes that make a browser fetch something.
 URL_ATTRIBUTES = {"src", "href", "action", "data", "poster", "srcset", "formaction", "background"}

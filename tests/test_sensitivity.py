@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import cli, definitions, sensitivity
-from experiments.sensitivity import sensitivity_analysis
+from experiments import cli, definitions
+from experiments.analysis import sensitivity
+from experiments.analysis.sensitivity import sensitivity_analysis
 from model import ParameterError, Parameters
 
 FEW = [

@@ -8,9 +8,10 @@ import math
 import pandas as pd
 import pytest
 
-from experiments import cli, kpis
+from experiments import cli
+from experiments.analysis import kpis
+from experiments.engines.streaming import batches
 from experiments.run import simulate, simulate_kpis
-from experiments.vectorized import batches
 from model import ParameterError, Parameters
 
 SUBSETS = [
@@ -81,9 +82,9 @@ def test_kpi_only_rejects_other_engines_and_bad_settings():
 def test_vectorized_batches_on_ray_equal_single_process(monkeypatch, full, streamed):
     for name, value in RAY_ENV.items():
         monkeypatch.setenv(name, value)
-    from experiments.ray_support import shutdown_ray
+    from experiments.engines.ray_cluster import ray_session
 
-    try:
+    with ray_session(processes=2):  # one instance for both calls
         on_ray = simulate(
             SUBSETS,
             runs=RUNS,
@@ -103,8 +104,6 @@ def test_vectorized_batches_on_ray_equal_single_process(monkeypatch, full, strea
             thin=THIN,
             batch_size=BATCH,
         )
-    finally:
-        shutdown_ray()
     pd.testing.assert_frame_equal(on_ray, full, check_exact=True)
     pd.testing.assert_frame_equal(kpis_on_ray.per_run, streamed.per_run, check_exact=True)
     pd.testing.assert_frame_equal(kpis_on_ray.timeseries, streamed.timeseries, check_exact=True)
@@ -168,7 +167,7 @@ def test_memory_guard_offers_kpi_only_and_lets_it_run(tmp_path, monkeypatch):
 
 
 KPI_ONLY_BAD_INPUT = {
-    "kpi-only on radcad": ["--kpi-only"],
+    "kpi-only on radcad": ["--engine", "radcad", "--kpi-only"],
     "thin without kpi-only": ["--engine", "vectorized", "--thin", "5"],
     "zero thin": ["--engine", "vectorized", "--kpi-only", "--thin", "0"],
     "vectorized on pathos": ["--engine", "vectorized", "--backend", "pathos"],

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from experiments.validation import validation_table
+from experiments.analysis.validation import validation_table
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.run import INDEX_COLUMNS, simulate
-from experiments.vectorized import (
+from experiments.engines.vectorized import (
     block_signal,
     compile_blocks,
     stacked_initial_state,
     stacked_params,
     step_day,
 )
+from experiments.run import INDEX_COLUMNS, simulate
 from model import ParameterError, Parameters, partial_state_update_blocks
 
 TWO_SUBSETS = [

@@ -1,6 +1,6 @@
 """Dead configuration: every state variable is updated, every parameter is read."""
 
-from experiments.vectorized import block_signal
+from experiments.engines.vectorized import block_signal
 from model import Parameters, initial_state, partial_state_update_blocks
 from model.stochastic import DRIVERS
 

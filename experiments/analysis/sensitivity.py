@@ -10,7 +10,7 @@ are per normalised step (SALib's unscaled default), so `mu_star` is in the KPI's
 parameters across their whole ranges; rank 1 is the most influential parameter of a KPI.
 
 How it runs: every sample point is one subset, and all of them go through the vectorized engine in
-one KPI-only call (`experiments.run.simulate_kpis`), which takes seconds. The points share their
+one KPI-only call (`experiments.engines.streaming.stream`), which takes seconds. The points share their
 random draws (common random numbers, the draws of subset 0): an elementary effect then measures
 the parameter step, not a different draw of the market and demand shocks.
 
@@ -33,6 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.analysis import kpis
+from experiments.engines.registry import RunSpec
+from experiments.engines.streaming import stream
 from model import ParameterError, Parameters
 
 COLUMNS = ["kpi", "parameter", "mu_star", "mu_star_conf", "sigma", "rank"]
@@ -230,19 +233,21 @@ def sensitivity_analysis(
     less those `overrides` fixes), `overrides` fixed values for every point. The same analysis as
     `python -m experiments run sensitivity`. Raises ParameterError on bad input.
     """
-    from experiments import definitions
-    from experiments.run import check_run_settings, simulate_kpis
-
     check_years(years)
-    timesteps = check_run_settings(runs, years, seed, "vectorized", "single_process")
-    experiment = definitions.sensitivity_experiment(
-        samples=samples, parameters=chosen_parameters(parameters, overrides)
-    )
-    subsets = experiment.subsets(overrides, seed=seed)
-    result = simulate_kpis(
-        [s.parameters for s in subsets], runs=runs, years=years, seed=seed, common_draws=True
-    )
-    return experiment.results(result.per_run, seed=seed, timesteps=timesteps)["sensitivity.csv"]
+    spec = RunSpec(runs, years, seed, "vectorized", common_draws=True)
+    names = chosen_parameters(parameters, overrides)
+    clash = sorted(set(overrides or {}) & set(names))
+    if clash:
+        raise ParameterError(
+            f"invalid override '{clash[0]}': the sensitivity analysis varies it; "
+            "leave it out of `parameters` or of `overrides`"
+        )
+    sets = [
+        Parameters.from_overrides({**(overrides or {}), **point})
+        for _, point in points(names, samples, seed)
+    ]
+    per_run = stream(sets, spec, kpis.per_run).reduced
+    return ranked_table(names, samples, seed, per_run, spec.timesteps)
 
 
 def describe(table: pd.DataFrame, top: int = 5) -> str:

@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments import definitions, kpis
-from experiments.run import simulate
+from experiments import definitions
+from experiments.analysis import kpis
+from experiments.engines.registry import RunSpec, simulate
+from experiments.files import write_text_atomically
 
-GOLDEN_DIR = Path(__file__).resolve().parent.parent / "tests" / "golden"
+GOLDEN_DIR = Path(__file__).resolve().parents[2] / "tests" / "golden"
 BOOTSTRAP_SAMPLES = 500
 BOOTSTRAP_SEED = 20250521
 NOISE_MULTIPLE = 2.0
@@ -54,13 +56,8 @@ CASES = {
 def run_case(case: GoldenCase) -> tuple[pd.DataFrame, dict[int, str]]:
     """Run-level KPI table of a case (vectorized engine: equal to cadCAD within 1e-9)."""
     subsets = definitions.get(case.experiment).subsets()
-    frame = simulate(
-        [s.parameters for s in subsets],
-        runs=case.runs,
-        years=case.years,
-        seed=case.seed,
-        engine="vectorized",
-    )
+    spec = RunSpec(runs=case.runs, years=case.years, seed=case.seed, engine="vectorized")
+    frame = simulate([s.parameters for s in subsets], spec)
     return kpis.per_run(frame), {s.index: s.label for s in subsets}
 
 
@@ -147,9 +144,7 @@ def write_golden(name: str, case: GoldenCase, rows: list[dict], golden_dir: Path
     }
     golden_dir.mkdir(parents=True, exist_ok=True)
     path = golden_path(name, golden_dir)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
-    tmp.replace(path)
+    write_text_atomically(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
 def compare(golden: list[dict], now: list[dict]) -> pd.DataFrame:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from experiments import kpis, plots
+from experiments.analysis import kpis
+from experiments.files import write_text_atomically
+from experiments.reporting import plots
 from model import Parameters
 
 REPORT_FILE = "report.html"
@@ -168,27 +168,8 @@ def write_report(
     if frame is not None:
         results = Results(results.path, results.manifest, results.kpis, frame, results.sensitivity)
     target = Path(destination or results_dir) / REPORT_FILE
-    _write_text_atomically(target, render(results))
+    write_text_atomically(target, render(results))
     return target
-
-
-def _write_text_atomically(target: Path, text: str) -> None:
-    """Write beside the target, then rename over it: readers never see half a page."""
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(name, 0o666 & ~_umask())
-        os.replace(name, target)
-    finally:
-        if os.path.exists(name):
-            os.unlink(name)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # --- the page ------------------------------------------------------------------------------------

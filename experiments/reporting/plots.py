@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from experiments import kpis
+from experiments.analysis import kpis
 from model.constants import TGE_DATE
 
 TEMPLATE = "sesh"

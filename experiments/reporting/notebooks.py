@@ -1,4 +1,4 @@
-"""Run the research notebooks headless and export them to HTML: `python -m experiments.notebooks`.
+"""Run the research notebooks headless and export them to HTML: `python -m experiments.reporting.notebooks`.
 
 `make notebooks` calls this. Each notebook runs from an in-memory copy (the committed .ipynb stays
 without outputs) in a fresh kernel whose working directory is the notebook's folder, and fails on
@@ -20,7 +20,7 @@ from typing import Any
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
 OUT_DIR = ROOT / "build" / "notebooks"
 PARAMETERS_TAG = "parameters"
@@ -51,7 +51,7 @@ def inject_parameters(
     if not parameters:
         return notebook
     index = parameters_cell_index(notebook)
-    lines = ["# Injected parameters (experiments.notebooks)"]
+    lines = ["# Injected parameters (experiments.reporting.notebooks)"]
     lines += [f"{name} = {value!r}" for name, value in parameters.items()]
     cell = nbformat.v4.new_code_cell("\n".join(lines))
     cell.metadata["tags"] = ["injected-parameters"]

@@ -12,21 +12,20 @@ Trajectory i is subset i // runs, run i % runs + 1 (runs are numbered from 1, as
 Large experiments run in batches: a batch is a range of trajectory numbers. Each trajectory's
 parameters, initial state and random draws depend only on its own (subset, run), and every model
 function works element by element, so a batch gives exactly the numbers those trajectories have in
-one call over all of them. That is what lets `execute_batches` run batches one after another with
-memory bounded by the batch (KPI-only streaming: each batch is reduced to its run-level KPIs, and
-optionally every N-th day, before the next starts) or as Ray tasks, and concatenate the results.
+one call over all of them. That is what lets `experiments.engines.streaming` run batches one after
+another with memory bounded by the batch (KPI-only streaming) or as Ray tasks, and concatenate the
+results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from experiments import kpis
-from experiments.run import INDEX_COLUMNS, INTERNAL_STATE, tidy
+from experiments.engines.base import INDEX_COLUMNS, INTERNAL_STATE
 from model import Parameters, initial_state, partial_state_update_blocks
 from model.stochastic import stack_drivers
 
@@ -42,13 +41,12 @@ def run_vectorized(
 ) -> pd.DataFrame:
     """All subsets x runs for `timesteps` days. One row per (subset, run, timestep), day 0 = TGE.
 
-    The frame has the raw shape `experiments.run.tidy` accepts: subset, run, timestep, then every
+    The frame has the raw shape `experiments.engines.base.tidy` accepts: subset, run, timestep, then every
     recorded state variable as float64, ordered by subset, run, timestep. Subset numbers (and so
-    the seeds) start at `first_subset`, as in `experiments.run.simulate`. `batch` (trajectory
+    the seeds) start at `first_subset`, as in `experiments.engines.registry.simulate`. `batch` (trajectory
     numbers, see the module docstring) runs only those trajectories, with the numbers they have
     in the whole call. `common_draws` gives every subset the random draws of subset 0 (common
-    random numbers: subsets then differ by their parameters only, as a sensitivity analysis
-    needs); it is off everywhere else, where each (subset, run) has its own draws.
+    random numbers: subsets then differ by their parameters only).
     """
     chosen = select_trajectories(len(parameter_sets), runs, first_subset, batch)
     params = stacked_params(
@@ -202,80 +200,13 @@ class Recorder:
         return frame
 
 
-# --- batches: KPI-only streaming and Ray ---------------------------------------------------------
-
-
-def batches(trajectories: int, size: int) -> list[range]:
-    """Consecutive trajectory ranges of at most `size` (the last one may be shorter)."""
-    return [range(a, min(a + size, trajectories)) for a in range(0, trajectories, size)]
-
-
-def run_batch(
-    parameter_sets: Sequence[Parameters],
-    runs: int,
-    timesteps: int,
-    seed: int,
-    batch: range,
-    first_subset: int = 0,
-    common_draws: bool = False,
-    kpi_only: bool = False,
-    thin: int | None = None,
-):
-    """One batch of trajectories: its frame, or (kpi_only) what a KPI-only run keeps of it.
-
-    KPI-only returns (run-level KPI table from `kpis.per_run`, the same KPI code as a full run,
-    tidy rows of every `thin`-th day or None); the batch's full arrays are dropped when this returns, so
-    memory is bounded by the batch, not by the run count.
-    """
-    frame = run_vectorized(parameter_sets, runs, timesteps, seed, first_subset, batch, common_draws)
-    if not kpi_only:
-        return frame
-    table = kpis.per_run(frame)
-    thinned = None if thin is None else tidy(frame[frame["timestep"] % thin == 0], runs)
-    return table, thinned
-
-
-def execute_batches(
-    parameter_sets: Sequence[Parameters],
-    runs: int,
-    timesteps: int,
-    seed: int,
-    batch_size: int,
-    backend: str = "single_process",
-    progress: Callable[[int], None] | None = None,
-    **settings,
-) -> list:
-    """`run_batch` over every batch of `batch_size` trajectories; results in trajectory order.
-
-    single_process runs them one after another; ray runs each as a task on the Ray instance this
-    process is connected to (`experiments.ray_support.init_ray`) and gathers them in order.
-    `progress` is called with each finished batch's trajectory count.
-    """
-    ranges = batches(len(parameter_sets) * runs, batch_size)
-    common = dict(runs=runs, timesteps=timesteps, seed=seed, **settings)
-    if backend == "ray":
-        return _on_ray(parameter_sets, ranges, common, progress)
-    results = []
-    for batch in ranges:
-        results.append(run_batch(parameter_sets, batch=batch, **common))
-        if progress:
-            progress(len(batch))
-    return results
-
-
-def _on_ray(parameter_sets, ranges: list[range], common: dict, progress) -> list:
-    """Every batch as a Ray task; results put back in batch order as they finish."""
-    import ray
-
-    task = ray.remote(run_batch)
-    shared = ray.put(list(parameter_sets))  # stored once, not once per task
-    pending = {task.remote(shared, batch=b, **common): i for i, b in enumerate(ranges)}
-    results = [None] * len(ranges)
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            index = pending.pop(ref)
-            results[index] = ray.get(ref)
-            if progress:
-                progress(len(ranges[index]))
-    return results
+def run_spec(parameter_sets: Sequence[Parameters], spec) -> pd.DataFrame:
+    """The registry's runner: every trajectory in one call (single process)."""
+    return run_vectorized(
+        parameter_sets,
+        spec.runs,
+        spec.timesteps,
+        spec.seed,
+        spec.first_subset,
+        common_draws=spec.common_draws,
+    )

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from experiments import kpis, plots, report
+from experiments.analysis import kpis
+from experiments.reporting import plots, report
 
 INDEX_FILE = "index.html"
 # (KPI, statistic, column title): the headline numbers of each report on the index page.

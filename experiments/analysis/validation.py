@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from experiments.run import run
+from experiments.engines.registry import RunSpec, simulate
 from model import Parameters, initial_state
 from model.constants import (
     DOCUMENTED_DAY1_REWARD,
@@ -38,6 +38,12 @@ NO_INFLOWS = {
     "sns_names_at_launch": 0.0,
     "liquidation_rate": 0.0,
 }
+
+
+def run(years: float, seed: int, overrides: dict | None = None) -> pd.DataFrame:
+    """One run of the model (vectorized engine) with `overrides`."""
+    spec = RunSpec(runs=1, years=years, seed=seed)
+    return simulate([Parameters.from_overrides(overrides)], spec)
 
 
 def _row(figure, published, model, source, tolerance, relative=True):
@@ -89,7 +95,7 @@ def validation_table(seed: int = 0) -> pd.DataFrame:
 
     # Published schedules in months: at month 24, A and B are fully out and D is half way
     # through its 24-month release; the model releases D daily (365 of 731 days by then).
-    smoothed = run(runs=1, years=3.1, seed=seed)
+    smoothed = run(years=3.1, seed=seed)
     for months, published, tolerance in [
         (12, LOCKUP_F, 1e-9),
         (24, LOCKUP_F + LOCKUP_A + LOCKUP_B + LOCKUP_D / 2, 1e-3),
@@ -131,7 +137,7 @@ def validation_table(seed: int = 0) -> pd.DataFrame:
         )
     )
 
-    drained = run(runs=1, years=5, seed=seed, overrides=dict(NO_INFLOWS, launch_smoothing=False))
+    drained = run(years=5, seed=seed, overrides=dict(NO_INFLOWS, launch_smoothing=False))
     pool = drained.set_index("timestep")["reward_pool"]
     rows.append(
         _row(
@@ -157,7 +163,7 @@ def validation_table(seed: int = 0) -> pd.DataFrame:
 
     # The formula is the plain contract rule; with smoothing the basis can lag it within a day.
     p = Parameters()
-    plain = run(runs=1, years=0.6, seed=seed, overrides={"launch_smoothing": False})
+    plain = run(years=0.6, seed=seed, overrides={"launch_smoothing": False})
     day = plain[plain["timestep"] == 200].iloc[0]
     before = plain[plain["timestep"] == 199].iloc[0]
     per_node_formula = (

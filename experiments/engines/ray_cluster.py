@@ -1,20 +1,22 @@
-"""Start or join Ray for radCAD's RAY backend, once per process.
+"""Ray: the one place it is started, joined and stopped (`ray_session`).
 
-radCAD calls `ray.init(num_cpus=processes, ignore_reinit_error=True)` itself, so an earlier
-`ray.init` wins: calling `init_ray` first decides where the work runs. Without an address it
-starts a local instance that keeps its files in the project's ignored `build/ray` folder (nothing
-in the home directory), without dashboard, usage reporting or worker log forwarding. With an
-address it joins that cluster.
+Both Ray paths (radCAD's RAY backend and vectorized batches as Ray tasks) run inside
+`ray_session`. radCAD calls `ray.init(num_cpus=processes, ignore_reinit_error=True)` itself, so an
+earlier `ray.init` wins: the session decides where the work runs. Without an address it starts a
+local instance that keeps its files in the project's ignored `build/ray` folder (nothing in the
+home directory), without dashboard, usage reporting or worker log forwarding. With an address it
+joins that cluster. Sessions nest: an inner one joins the running instance and leaves it running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Short on purpose: Ray's Unix socket paths under the temp dir must stay below 107 characters.
 RAY_TEMP_DIR = PROJECT_ROOT / "build" / "ray"
 # A cluster's workers import the model's functions by module name: ship these packages with the
@@ -69,3 +71,28 @@ def shutdown_ray() -> None:
 
     if ray.is_initialized():
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def ray_session(processes: int | None = None, address: str | None = None):
+    """Ray for the duration of the block: started (or joined) here and stopped on leaving,
+    unless it was already running when the block began (then it is left as it was)."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    init_ray(processes, address)
+    try:
+        yield
+    finally:
+        shutdown_ray()
+
+
+def ray_workers(processes: int | None) -> int:
+    """How many tasks to split a run into: `processes`, else the connected instance's CPUs."""
+    if processes:
+        return processes
+    import ray
+
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))

@@ -25,13 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from experiments.run import DAYS_PER_YEAR
-from model.constants import MAX_SUPPLY
+from model.constants import DAYS_PER_YEAR, MAX_SUPPLY
 
 PARITY_WINDOW_DAYS = 30
 PARITY_DEADLINE_DAYS = 730
 QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
-RUN_STATS = ("mean", "p5", "p50", "p95", "n")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,263 @@
+"""A validated run of a named experiment (`Plan`), how big it will be, and how it executes.
+
+Everything is checked before anything runs or touches the disk: the experiment, the overrides,
+every subset's parameters, the run settings (`RunSpec`), the output folder and the memory the run
+will need. `execute` then simulates one subset at a time under a progress bar (or streams KPIs
+batch by batch) and returns what the results folder holds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+
+from experiments import definitions
+from experiments.analysis import kpis
+from experiments.engines.base import INDEX_COLUMNS, state_columns
+from experiments.engines.registry import DEFAULT_ENGINE, RunSpec, ray_context, simulate
+from experiments.engines.streaming import stream_batch_size
+from experiments.run import stream_kpis
+
+# The full timeseries is held in memory before it is written; beyond this, refuse up front.
+MAX_TIMESERIES_BYTES = 8 * 10**9
+# Peak memory per (run, day) row while an engine runs one subset (its raw records before `tidy`),
+# measured on this model with 5-year baselines: cadCAD keeps every substep, radCAD drops them.
+ENGINE_BYTES_PER_ROW = {"cadcad": 32_000, "radcad": 6_000, "vectorized": 1_000}
+# KPI-only: peak memory per (trajectory, day) of one batch (its arrays, drivers and KPI work),
+# measured at ~570 bytes with 1,000-trajectory batches of 5-year baselines.
+STREAM_BYTES_PER_ROW = 600
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class RunFailed(Exception):
+    """Good input, but the run cannot go ahead here: one line, exit status 1."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated run: everything `run` needs, decided before anything is written."""
+
+    experiment: definitions.Experiment
+    subsets: list[definitions.Subset]
+    overrides: dict[str, Any]
+    spec: RunSpec
+    ray_address: str | None
+    out: Path
+    kpi_only: bool = False  # stream KPIs (vectorized engine); timeseries only when thinned
+    thin: int | None = None  # with kpi_only: keep every thin-th day's rows
+
+    runs = property(lambda self: self.spec.runs)
+    years = property(lambda self: self.spec.years)
+    timesteps = property(lambda self: self.spec.timesteps)
+    seed = property(lambda self: self.spec.seed)
+    engine = property(lambda self: self.spec.engine)
+    backend = property(lambda self: self.spec.backend)
+    processes = property(lambda self: self.spec.processes)
+
+
+def make_plan(
+    name: str,
+    overrides: dict[str, Any] | None = None,
+    runs: int | None = None,
+    years: float | None = None,
+    seed: int = 0,
+    engine: str | None = None,
+    backend: str = "single_process",
+    processes: int | None = None,
+    ray_address: str | None = None,
+    kpi_only: bool = False,
+    thin: int | None = None,
+    out: Path | None = None,
+) -> Plan:
+    """Check every input; raise UsageError or ParameterError with a one-line message."""
+    experiment = definitions.get(name)
+    overrides = dict(overrides or {})
+    runs = experiment.runs if runs is None else runs
+    years = experiment.years if years is None else years
+    engine = choose_engine(engine, experiment)
+    if processes is not None and processes < 1:
+        raise UsageError(f"invalid processes: must be an integer >= 1, got {processes}")
+    if processes is None and backend != "single_process":
+        processes = os.cpu_count() or 1
+    spec = RunSpec(
+        runs, years, seed, engine, backend, processes, common_draws=experiment.common_draws
+    )
+    if years < experiment.min_years:
+        raise UsageError(
+            f"invalid years for experiment '{experiment.name}': must be >= "
+            f"{experiment.min_years:g}, got {years:g}"
+        )
+    kpi_only = kpi_only or experiment.kpi_only
+    check_kpi_only(kpi_only, thin, engine)
+    if ray_address and backend != "ray":
+        raise UsageError("--ray-address needs --backend ray")
+    out = (out or Path("results") / experiment.name).absolute()
+    check_output_dir(out)
+    return Plan(
+        experiment=experiment,
+        subsets=experiment.subsets(overrides, seed=seed),
+        overrides=overrides,
+        spec=spec,
+        ray_address=ray_address,
+        out=out,
+        kpi_only=kpi_only,
+        thin=thin,
+    )
+
+
+def choose_engine(requested: str | None, experiment: definitions.Experiment) -> str:
+    """--engine, else the experiment's own, else the default (vectorized); an experiment tied to
+    one engine refuses others."""
+    if experiment.engine and requested not in (None, experiment.engine):
+        raise UsageError(
+            f"invalid engine for experiment '{experiment.name}': it runs on "
+            f"--engine {experiment.engine} only, got '{requested}'"
+        )
+    return requested or experiment.engine or DEFAULT_ENGINE
+
+
+def check_kpi_only(kpi_only: bool, thin: int | None, engine: str) -> None:
+    if kpi_only and engine != "vectorized":
+        raise UsageError("--kpi-only needs --engine vectorized (it streams batches of runs)")
+    if thin is not None and thin < 1:
+        raise UsageError(f"invalid --thin: must be an integer >= 1, got {thin}")
+    if thin is not None and not kpi_only:
+        raise UsageError("--thin needs --kpi-only (a full run saves every day)")
+
+
+def check_output_dir(out: Path) -> None:
+    """Refuse to replace anything that is not a previous results directory."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"invalid --out '{out}': exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise UsageError(f"invalid --out '{out}': not empty and not a results directory")
+
+
+def estimated_bytes(plan: Plan) -> int:
+    """Size of the timeseries in memory: rows x columns x 8 bytes (KPI-only: the thinned rows)."""
+    days = plan.timesteps + 1
+    if plan.kpi_only:
+        days = 0 if plan.thin is None else plan.timesteps // plan.thin + 1
+    rows = len(plan.subsets) * plan.runs * days
+    return rows * (len(INDEX_COLUMNS) + len(state_columns())) * 8
+
+
+def estimated_peak_bytes(plan: Plan) -> int:
+    """Memory the run needs at its peak: the results so far, their concatenation, and one
+    subset's raw engine records (the engines hold far more per row than the tidy frame); for a
+    KPI-only run, one batch of trajectories instead of a subset."""
+    if plan.kpi_only:
+        batch = min(stream_batch_size(plan.timesteps), len(plan.subsets) * plan.runs)
+        batch_rows = batch * (plan.timesteps + 1)
+        return 2 * estimated_bytes(plan) + batch_rows * STREAM_BYTES_PER_ROW
+    subset_rows = plan.runs * (plan.timesteps + 1)
+    return 2 * estimated_bytes(plan) + subset_rows * ENGINE_BYTES_PER_ROW.get(plan.engine, 6_000)
+
+
+def size_problem(plan: Plan) -> str | None:
+    """Why the run would not fit, in one line with what to do instead, or None."""
+    size = estimated_bytes(plan)
+    if size > MAX_TIMESERIES_BYTES:
+        return (
+            f"run too large: the timeseries would take ~{size / 1e9:.1f} GB, over the "
+            f"{MAX_TIMESERIES_BYTES / 1e9:.0f} GB limit; {_remedy(plan)}"
+        )
+    peak, available = estimated_peak_bytes(plan), psutil.virtual_memory().available
+    if peak > available:
+        return (
+            f"run too large: it would need ~{peak / 1e9:.1f} GB of memory, "
+            f"{available / 1e9:.1f} GB is available; {_remedy(plan)}"
+        )
+    return None
+
+
+def _remedy(plan: Plan) -> str:
+    if not plan.kpi_only:
+        return (
+            "use fewer runs, years or subsets, or --engine vectorized --kpi-only "
+            "(KPIs without the timeseries, memory of one batch)"
+        )
+    return "use a larger --thin or none" if plan.thin else "use fewer years"
+
+
+# --- execute ---------------------------------------------------------------------------------------
+
+
+def execute(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Run the plan: (run-level KPI table, timeseries or None for KPI-only without --thin)."""
+    with ray_session(plan):
+        if plan.kpi_only:
+            return stream_plan(plan)
+        frame = simulate_plan(plan)
+        return kpis.per_run(frame), frame
+
+
+def stream_plan(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """KPI-only: all subsets in one streamed call (same seeds as one subset at a time), batch
+    by batch; the run-level KPI table and the thinned timeseries (None without --thin)."""
+    from tqdm import tqdm
+
+    total = len(plan.subsets) * plan.runs
+    with tqdm(total=total, desc=plan.experiment.name, unit="run") as bar:
+        result = stream_kpis(
+            [s.parameters for s in plan.subsets], plan.spec, plan.thin, progress=bar.update
+        )
+    return result.per_run, result.timeseries
+
+
+def simulate_plan(plan: Plan) -> pd.DataFrame:
+    """Every subset, a few runs per `simulate` call, under a progress bar counting runs.
+
+    Runs of one-at-a-time engines (cadCAD, radCAD in one process) are split into about 20 calls
+    per subset so the bar moves; `first_subset`/`first_run` keep each (subset, run) on the seeds
+    it would get in one call over everything. Parallel backends and the vectorized engine take
+    a whole subset per call.
+    """
+    from tqdm import tqdm
+
+    stepwise = plan.engine in ("cadcad", "radcad") and plan.backend == "single_process"
+    chunk = max(1, math.ceil(plan.runs / 20)) if stepwise else plan.runs
+    frames = []
+    total = len(plan.subsets) * plan.runs
+    with tqdm(total=total, desc=plan.experiment.name, unit="run") as bar:
+        for subset in plan.subsets:
+            bar.set_postfix_str(subset.label)
+            for first_run in range(0, plan.runs, chunk):
+                runs = min(chunk, plan.runs - first_run)
+                spec = replace(plan.spec, runs=runs, first_subset=subset.index, first_run=first_run)
+                frames.append(simulate([subset.parameters], spec))
+                bar.update(runs)
+    return pd.concat(frames, ignore_index=True)
+
+
+def ray_session(plan: Plan):
+    """Ray for the whole run on the ray backend (started or joined once, stopped at the end)."""
+    return _checked(ray_context(plan.spec, plan.ray_address), plan)
+
+
+class _checked:
+    """Enter a Ray session, turning a failure to start or join into a one-line error."""
+
+    def __init__(self, context, plan: Plan):
+        self.context, self.plan = context, plan
+
+    def __enter__(self):
+        try:
+            return self.context.__enter__()
+        except Exception as error:  # Ray raises several types; all mean "no Ray to run on"
+            reason = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+            if self.plan.ray_address:  # a wrong address is bad input
+                raise UsageError(f"cannot join Ray at {self.plan.ray_address}: {reason}") from None
+            raise RunFailed(f"cannot start a local Ray instance: {reason}") from None
+
+    def __exit__(self, *exc):
+        return self.context.__exit__(*exc)

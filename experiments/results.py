@@ -1,0 +1,159 @@
+"""A results folder: what a run writes (timeseries, KPI tables, manifest, report), all at once.
+
+`write_results` fills a folder; `save` swaps it in atomically (`experiments.files`), so the
+target is either the previous complete results or the new complete results, never half of one.
+The manifest records everything needed to rerun: the command, settings, every subset's
+parameters, package versions and the git revision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from experiments.analysis import kpis
+from experiments.files import json_text, write_folder_atomically
+from experiments.plan import Plan
+from model.constants import TGE_DATE
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("numpy", "pandas", "cadCAD", "radcad", "ray", "pyarrow", "plotly")
+RESULT_FILES = ("timeseries.parquet", "kpis.json", "kpis.csv", "manifest.json", "report.html")
+
+
+def result_files(plan: Plan, extras) -> list[str]:
+    """What a run writes: KPI-only has a timeseries only when thinned; experiments add tables."""
+    timeseries = not plan.kpi_only or plan.thin is not None
+    files = [f for f in RESULT_FILES if timeseries or f != "timeseries.parquet"]
+    return files + list(extras)
+
+
+def save(out: Path, plan: Plan, frame, summary, manifest, extras=None) -> None:
+    """Write the results into a temp folder beside `out` and swap it in."""
+    write_folder_atomically(
+        out, lambda tmp: write_results(tmp, plan, frame, summary, manifest, extras)
+    )
+
+
+def write_results(tmp: Path, plan: Plan, frame, summary, manifest, extras=None) -> None:
+    if frame is not None:  # None: a KPI-only run without --thin
+        frame.to_parquet(tmp / "timeseries.parquet", engine="pyarrow", index=False)
+    labels = {s.index: s.label for s in plan.subsets}
+    (tmp / "kpis.json").write_text(json_text(kpis_document(plan, summary)))
+    kpis.tidy(summary, labels).to_csv(tmp / "kpis.csv", index=False)
+    (tmp / "manifest.json").write_text(json_text(manifest))
+    for name, table in (extras or {}).items():  # e.g. sensitivity.csv
+        table.to_csv(tmp / name, index=False)
+    from experiments.reporting.report import write_report  # plotly only when a run writes results
+
+    write_report(tmp, frame=frame)  # last: it reads the files above
+
+
+def kpis_document(plan: Plan, summary) -> dict[str, Any]:
+    """kpis.json: the KPI registry, then subset -> label, overrides, KPI -> statistics."""
+    return {
+        "experiment": plan.experiment.name,
+        "kpis": {
+            name: {"unit": k.unit, "description": k.description}
+            for name, k in kpis.REGISTRY.items()
+        },
+        "subsets": {
+            str(s.index): {"label": s.label, "overrides": s.overrides, "kpis": summary[s.index]}
+            for s in plan.subsets
+        },
+    }
+
+
+def build_manifest(
+    plan: Plan,
+    started_utc: dt.datetime,
+    wall_seconds: float,
+    files: Sequence[str] = RESULT_FILES,
+) -> dict[str, Any]:
+    return {
+        "experiment": plan.experiment.name,
+        "description": plan.experiment.description,
+        "command": ["python", "-m", "experiments", *sys.argv[1:]],
+        "seed": plan.seed,
+        "seeding": (
+            "numpy.random.SeedSequence(seed, spawn_key=(0, run)) for every subset "
+            "(common random numbers)"
+            if plan.experiment.common_draws
+            else "numpy.random.SeedSequence(seed, spawn_key=(subset, run)) per trajectory"
+        ),
+        "runs": plan.runs,
+        "years": plan.years,
+        "timesteps": plan.timesteps,
+        "engine": plan.engine,
+        "backend": plan.backend,
+        "kpi_only": plan.kpi_only,
+        "thin": plan.thin,
+        "timeseries": _timeseries_note(plan),
+        "processes": plan.processes,
+        "ray_address": plan.ray_address,
+        "overrides": plan.overrides,
+        "subsets": [
+            {
+                "subset": s.index,
+                "label": s.label,
+                "overrides": s.overrides,
+                "parameters": s.parameters.to_dict(),
+            }
+            for s in plan.subsets
+        ],
+        "data": {
+            "tge": TGE_DATE.isoformat(),
+            "start": TGE_DATE.isoformat(),
+            "end": (TGE_DATE + dt.timedelta(days=plan.timesteps)).isoformat(),
+            "days": plan.timesteps,
+        },
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "git_revision": git_revision(),
+        "started_utc": started_utc.isoformat(timespec="seconds"),
+        "wall_time_seconds": round(wall_seconds, 3),
+        "files": list(files),
+    }
+
+
+def _timeseries_note(plan: Plan) -> str:
+    if not plan.kpi_only:
+        return "every day"
+    if plan.thin is None:
+        return "none (KPI-only: KPIs computed batch by batch from the full daily paths)"
+    n = plan.thin
+    return (
+        f"days 0, {n}, {2 * n}, ... (timestep % {n} == 0; KPI-only: KPIs computed batch by "
+        "batch from the full daily paths)"
+    )
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_revision() -> str | None:
+    """The commit the code ran from, or None outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
