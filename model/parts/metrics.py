@@ -5,6 +5,7 @@ from __future__ import annotations
 from model.constants import MAX_SUPPLY
 from model.parts.rewards import operator_daily_reward
 from model.parts.staking import node_yields
+from model.types import Number, Params, State
 from model.utils import market_circulating_supply
 
 # The seven disjoint stocks that always hold the whole max supply (DESIGN.md section 2).
@@ -24,7 +25,10 @@ def conservation_residual(state):
     return sum(state[name] for name in STOCKS) - MAX_SUPPLY
 
 
-def policy_metrics(params, substep, state_history, previous_state):
+def policy_metrics(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Compute the day's closing metrics: yields, supply measures, pool flow, POL, residual."""
     s = previous_state
     price = s["price_usd"]
     per_node = s["reward_per_node"]

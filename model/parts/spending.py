@@ -15,6 +15,7 @@ import numpy as np
 
 from model.parts.amm import add_liquidity_single_sided, swap
 from model.stochastic import shock
+from model.types import Number, Params, State
 
 
 def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
@@ -57,7 +58,10 @@ def pool_share_on(params, day):
     return np.where(after_review & to_pool_after, 1.0, params["fee_pool_share"])
 
 
-def policy_spend(params, substep, state_history, previous_state):
+def policy_spend(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide the day's Pro and name spending, the SESH it buys and where that goes."""
     day = previous_state["day"]
     subscribers, names, usd = daily_spend_usd(
         params, day, shock(params, previous_state, "demand_shock")

@@ -23,6 +23,7 @@ from model.constants import (
 )
 from model.parts.amm import price_of_token
 from model.stochastic import shock
+from model.types import Number, Params, State
 from model.utils import market_circulating_supply
 
 
@@ -65,7 +66,10 @@ def free_nodes(state, staking_requirement):
     return np.maximum(np.floor((state["staked"] - locked) / staking_requirement + 1e-9), 0.0)
 
 
-def policy_stake(params, substep, state_history, previous_state):
+def policy_stake(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide how many whole nodes join today, from wallets and from saved rewards."""
     req = params["staking_requirement"]
     gap = _net_yield_gap(params, previous_state)
     wallets = previous_state["circulating"]
@@ -92,7 +96,10 @@ def policy_stake(params, substep, state_history, previous_state):
     }
 
 
-def policy_unstake(params, substep, state_history, previous_state):
+def policy_unstake(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide how many whole nodes leave or are liquidated today into the unlock queue."""
     req = params["staking_requirement"]
     day = previous_state["day"]
     gap = _net_yield_gap(params, previous_state)
