@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.constants import DAYS_PER_YEAR
 from model.parts.amm import input_to_reach_ratio, price_of_token, swap
 from model.stochastic import shock
 from model.types import Number, Params, State
 
-DT = 1.0 / 365.0
+DT = 1.0 / DAYS_PER_YEAR  # one timestep, in years
 
 
 def gbm_step(level, drift, volatility, normal_draw, dt=DT):

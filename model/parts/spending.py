@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.constants import DAYS_PER_YEAR
 from model.parts.amm import add_liquidity_single_sided, swap
 from model.stochastic import shock
 from model.types import Number, Params, State
@@ -46,7 +47,7 @@ def daily_spend_usd(params, day, noise):
     sigma = params["demand_volatility"]
     gross = (
         subscribers * params["pro_price_usd_per_year"] + names * params["sns_fee_usd_per_year"]
-    ) / 365.0
+    ) / DAYS_PER_YEAR
     net = gross * (1.0 - params["payment_fee_share"]) * np.exp(sigma * noise - 0.5 * sigma**2)
     return subscribers, names, net
 
