@@ -24,12 +24,12 @@ LOCKUP_B = 39_332_750.0  # not stakable, linear months 13-24 ("8.33% claimable p
 LOCKUP_D = 38_000_000.0  # not stakable, linear months 13-36 ("4.16% claimable per month")
 LOCKUP_F = 1_000_000.0  # testnet incentives, stakable, cliff at 90 days
 POOL_AT_TGE = 63_177_550.0  # lockup E, the Staking Reward Pool balance at TGE
-LOCKUP_A_NODE_TREASURY = 15_000_000.0  # treasury for operating "up to 10% of the network"
-TREASURY_NODE_NETWORK_SHARE_CAP = 0.10
+# The part of lockup A that may be staked while locked: the treasury for operating "up to 10% of
+# the network" (that cap bounds the parameter `treasury_node_share`).
+LOCKUP_A_STAKABLE = 15_000_000.0
 
 # Node software (OXEND src/cryptonote_config.h, src/oxen_economy.h, src/network_config/mainnet.h)
 BLOCKS_PER_DAY = 720  # TARGET_BLOCK_TIME = 2 min
-GENESIS_REWARD_PROVISION = 40_000_000.0  # ETH_BLS_INITIAL_REWARD basis (also POOL_INITIAL)
 REWARD_MAX_INCREASE_PER_BLOCK = 1 / 50_000  # L2_REWARD_MAX_INCREASE_DIVISOR
 REWARD_MAX_DECREASE_PER_BLOCK = 1 / 25_000  # L2_REWARD_MAX_DECREASE_DIVISOR
 UNLOCK_DAYS = 15  # UNLOCK_DURATION = 15 * 24h: a node's stake waits 15 days after an exit request
@@ -43,7 +43,9 @@ LIQUIDATOR_SHARE = 0.0003
 LIQUIDATION_POOL_SHARE = 0.0017
 LIQUIDATION_RETURNED_SHARE = 0.9980
 
-DAYS_PER_YEAR = 365  # RewardRatePool divides by `365 days`
+# The one year length: RewardRatePool divides by `365 days`, and every per-year rate of the model
+# (prices, APRs, volatilities, liquidations) uses the same year.
+DAYS_PER_YEAR = 365
 
 
 def months_after_tge(months: int) -> int:
@@ -61,5 +63,4 @@ VESTING_WINDOWS = {
     "d": (months_after_tge(12), months_after_tge(36)),
     "f": (89, 90),
 }
-LOCKUP_TOTALS = {"a": LOCKUP_A, "b": LOCKUP_B, "d": LOCKUP_D, "f": LOCKUP_F}
 STAKABLE_LOCKUPS = ("a", "f")

@@ -14,9 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.constants import GENESIS_UNLOCKED_C, LOCKUP_F
-
-INF = math.inf
+from model.constants import GENESIS_UNLOCKED_C, LOCKUP_A_STAKABLE, LOCKUP_F, MAX_SUPPLY
 
 
 class ParameterError(ValueError):
@@ -34,9 +32,6 @@ def _p(default, unit, meaning, source, lo=None, hi=None, choices=None, integer=F
         "integer": integer,
     }
     return field(default=default, metadata=meta)
-
-
-FACT = "fact"
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,7 @@ class Parameters:
         "reward basis the network starts from (genesis provision)",
         "OXEND ETH_BLS_INITIAL_REWARD; DOCS staking-reward-pool.md",
         0.0,
-        240_000_000.0,
+        MAX_SUPPLY,
     )
     claim_cap_per_day: float = _p(
         2_000_000.0,
@@ -86,7 +81,7 @@ class Parameters:
         "network-wide claim limit (1,000,000 per 12 h)",
         "CONTRACTS ServiceNodeRewards.sol claimThreshold/claimCycle",
         0.0,
-        240_000_000.0,
+        MAX_SUPPLY,
     )
     pol_review_day: int = _p(
         1826,
@@ -152,7 +147,7 @@ class Parameters:
         "SESH reserve of the Uniswap pool at TGE",
         "assumption",
         1.0,
-        79_000_000.0,
+        GENESIS_UNLOCKED_C,
     )
     amm_fee: float = _p(0.003, "share", "swap fee of the Uniswap pool", "assumption", 0.0, 0.1)
     # --- market -----------------------------------------------------------------------------
@@ -465,10 +460,6 @@ class Parameters:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-# The lockup-A tokens that may be staked while locked (the node treasury, DOCS genesis table).
-LOCKUP_A_STAKABLE = 15_000_000.0
 
 
 def _check_name(name: str) -> None:

@@ -17,9 +17,10 @@ from model.constants import (
 from model.parameters import Parameters
 from model.parts.emissions import clamped_basis_day, contract_payout
 from model.parts.metrics import policy_metrics
+from model.types import State
 
 
-def initial_state(parameters: Parameters | None = None) -> dict:
+def initial_state(parameters: Parameters | None = None) -> State:
     """Every state variable at timestep 0. Stocks sum to the 240,000,000 max supply."""
     p = parameters or Parameters()
     req = p.staking_requirement

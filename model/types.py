@@ -1,24 +1,190 @@
-"""Unit type aliases.
+"""Unit type aliases and the typed contract of the state and the parameters.
 
-They document what a number holds; every one is a plain float (or a numpy array of them when the
-vectorized engine runs many trajectories at once), so the same functions serve both engines.
+Each alias is `Annotated[<number>, "<unit>"]`: to Python and numpy it is a plain float (or a numpy
+array of them when the vectorized engine runs many trajectories at once), so the same functions
+serve every engine; the unit string is there for readers and for the tests, which check that
+`Params` gives each field the unit that `model.parameters.Parameters` declares for it.
+
+`State` lists every state variable and `Params` every parameter a policy reads, so a typo in a
+key is caught by a type checker and a variable or parameter added in one place but not the other
+fails `tests/test_types.py`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: TypedDict only sees `NotRequired` in evaluated
+# annotations (Python 3.11).
+from typing import Annotated, NotRequired, TypedDict
 
 import numpy as np
 
 Number = float | np.ndarray
 
-SESH = Number  # tokens, whole units (the contract's 9 decimals are below model resolution)
-ETH = Number  # quote-asset reserve of the Uniswap pool
-USD = Number
-USD_per_SESH = Number
-USD_per_ETH = Number
-SESH_per_day = Number
-USD_per_day = Number
-Share = Number  # a fraction in [0, 1]
-Per_year = Number  # an annual rate, e.g. 0.151
-Per_day = Number
-Days = Number
-Nodes = Number  # whole nodes, held as floats so arrays stay homogeneous
+# Amounts
+SESH = Annotated[Number, "SESH"]  # whole tokens (the 9 decimals are below model resolution)
+ETH = Annotated[Number, "ETH"]  # quote-asset reserve of the Uniswap pool
+USD = Annotated[Number, "USD"]
+LP = Annotated[Number, "LP"]  # liquidity-pool shares of the Uniswap pool
+Nodes = Annotated[Number, "nodes"]  # whole nodes, held as floats so arrays stay homogeneous
+Subscribers = Annotated[Number, "subscribers"]
+Names = Annotated[Number, "names"]
+Days = Annotated[Number, "day"]  # a day number: days since TGE (day 0)
+# Stake in the unlock queue, one slot per day to maturity: shape (..., UNLOCK_DAYS + 1)
+SESH_queue = Annotated[np.ndarray, "SESH"]
+
+# Prices and ratios
+USD_per_SESH = Annotated[Number, "USD/SESH"]
+USD_per_ETH = Annotated[Number, "USD/ETH"]
+SESH_per_node = Annotated[Number, "SESH/node"]
+Share = Annotated[Number, "share"]  # a fraction in [0, 1]
+
+# Rates
+SESH_per_day = Annotated[Number, "SESH/day"]
+SESH_per_node_day = Annotated[Number, "SESH/(node day)"]
+USD_per_day = Annotated[Number, "USD/day"]
+USD_per_month = Annotated[Number, "USD/month"]
+USD_per_year = Annotated[Number, "USD/year"]
+Nodes_per_day = Annotated[Number, "nodes/day"]
+Share_per_day = Annotated[Number, "share/day"]
+Per_year = Annotated[Number, "1/year"]  # an annual rate, e.g. 0.151
+Per_day = Annotated[Number, "1/day"]
+Per_node_year = Annotated[Number, "1/(node year)"]
+Per_sqrt_year = Annotated[Number, "1/sqrt(year)"]  # a volatility
+Log_sd_per_day = Annotated[Number, "log-sd/day"]  # a daily log-normal noise
+
+# Switches (a numpy array of them across trajectories in the vectorized engine)
+Flag = Annotated[bool | np.ndarray, "bool"]
+Choice = Annotated[str | np.ndarray, "choice"]
+
+
+class State(TypedDict):
+    """Every state variable, as `model.state.initial_state` builds it (one day = one timestep)."""
+
+    day: Days
+    # the seven stocks, which always sum to the max supply
+    circulating: SESH
+    vesting_locked: SESH
+    reward_pool: SESH
+    staked: SESH
+    unstaking: SESH
+    unclaimed_rewards: SESH
+    amm_sesh: SESH
+    # lockup detail: unstaked locked balances, and locked tokens that sit in nodes
+    locked_a: SESH
+    locked_b: SESH
+    locked_d: SESH
+    locked_f: SESH
+    locked_staked_a: SESH
+    locked_staked_f: SESH
+    # market
+    amm_quote: ETH
+    amm_lp_supply: LP
+    pol_lp: LP
+    eth_usd: USD_per_ETH
+    price_usd: USD_per_SESH
+    ref_price_usd: USD_per_SESH
+    # network
+    nodes: Nodes
+    reward_basis: SESH
+    reward_per_node: SESH_per_node_day
+    restake_pending: SESH
+    unstake_queue: SESH_queue
+    # demand
+    pro_subscribers: Subscribers
+    sns_names: Names
+    # the day's flows
+    daily_emission: SESH_per_day
+    daily_pool_inflow: SESH_per_day
+    daily_fee_usd: USD_per_day
+    daily_fee_spent: SESH_per_day
+    daily_pol_added: SESH_per_day
+    daily_claimed: SESH_per_day
+    daily_nodes_joined: Nodes_per_day
+    daily_nodes_left: Nodes_per_day
+    # cumulative flows since TGE
+    cum_emission: SESH
+    cum_pool_inflow: SESH
+    cum_pol_added: SESH
+    cum_fee_usd: USD
+    cum_sold: SESH
+    cum_unlocked: SESH
+    # end-of-day metrics
+    circulating_supply: SESH
+    staking_ratio: Share
+    node_apr_sesh: Per_year
+    node_net_apr: Per_year
+    node_net_usd_per_day: USD_per_day
+    operator_apr_sesh: Per_year
+    net_pool_flow: SESH_per_day
+    pol_value_usd: USD
+    market_cap_usd: USD
+    conservation_residual: SESH
+
+
+class Params(TypedDict):
+    """What policies receive as `params`: every field of `model.parameters.Parameters`, plus the
+    keys the engines add (run bookkeeping and the random draws, see `model.stochastic.shock`)."""
+
+    # protocol facts
+    staking_requirement: SESH_per_node
+    pool_payout_rate: Per_year
+    fee_pool_share: Share
+    launch_smoothing: Flag
+    reward_basis_initial: SESH
+    claim_cap_per_day: SESH_per_day
+    pol_review_day: Days
+    pol_after_review: Choice
+    # initial state
+    initial_nodes: Nodes
+    treasury_node_share: Share
+    testnet_staked_share: Share
+    initial_price_usd: USD_per_SESH
+    initial_eth_usd: USD_per_ETH
+    initial_amm_sesh: SESH
+    amm_fee: Share
+    # market
+    eth_drift: Per_year
+    eth_volatility: Per_sqrt_year
+    ref_drift: Per_year
+    ref_volatility: Per_sqrt_year
+    arbitrage_strength: Share_per_day
+    impact_persistence: Share
+    unlock_sell_share: Share
+    # demand
+    pro_launch_day: Days
+    pro_subscribers_at_launch: Subscribers
+    pro_subscribers_max: Subscribers
+    pro_growth_rate: Per_day
+    pro_price_usd_per_year: USD_per_year
+    sns_launch_day: Days
+    sns_names_at_launch: Names
+    sns_names_max: Names
+    sns_growth_rate: Per_day
+    sns_fee_usd_per_year: USD_per_year
+    payment_fee_share: Share
+    demand_volatility: Log_sd_per_day
+    # nodes and stakers
+    operator_fee: Share
+    operator_stake_share: Share
+    node_opex_usd_per_month: USD_per_month
+    hurdle_apr: Per_year
+    hurdle_noise: Per_year
+    yield_sensitivity: Per_year
+    max_entry_rate: Share_per_day
+    max_exit_rate: Share_per_day
+    entry_base_nodes: Nodes
+    liquid_float_floor: Share
+    liquidation_rate: Per_node_year
+    reward_claim_rate: Share_per_day
+    reward_sell_share: Share
+    reward_restake_share: Share
+    exit_sell_share: Share
+    # stress event
+    stress_day: Days
+    stress_price_drop: Share
+    stress_exit_share: Share
+    # engine keys: which trajectory this is and its random draws
+    _subset: NotRequired[int | np.ndarray]
+    _seed: NotRequired[int]
+    _runs: NotRequired[int]
+    _timesteps: NotRequired[int]
+    _first_run: NotRequired[int]
+    _drivers: NotRequired[dict[str, np.ndarray]]  # vectorized engine: (trajectories, days) draws

@@ -7,31 +7,48 @@ value to set (one policy per block emits it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from model.constants import MAX_SUPPLY
+from model.types import SESH, Number, Params, State
+
+StateUpdate = Callable[[Params, int, list, State, dict[str, Number]], tuple[str, Number]]
 
 
-def add_delta(variable: str):
+def add_delta(variable: str) -> StateUpdate:
     """State update: variable += signal['d_<variable>']."""
     key = "d_" + variable
 
-    def update(params, substep, state_history, previous_state, policy_input):
+    def update(
+        params: Params,
+        substep: int,
+        state_history: list,
+        previous_state: State,
+        policy_input: dict[str, Number],
+    ) -> tuple[str, Number]:
         return variable, previous_state[variable] + policy_input[key]
 
     update.__name__ = update.__qualname__ = f"add_{variable}"
     return update
 
 
-def set_value(variable: str):
+def set_value(variable: str) -> StateUpdate:
     """State update: variable = signal['<variable>']."""
 
-    def update(params, substep, state_history, previous_state, policy_input):
+    def update(
+        params: Params,
+        substep: int,
+        state_history: list,
+        previous_state: State,
+        policy_input: dict[str, Number],
+    ) -> tuple[str, Number]:
         return variable, policy_input[variable]
 
     update.__name__ = update.__qualname__ = f"set_{variable}"
     return update
 
 
-def market_circulating_supply(state):
+def market_circulating_supply(state: State) -> SESH:
     """Circulating supply as markets count it: max supply less locked tokens and the pool.
 
     At TGE this is the genesis table's 79,000,000. It counts every token not under a lockup and

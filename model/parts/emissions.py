@@ -21,6 +21,7 @@ from model.constants import (
     REWARD_MAX_DECREASE_PER_BLOCK,
     REWARD_MAX_INCREASE_PER_BLOCK,
 )
+from model.types import Number, Params, State
 
 
 def contract_payout(balance, annual_rate, elapsed_days):
@@ -53,7 +54,10 @@ def clamped_basis_day(
     return total, end
 
 
-def policy_emission(params, substep, state_history, previous_state):
+def policy_emission(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide the day's payout from the Staking Reward Pool to unclaimed rewards."""
     pool = previous_state["reward_pool"]
     rate = params["pool_payout_rate"]
     basis_sum, basis_end = clamped_basis_day(previous_state["reward_basis"], pool)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.constants import DAYS_PER_YEAR
 from model.parts.amm import input_to_reach_ratio, price_of_token, swap
 from model.stochastic import shock
+from model.types import Number, Params, State
 
-DT = 1.0 / 365.0
+DT = 1.0 / DAYS_PER_YEAR  # one timestep, in years
 
 
 def gbm_step(level, drift, volatility, normal_draw, dt=DT):
@@ -46,7 +48,10 @@ def arbitrage_swap(amm_sesh, amm_quote, target_price_quote, fee, max_sesh_in):
     return amm_sesh, amm_quote, bought - sesh_in
 
 
-def policy_market(params, substep, state_history, previous_state):
+def policy_market(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide ETH/USD, the outside SESH valuation and the arbitrage trade towards it."""
     day = previous_state["day"]
     crash = np.where(day == params["stress_day"], 1.0 - params["stress_price_drop"], 1.0)
     eth_usd = crash * gbm_step(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from model.constants import MAX_SUPPLY
+from model.constants import DAYS_PER_YEAR, MAX_SUPPLY
 from model.parts.rewards import operator_daily_reward
 from model.parts.staking import node_yields
+from model.types import Number, Params, State
 from model.utils import market_circulating_supply
 
 # The seven disjoint stocks that always hold the whole max supply (DESIGN.md section 2).
@@ -24,7 +25,10 @@ def conservation_residual(state):
     return sum(state[name] for name in STOCKS) - MAX_SUPPLY
 
 
-def policy_metrics(params, substep, state_history, previous_state):
+def policy_metrics(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Compute the day's closing metrics: yields, supply measures, pool flow, POL, residual."""
     s = previous_state
     price = s["price_usd"]
     per_node = s["reward_per_node"]
@@ -45,9 +49,10 @@ def policy_metrics(params, substep, state_history, previous_state):
         "staking_ratio": s["staked"] / (supply + s["locked_staked_a"] + s["locked_staked_f"]),
         "node_apr_sesh": apr_sesh,
         "node_net_apr": net_apr,
-        "node_net_usd_per_day": per_node * price - params["node_opex_usd_per_month"] * 12.0 / 365.0,
+        "node_net_usd_per_day": per_node * price
+        - params["node_opex_usd_per_month"] * 12.0 / DAYS_PER_YEAR,
         "operator_apr_sesh": operator_reward
-        * 365.0
+        * DAYS_PER_YEAR
         / (params["staking_requirement"] * params["operator_stake_share"]),
         "net_pool_flow": s["daily_pool_inflow"] - s["daily_emission"],
         "pol_value_usd": pol_share * 2.0 * s["amm_quote"] * s["eth_usd"],

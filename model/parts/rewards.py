@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.parts.amm import swap
+from model.types import Number, Params, State
 
 
 def reward_per_node(daily_emission, nodes):
@@ -43,7 +44,10 @@ def split_claims(reward_demand, stake_demand, cap):
     return reward_demand * scale, stake_demand * scale
 
 
-def policy_rewards(params, substep, state_history, previous_state):
+def policy_rewards(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide the per-node reward, the day's claims under the cap, and what is sold or saved."""
     per_node = reward_per_node(previous_state["daily_emission"], previous_state["nodes"])
     queue, matured = advance_queue(previous_state["unstake_queue"])
     paid_rewards, paid_stake = split_claims(

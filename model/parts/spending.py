@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.constants import DAYS_PER_YEAR
 from model.parts.amm import add_liquidity_single_sided, swap
 from model.stochastic import shock
+from model.types import Number, Params, State
 
 
 def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
@@ -45,7 +47,7 @@ def daily_spend_usd(params, day, noise):
     sigma = params["demand_volatility"]
     gross = (
         subscribers * params["pro_price_usd_per_year"] + names * params["sns_fee_usd_per_year"]
-    ) / 365.0
+    ) / DAYS_PER_YEAR
     net = gross * (1.0 - params["payment_fee_share"]) * np.exp(sigma * noise - 0.5 * sigma**2)
     return subscribers, names, net
 
@@ -57,7 +59,10 @@ def pool_share_on(params, day):
     return np.where(after_review & to_pool_after, 1.0, params["fee_pool_share"])
 
 
-def policy_spend(params, substep, state_history, previous_state):
+def policy_spend(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide the day's Pro and name spending, the SESH it buys and where that goes."""
     day = previous_state["day"]
     subscribers, names, usd = daily_spend_usd(
         params, day, shock(params, previous_state, "demand_shock")

@@ -17,18 +17,21 @@ from __future__ import annotations
 import numpy as np
 
 from model.constants import (
+    DAYS_PER_YEAR,
     LIQUIDATION_POOL_SHARE,
     LIQUIDATION_RETURNED_SHARE,
     LIQUIDATOR_SHARE,
 )
 from model.parts.amm import price_of_token
+from model.parts.emissions import contract_payout
 from model.stochastic import shock
+from model.types import Number, Params, State
 from model.utils import market_circulating_supply
 
 
 def node_yields(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month):
     """(APR in SESH, net APR in USD terms after operating cost) of one node's stake."""
-    apr_sesh = node_reward_per_day * 365.0 / staking_requirement
+    apr_sesh = node_reward_per_day * DAYS_PER_YEAR / staking_requirement
     stake_value = staking_requirement * np.maximum(price_usd, 1e-12)
     net_apr = apr_sesh - opex_usd_per_month * 12.0 / stake_value
     return apr_sesh, net_apr
@@ -47,7 +50,7 @@ def flow_intensity(gap, sensitivity, max_rate, nodes):
 def _net_yield_gap(params, state):
     price = price_of_token(state["amm_sesh"], state["amm_quote"]) * state["eth_usd"]
     # With no nodes nothing is paid today; a first node would earn the pool rule alone.
-    first_node = state["reward_pool"] * params["pool_payout_rate"] / 365.0
+    first_node = contract_payout(state["reward_pool"], params["pool_payout_rate"], 1.0)
     node_reward = np.where(state["nodes"] > 0, state["reward_per_node"], first_node)
     _, net_apr = node_yields(
         node_reward,
@@ -65,7 +68,10 @@ def free_nodes(state, staking_requirement):
     return np.maximum(np.floor((state["staked"] - locked) / staking_requirement + 1e-9), 0.0)
 
 
-def policy_stake(params, substep, state_history, previous_state):
+def policy_stake(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide how many whole nodes join today, from wallets and from saved rewards."""
     req = params["staking_requirement"]
     gap = _net_yield_gap(params, previous_state)
     wallets = previous_state["circulating"]
@@ -92,7 +98,10 @@ def policy_stake(params, substep, state_history, previous_state):
     }
 
 
-def policy_unstake(params, substep, state_history, previous_state):
+def policy_unstake(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide how many whole nodes leave or are liquidated today into the unlock queue."""
     req = params["staking_requirement"]
     day = previous_state["day"]
     gap = _net_yield_gap(params, previous_state)
@@ -108,7 +117,7 @@ def policy_unstake(params, substep, state_history, previous_state):
     )
     liquidated = np.minimum(
         whole_nodes(
-            nodes * params["liquidation_rate"] / 365.0,
+            nodes * params["liquidation_rate"] / DAYS_PER_YEAR,
             shock(params, previous_state, "liquidation_draw"),
         ),
         leavable - leavers,

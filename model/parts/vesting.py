@@ -12,6 +12,7 @@ import numpy as np
 
 from model.constants import STAKABLE_LOCKUPS, VESTING_WINDOWS
 from model.parts.amm import swap
+from model.types import Number, Params, State
 
 
 def vested_fraction(day, start_day, end_day):
@@ -26,7 +27,10 @@ def release_share(day, start_day, end_day):
     return np.where(before < 1.0, (now - before) / np.maximum(1.0 - before, 1e-300), 0.0)
 
 
-def policy_vesting(params, substep, state_history, previous_state):
+def policy_vesting(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide what each lockup releases today (the day advances) and how much is sold."""
     day = previous_state["day"] + 1
     signal = {}
     released = 0.0

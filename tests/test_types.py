@@ -1,0 +1,44 @@
+"""The typed contract: `State` and `Params` stay in step with the model, policies use them."""
+
+import inspect
+import typing
+
+from model import Parameters, initial_state, partial_state_update_blocks
+from model.types import Params, State
+
+ENGINE_KEYS = {"_subset", "_seed", "_runs", "_timesteps", "_first_run", "_drivers"}
+
+
+def _policies():
+    return [p for block in partial_state_update_blocks for p in block["policies"].values()]
+
+
+def test_state_lists_every_state_variable():
+    assert set(State.__annotations__) == set(initial_state())
+
+
+def test_params_lists_every_parameter_and_the_engine_keys():
+    assert set(Params.__annotations__) == set(Parameters.names()) | ENGINE_KEYS
+    assert Params.__required_keys__ == set(Parameters.names())
+    assert Params.__optional_keys__ == ENGINE_KEYS
+
+
+def test_params_units_match_the_parameter_table():
+    hints = typing.get_type_hints(Params, include_extras=True)
+    info = Parameters.field_info()
+    units = {name: hints[name].__metadata__[0] for name in Parameters.names()}
+    assert units == {name: info[name]["unit"] for name in Parameters.names()}
+
+
+def test_every_state_variable_has_a_unit():
+    hints = typing.get_type_hints(State, include_extras=True)
+    assert all(hint.__metadata__ for hint in hints.values())
+
+
+def test_every_policy_is_typed_and_says_what_it_decides():
+    for policy in _policies():
+        assert policy.__name__.startswith("policy_")
+        hints = typing.get_type_hints(policy)
+        assert hints["params"] is Params and hints["previous_state"] is State, policy.__name__
+        doc = inspect.getdoc(policy)
+        assert doc and "\n" not in doc, policy.__name__
