@@ -135,7 +135,6 @@ def test_no_sys_path_edit_anywhere():
     assert offenders == []
 
 
-@pytest.mark.slow
 def test_installs_and_imports_every_module_from_outside_the_checkout(tmp_path):
     """A real (non-editable) install into a temporary target, imported from another folder."""
     target = tmp_path / "site"
