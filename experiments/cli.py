@@ -21,8 +21,15 @@ from typing import Any
 
 from experiments import definitions, results
 from experiments.analysis import kpis
+from experiments.engines.guard import InvariantError
 from experiments.engines.registry import BACKENDS, ENGINES
-from experiments.files import jsonable, write_folder_atomically
+from experiments.files import (
+    OutputError,
+    OutputFolder,
+    jsonable,
+    probe_writable,
+    write_folder_atomically,
+)
 from experiments.plan import (
     Plan,
     RunFailed,
@@ -99,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a parameter in every subset (repeatable)",
     )
     run.add_argument("--out", type=Path, help="output directory (default results/NAME)")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even if it holds files that are not this project's results",
+    )
     regress = commands.add_parser("regress", help="rerun the golden KPI cases; fail on drift")
     regress.add_argument("cases", nargs="*", metavar="CASE", help="golden cases (default: all)")
     regress.add_argument("--update", action="store_true", help="rewrite the golden files")
@@ -109,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     publish = commands.add_parser("publish", help="the reports as a static site")
     publish.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="e.g. results")
     publish.add_argument("site_dir", type=Path, metavar="SITE_DIR", help="e.g. site")
+    publish.add_argument(
+        "--force", action="store_true", help="replace SITE_DIR even if it is not a published site"
+    )
     return parser
 
 
@@ -120,15 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # `... | head`: the reader has all it wants
             sys.stdout = open(os.devnull, "w")  # silence the flush at exit
             return 0
-    if args.command == "regress":
-        return cmd_regress(args)
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        if args.command == "regress":
+            return cmd_regress(args)
         if args.command in ("report", "publish"):
             return cmd_report(args) if args.command == "report" else cmd_publish(args)
         return cmd_run(args)
-    except (UsageError, ParameterError) as error:
+    except (UsageError, ParameterError, OutputError) as error:
         return _fail(str(error))
+    except InvariantError as error:
+        return _fail(str(error), status=3)
     except RunFailed as error:
         return _fail(str(error), status=1)
     except KeyboardInterrupt:
@@ -153,8 +170,23 @@ def cmd_regress(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.cases) - set(regress.CASES))
     if unknown:
         return _fail(f"unknown golden case '{unknown[0]}': one of {', '.join(regress.CASES)}")
-    golden_dir = args.golden_dir or regress.GOLDEN_DIR
-    return regress.regress(args.cases, update=args.update, golden_dir=golden_dir, verbose=args.all)
+    golden_dir = (args.golden_dir or regress.GOLDEN_DIR).absolute()
+    names = args.cases or list(regress.CASES)
+    if args.update:  # fail in seconds, not after the runs
+        try:
+            golden_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(
+                f"cannot write --golden-dir '{golden_dir}': {error.strerror}"
+            ) from None
+        probe_writable(golden_dir, "--golden-dir")
+    try:
+        if not args.update:
+            for name in names:  # a broken golden file is reported before any run
+                regress.check_golden(name, golden_dir)
+        return regress.regress(names, update=args.update, golden_dir=golden_dir, verbose=args.all)
+    except regress.GoldenError as error:
+        raise UsageError(str(error)) from None
 
 
 # --- list and params --------------------------------------------------------------------------
@@ -252,15 +284,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     started_utc = dt.datetime.now(dt.UTC)
     plan = plan_run(args)
+    folder = results.output_folder(plan, force=args.force)
+    folder.check()
     problem = size_problem(plan)
     if problem:
         return _fail(problem)
-    table, frame = execute(plan)
-    summary = kpis.summarize_runs(table)
-    extras = plan.experiment.results(table, seed=plan.seed, timesteps=plan.timesteps)
-    files = results.result_files(plan, extras)
-    manifest = results.build_manifest(plan, started_utc, time.perf_counter() - started, files)
-    results.save(plan.out, plan, frame, summary, manifest, extras)
+    with folder.prepare():  # probe, lock and clean up before the long work
+        table, frame = execute(plan)
+        summary = kpis.summarize_runs(table)
+        short = sorted({k for notes in kpis.not_available(table).values() for k in notes})
+        if short:
+            print(
+                f"note: {len(short)} KPIs need a longer horizon than {plan.timesteps} days and "
+                f"are reported as not available: {', '.join(short)}",
+                file=sys.stderr,
+            )
+        extras = plan.experiment.results(table, seed=plan.seed, timesteps=plan.timesteps)
+        files = results.result_files(plan, extras)
+        manifest = results.build_manifest(plan, started_utc, time.perf_counter() - started, files)
+        folder.write(lambda tmp: results.write_results(tmp, plan, frame, summary, manifest, extras))
     print(f"wrote {_relative(plan.out)}/ ({', '.join(files)})")
     return 0
 
@@ -272,6 +314,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild report.html from a results directory's saved files."""
     from experiments.reporting.report import ReportError, write_report
 
+    if not args.results_dir.is_dir():
+        raise UsageError(f"invalid DIR '{args.results_dir}': not a results folder")
+    probe_writable(args.results_dir, "DIR")
     try:
         path = write_report(args.results_dir)
     except ReportError as error:
@@ -288,8 +333,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     site = args.site_dir.absolute()
     try:
         found = publish.find_results(args.results_dir)
-        publish.check_site_dir(site)
-        write_folder_atomically(site, lambda tmp: publish.build_site(found, tmp))
+        if not args.force:
+            publish.check_site_dir(site)
+        folder = OutputFolder(site, force=True, what="SITE_DIR")
+        with folder.prepare():
+            folder.write(lambda tmp: publish.build_site(found, tmp))
     except (publish.PublishError, ReportError) as error:
         raise UsageError(str(error)) from None
     print(f"wrote {_relative(site)}/{publish.INDEX_FILE} ({len(found)} reports)")

@@ -101,7 +101,6 @@ def make_plan(
     if ray_address and backend != "ray":
         raise UsageError("--ray-address needs --backend ray")
     out = (out or Path("results") / experiment.name).absolute()
-    check_output_dir(out)
     return Plan(
         experiment=experiment,
         subsets=experiment.subsets(overrides, seed=seed),
@@ -132,14 +131,6 @@ def check_kpi_only(kpi_only: bool, thin: int | None, engine: str) -> None:
         raise UsageError(f"invalid --thin: must be an integer >= 1, got {thin}")
     if thin is not None and not kpi_only:
         raise UsageError("--thin needs --kpi-only (a full run saves every day)")
-
-
-def check_output_dir(out: Path) -> None:
-    """Refuse to replace anything that is not a previous results directory."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"invalid --out '{out}': exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise UsageError(f"invalid --out '{out}': not empty and not a results directory")
 
 
 def estimated_bytes(plan: Plan) -> int:

@@ -18,13 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from experiments.analysis import kpis
-from experiments.files import json_text, write_folder_atomically
+from experiments.files import OutputFolder, json_text, write_folder_atomically
 from experiments.plan import Plan
 from model.constants import TGE_DATE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("numpy", "pandas", "cadCAD", "radcad", "ray", "pyarrow", "plotly")
 RESULT_FILES = ("timeseries.parquet", "kpis.json", "kpis.csv", "manifest.json", "report.html")
+# Every file a results folder of this project can hold (experiments add their own tables).
+OWN_FILES = (*RESULT_FILES, "sensitivity.csv", "comparison.csv")
+
+
+def output_folder(plan: Plan, force: bool = False) -> OutputFolder:
+    """The run's --out as a guarded output folder (see `experiments.files.OutputFolder`)."""
+    return OutputFolder(plan.out, own=OWN_FILES, force=force, what="--out")
 
 
 def result_files(plan: Plan, extras) -> list[str]:
@@ -41,11 +48,14 @@ def save(out: Path, plan: Plan, frame, summary, manifest, extras=None) -> None:
     )
 
 
-def write_results(tmp: Path, plan: Plan, frame, summary, manifest, extras=None) -> None:
+def write_results(
+    tmp: Path, plan: Plan, frame, summary, manifest, extras=None, unavailable=None
+) -> None:
+    """Fill `tmp` with every result file (`unavailable`: subset -> KPI -> why it has no value)."""
     if frame is not None:  # None: a KPI-only run without --thin
         frame.to_parquet(tmp / "timeseries.parquet", engine="pyarrow", index=False)
     labels = {s.index: s.label for s in plan.subsets}
-    (tmp / "kpis.json").write_text(json_text(kpis_document(plan, summary)))
+    (tmp / "kpis.json").write_text(json_text(kpis_document(plan, summary, unavailable)))
     kpis.tidy(summary, labels).to_csv(tmp / "kpis.csv", index=False)
     (tmp / "manifest.json").write_text(json_text(manifest))
     for name, table in (extras or {}).items():  # e.g. sensitivity.csv
@@ -55,8 +65,10 @@ def write_results(tmp: Path, plan: Plan, frame, summary, manifest, extras=None) 
     write_report(tmp, frame=frame)  # last: it reads the files above
 
 
-def kpis_document(plan: Plan, summary) -> dict[str, Any]:
-    """kpis.json: the KPI registry, then subset -> label, overrides, KPI -> statistics."""
+def kpis_document(plan: Plan, summary, unavailable=None) -> dict[str, Any]:
+    """kpis.json: the KPI registry, then subset -> label, overrides, KPI -> statistics, and
+    (`not_available`) KPI -> why it has no value, where the horizon is too short for it."""
+    unavailable = unavailable or {}
     return {
         "experiment": plan.experiment.name,
         "kpis": {
@@ -64,7 +76,12 @@ def kpis_document(plan: Plan, summary) -> dict[str, Any]:
             for name, k in kpis.REGISTRY.items()
         },
         "subsets": {
-            str(s.index): {"label": s.label, "overrides": s.overrides, "kpis": summary[s.index]}
+            str(s.index): {
+                "label": s.label,
+                "overrides": s.overrides,
+                "kpis": summary[s.index],
+                "not_available": unavailable.get(s.index, {}),
+            }
             for s in plan.subsets
         },
     }

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from experiments.analysis import kpis
@@ -122,6 +123,6 @@ def stream_kpis(
             isinstance(value, bool) or not isinstance(value, int) or value < 1
         ):
             raise ParameterError(f"invalid {name}: must be an integer >= 1, got {value!r}")
-    with registry.ray_context(spec, address):
+    with registry.ray_context(spec, address), np.errstate(all="ignore"):
         result = streaming.stream(parameter_sets, spec, kpis.per_run, thin, batch_size, progress)
     return KpiRun(result.reduced, result.timeseries)

@@ -39,6 +39,11 @@ class KPI:
     description: str
     function: Callable[[pd.DataFrame], float]
 
+    @property
+    def min_days(self) -> int:
+        """The shortest horizon (days after TGE) on which this KPI has a value."""
+        return int(getattr(self.function, "min_days", 1))
+
 
 @dataclass(frozen=True)
 class SubsetKPI:
@@ -60,6 +65,7 @@ def at_day(column: str, day: int) -> Callable[[pd.DataFrame], float]:
         rows = trajectory[trajectory["timestep"] == day]
         return float(rows[column].iloc[0]) if len(rows) else math.nan
 
+    kpi.min_days = day
     return kpi
 
 
@@ -103,6 +109,10 @@ def circulating_share_5y(trajectory: pd.DataFrame) -> float:
     return at_day("circulating_supply", 5 * DAYS_PER_YEAR)(trajectory) / MAX_SUPPLY
 
 
+circulating_share_5y.min_days = 5 * DAYS_PER_YEAR
+fee_parity_day.min_days = PARITY_WINDOW_DAYS
+
+
 def inflow_to_emission_end(trajectory: pd.DataFrame) -> float:
     """Cumulative pool inflow over cumulative emission at the end (NaN before any emission)."""
     emitted = float(trajectory["cum_emission"].iloc[-1])
@@ -126,6 +136,7 @@ def share_within(deadline: int) -> Callable[[pd.DataFrame], float]:
             return math.nan
         return float((days <= deadline).mean())
 
+    kpi.min_days = deadline
     return kpi
 
 
@@ -280,6 +291,27 @@ def summarize_runs(
         stats = {k.name: describe(runs[k.name]) for k in kpis}
         stats.update({k.name: {"value": k.function(runs)} for k in subset_kpis})
         out[int(subset)] = stats
+    return out
+
+
+def not_available(
+    table: pd.DataFrame,
+    kpis: tuple[KPI, ...] = RUN_KPIS,
+    subset_kpis: tuple[SubsetKPI, ...] = SUBSET_KPIS,
+) -> dict[int, dict[str, str]]:
+    """subset -> KPI -> why it has no value: the horizon is shorter than the KPI needs."""
+    needs = {k.name: k.min_days for k in kpis}
+    needs.update({k.name: int(getattr(k.function, "min_days", 1)) for k in subset_kpis})
+    out = {}
+    for subset, runs in table.groupby("subset", sort=True):
+        horizon = int(runs["last_day"].max())
+        short = {
+            name: f"not available: needs a horizon of {days} days, the run has {horizon}"
+            for name, days in needs.items()
+            if horizon < days
+        }
+        if short:
+            out[int(subset)] = short
     return out
 
 

@@ -127,8 +127,40 @@ def golden_path(name: str, golden_dir: Path = GOLDEN_DIR) -> Path:
     return golden_dir / f"{name}.json"
 
 
+class GoldenError(ValueError):
+    """A golden file that cannot be read (one-line message)."""
+
+
+GOLDEN_ROW_KEYS = ("subset", "label", "kpi", "stat", "golden", "tolerance")
+
+
 def load_golden(name: str, golden_dir: Path = GOLDEN_DIR) -> dict:
-    return json.loads(golden_path(name, golden_dir).read_text())
+    """The golden document of case `name`; GoldenError if it is unreadable or incomplete."""
+    path = golden_path(name, golden_dir)
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise GoldenError(f"cannot read golden file '{path}': {error.strerror}") from None
+    except ValueError as error:
+        raise GoldenError(
+            f"invalid golden file '{path}': not valid JSON ({error}); restore it from git or "
+            "rewrite it with `regress --update`"
+        ) from None
+    rows = document.get("kpis") if isinstance(document, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise GoldenError(f"invalid golden file '{path}': no 'kpis' rows")
+    for row in rows:
+        missing = [k for k in GOLDEN_ROW_KEYS if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise GoldenError(f"invalid golden file '{path}': a row lacks '{missing[0]}'")
+    return document
+
+
+def check_golden(name: str, golden_dir: Path = GOLDEN_DIR) -> None:
+    """Raise GoldenError if case `name` has a golden file that cannot be used (a missing one is
+    reported by `regress` itself, as a failure that `--update` fixes)."""
+    if golden_path(name, golden_dir).exists():
+        load_golden(name, golden_dir)
 
 
 def write_golden(name: str, case: GoldenCase, rows: list[dict], golden_dir: Path) -> None:

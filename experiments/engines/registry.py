@@ -18,11 +18,13 @@ import pandas as pd
 
 from experiments.engines import cadcad, radcad, streaming, vectorized
 from experiments.engines.base import tidy
+from experiments.engines.guard import check_frame
 from experiments.engines.ray_cluster import ray_session
 from model import ParameterError, Parameters
 from model.constants import DAYS_PER_YEAR
 
 MAX_YEARS = 100
+MIN_YEARS = 0.5 / DAYS_PER_YEAR  # rounds to one daily step
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,11 @@ class RunSpec:
         years = self.years
         if isinstance(years, bool) or not isinstance(years, (int, float, np.floating)):
             raise ParameterError(f"invalid years: must be a number in (0, 100], got {years!r}")
-        if not 0 < years <= MAX_YEARS:
-            raise ParameterError(f"invalid years: must be a number in (0, 100], got {years!r}")
+        if not MIN_YEARS <= years <= MAX_YEARS:
+            raise ParameterError(
+                f"invalid years: must be a number from {MIN_YEARS:.4g} (one day) to "
+                f"{MAX_YEARS}, got {years!r}"
+            )
         if not _is_int(self.seed) or self.seed < 0:
             raise ParameterError(f"invalid seed: must be an integer >= 0, got {self.seed!r}")
         if self.engine not in ENGINES:
@@ -126,19 +131,24 @@ class RunSpec:
 
     @property
     def timesteps(self) -> int:
-        """Daily steps after TGE: years x 365, rounded, at least one."""
+        """Daily steps after TGE: years x 365, rounded (at least one)."""
         return max(1, int(round(self.years * DAYS_PER_YEAR)))
 
 
 def simulate(parameter_sets: Sequence[Parameters], spec: RunSpec) -> pd.DataFrame:
     """Run every parameter set (subset first_subset + i is parameter_sets[i]) `spec.runs` times.
 
-    One tidy row per (subset, run, timestep); see `experiments.engines.base`.
+    One tidy row per (subset, run, timestep); see `experiments.engines.base`. A run that breaks
+    an invariant raises `experiments.engines.guard.InvariantError`.
     """
     runner = ENGINES[spec.engine].runner(spec.backend)
-    with ray_context(spec):
+    # numpy's floating-point warnings are noise here: the invariant guard reports what matters
+    with ray_context(spec), np.errstate(all="ignore"):
         raw = runner(parameter_sets, spec)
-    return tidy(raw, spec.runs, spec.first_run)
+    frame = tidy(raw, spec.runs, spec.first_run)
+    if spec.engine != "vectorized":  # the vectorized engine checks each day as it goes
+        check_frame(frame, parameter_sets, spec.first_subset)
+    return frame
 
 
 def ray_context(spec: RunSpec, address: str | None = None):

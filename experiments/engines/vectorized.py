@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.engines.base import INDEX_COLUMNS, INTERNAL_STATE
+from experiments.engines.guard import check_day
 from model import Parameters, initial_state, partial_state_update_blocks
 from model.stochastic import stack_drivers
 
@@ -54,12 +55,24 @@ def run_vectorized(
     )
     state = stacked_initial_state(parameter_sets, runs, batch=batch)
     recorder = Recorder(recorded_variables(state), len(chosen.runs), timesteps)
-    recorder.record(0, state)
     blocks = compile_blocks(partial_state_update_blocks)
     shapes = {name: np.shape(value) for name, value in state.items()}
-    for day in range(1, timesteps + 1):
-        state = step_day(params, state, blocks, shapes, day)
+
+    def parameters_of(i: int) -> Parameters:
+        return parameter_sets[int(chosen.positions[i])]
+
+    for day in range(0, timesteps + 1):
+        if day:
+            state = step_day(params, state, blocks, shapes, day)
         recorder.record(day, state)
+        check_day(
+            recorder.values[:, :, day],
+            recorder.variables,
+            day,
+            chosen.subsets,
+            chosen.runs,
+            parameters_of,
+        )
     return recorder.frame(chosen.subsets, chosen.runs)
 
 

@@ -1,0 +1,214 @@
+"""Output folders and runs that cannot silently break: probe first, refuse foreign files, lock,
+write through symlinks, clean killed runs' leftovers; an invariant breach stops with exit 3."""
+
+import fcntl
+import os
+import subprocess
+import sys
+
+import pytest
+
+from experiments import cli, plan
+from experiments.engines.guard import InvariantError, check_day
+from experiments.files import OutputError, OutputFolder
+from experiments.run import simulate
+from model import Parameters
+
+RUN = ("run", "baseline", "--runs", "2", "--years", "0.05")
+
+
+def _main(*args: str) -> int:
+    try:
+        return cli.main(list(args))
+    except SystemExit as stop:
+        return stop.code
+
+
+def _one_error_line(capsys) -> str:
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    """Fail the test if the run gets as far as simulating."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("simulated before the output folder was checked")
+
+    monkeypatch.setattr(plan, "simulate", refuse)
+    monkeypatch.setattr(plan, "stream_kpis", refuse)
+
+
+def test_a_user_file_in_out_makes_the_run_refuse_and_survives(tmp_path, capsys, no_simulation):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "analysis").mkdir()
+    assert _main(*RUN, "--out", str(out)) == 2
+    assert (
+        "notes.txt" in _one_error_line(capsys) and "--force" in capsys.readouterr().err + "--force"
+    )
+    assert (out / "notes.txt").read_text() == "mine" and (out / "analysis").is_dir()
+
+
+def test_force_replaces_a_folder_with_user_files(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert _main(*RUN, "--out", str(out), "--force") == 0
+    assert not (out / "notes.txt").exists() and (out / "kpis.json").is_file()
+
+
+def test_a_previous_results_folder_is_replaced_without_force(tmp_path):
+    out = tmp_path / "out"
+    assert _main(*RUN, "--out", str(out)) == 0
+    first = (out / "manifest.json").read_text()
+    assert _main(*RUN, "--seed", "4", "--out", str(out)) == 0
+    assert (out / "manifest.json").read_text() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp, old or lock left
+
+
+@pytest.mark.parametrize("where", ["below a regular file", "under /proc"])
+def test_an_unwritable_out_fails_before_simulating(tmp_path, capsys, no_simulation, where):
+    if where == "under /proc":
+        out = "/proc/no-such-process/out"
+    else:
+        (tmp_path / "file").write_text("x")
+        out = str(tmp_path / "file" / "out")
+    assert _main(*RUN, "--out", out) == 2
+    assert "cannot write --out" in _one_error_line(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["file"])
+
+
+@pytest.fixture
+def every_run_breaks(monkeypatch):
+    """Make the guard's conservation limit impossible to meet: every run breaches on day 0."""
+    from experiments.engines import guard
+
+    monkeypatch.setattr(guard, "RESIDUAL_LIMIT", -1.0)
+
+
+def test_a_created_parent_is_removed_again_when_the_run_fails(tmp_path, every_run_breaks):
+    out = tmp_path / "new" / "deeper" / "out"
+    assert _main(*RUN, "--out", str(out)) == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_run_into_a_locked_folder_fails_at_once(tmp_path, capsys, no_simulation):
+    out = tmp_path / "out"
+    folder = OutputFolder(out)
+    with folder.prepare():
+        assert (tmp_path / ".out.lock").read_text() == str(os.getpid())
+        assert _main(*RUN, "--out", str(out)) == 2
+        assert "another command is writing it" in _one_error_line(capsys)
+    assert not (tmp_path / ".out.lock").exists()
+
+
+def test_the_lock_is_an_os_lock_that_a_killed_holder_releases(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+            str(tmp_path / ".out.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(OutputError, match="another command"):
+            with OutputFolder(tmp_path / "out").prepare():
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with OutputFolder(tmp_path / "out").prepare():  # the OS dropped the dead holder's lock
+        pass
+    assert fcntl  # used by the holder script
+
+
+def test_a_symlinked_out_is_written_through(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    assert _main(*RUN, "--out", str(link)) == 0
+    assert link.is_symlink() and (real / "kpis.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], text=True, capture_output=True
+    )
+    return int(done.stdout)
+
+
+def test_leftovers_of_killed_runs_are_removed_and_a_half_swap_is_restored(tmp_path):
+    dead, alive = _dead_pid(), os.getpid()
+    stale = tmp_path / f".out.tmp-{dead}-abc"
+    stale.mkdir()
+    (stale / "timeseries.parquet").write_bytes(b"x" * 1000)
+    running = tmp_path / f".other.tmp-{alive}-def"
+    running.mkdir()
+    # another results folder whose swap was killed between its two renames
+    (tmp_path / f".gone.old-{dead}-ghi").mkdir()
+    assert _main(*RUN, "--out", str(tmp_path / "out")) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(["out", running.name, "gone"])
+
+
+@pytest.mark.parametrize("engine", ["vectorized", "radcad"])
+def test_an_invariant_breach_exits_3_with_one_line_and_writes_nothing(
+    tmp_path, capsys, every_run_breaks, engine
+):
+    out = tmp_path / "out"
+    assert _main(*RUN, "--engine", engine, "--set", "fee_pool_share=1", "--out", str(out)) == 3
+    line = _one_error_line(capsys)
+    assert line.startswith("error: invariant broken: conservation of the 240M max supply")
+    assert "subset 0 run 1 on day 0" in line and "fee_pool_share=1.0" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_guard_names_the_invariant_subset_run_day_and_overrides():
+    import numpy as np
+
+    names = [
+        "conservation_residual",
+        "price_usd",
+        "circulating",
+        "vesting_locked",
+        "reward_pool",
+        "staked",
+        "unstaking",
+        "unclaimed_rewards",
+        "amm_sesh",
+    ]
+    cases = {
+        "non-finite": (2, np.nan, "a non-finite value (circulating)"),
+        "conservation": (0, 1e3, "conservation of the 240M max supply"),
+        "negative": (8, -5.0, "no negative stock (amm_sesh)"),
+        "price": (1, 0.0, "price_usd > 0"),
+    }
+    parameters = Parameters(fee_pool_share=1.0)
+    for row, value, text in cases.values():
+        values = np.ones((len(names), 3))
+        values[0] = 0.0
+        values[row, 2] = value
+        with pytest.raises(InvariantError) as caught:
+            check_day(
+                values, names, 12, np.array([0, 1, 1]), np.array([1, 1, 2]), lambda i: parameters
+            )
+        message = str(caught.value)
+        assert text in message and "subset 1 run 2 on day 12" in message
+        assert "fee_pool_share=1.0" in message and "\n" not in message
+
+
+def test_whole_runs_pass_the_guard_on_every_engine():
+    for engine in ("vectorized", "radcad", "cadcad"):
+        frame = simulate([Parameters()], runs=2, years=0.3, seed=1, engine=engine)
+        assert len(frame) == 2 * (110 + 1)
