@@ -185,7 +185,7 @@ def test_sweep_report_has_one_line_per_subset_and_a_comparison_table(sweep):
     assert {c["data-subset"] for c in comparison} == {"0", "1"}
     # the swept parameter is highlighted as non-default in its subset only
     assert "<code>fee_pool_share</code> = 1 in fee_pool_share=1 (default 0.9)" in text
-    assert text.count("<td class='num changed'>1</td>") == 1
+    assert text.count('<td class="num changed">1</td>') == 1
 
 
 def test_kpi_only_results_show_the_tables_and_say_charts_need_the_timeseries(baseline, tmp_path):

@@ -1,10 +1,12 @@
 """Run the research notebooks headless and export them to HTML: `python -m experiments.reporting.notebooks`.
 
-`make notebooks` calls this. Each notebook runs from an in-memory copy (the committed .ipynb stays
-without outputs) in a fresh kernel whose working directory is the notebook's folder, and fails on
-the first cell that raises. Parameters are overridden papermill-style: a cell holding the new
-assignments is inserted after the cell tagged `parameters`, so the notebook's own defaults stay
-visible above it. The HTML goes to build/notebooks/ (ignored by git).
+`make notebooks` calls this. Each notebook is executed by papermill in a fresh `python3` kernel whose
+working directory is the notebook's folder, and fails on the first cell that raises. No executed
+.ipynb is written (papermill's output path is None): the committed notebook stays without outputs
+and only the HTML export goes to build/notebooks/ (ignored by git). Parameters are papermill's: a
+cell tagged `injected-parameters` holding the new assignments is inserted after the cell tagged
+`parameters`, so the notebook's own defaults stay visible above it. Only the names that cell
+assigns are passed, so one `--set` can serve every notebook that has the parameter.
 """
 
 from __future__ import annotations
@@ -44,41 +46,33 @@ def parameters_cell_index(notebook: nbformat.NotebookNode) -> int:
     raise NotebookError(f"no cell tagged '{PARAMETERS_TAG}'")
 
 
-def inject_parameters(
-    notebook: nbformat.NotebookNode, parameters: Mapping[str, Any]
-) -> nbformat.NotebookNode:
-    """Insert a cell assigning `parameters` right after the `parameters` cell."""
-    if not parameters:
-        return notebook
-    index = parameters_cell_index(notebook)
-    lines = ["# Injected parameters (experiments.reporting.notebooks)"]
-    lines += [f"{name} = {value!r}" for name, value in parameters.items()]
-    cell = nbformat.v4.new_code_cell("\n".join(lines))
-    cell.metadata["tags"] = ["injected-parameters"]
-    notebook.cells.insert(index + 1, cell)
-    return notebook
-
-
 def execute(
     path: Path,
     parameters: Mapping[str, Any] | None = None,
     timeout: int = TIMEOUT_SECONDS,
 ) -> nbformat.NotebookNode:
-    """Run the notebook at `path` and return it with its outputs (the file is not changed).
+    """Run the notebook at `path` with papermill and return it with its outputs.
 
-    Raises nbclient's CellExecutionError on the first failing cell.
+    Nothing is written: neither the notebook at `path` nor an executed copy. Raises NotebookError
+    when parameters are given and no cell is tagged `parameters` (papermill would only warn and
+    inject them at the top), and papermill's PapermillExecutionError on the first failing cell.
     """
-    from nbclient import NotebookClient
+    import papermill
 
-    notebook = inject_parameters(nbformat.read(path, as_version=4), parameters or {})
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
+    parameters = dict(parameters or {})
+    if parameters:
+        parameters_cell_index(nbformat.read(path, as_version=4))
+    return papermill.execute_notebook(
+        str(path),
+        None,  # no output notebook
+        parameters=parameters,
         kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
+        language="python",
+        cwd=str(path.parent),
+        progress_bar=False,
+        request_save_on_cell_execute=False,
+        execution_timeout=timeout,
     )
-    client.execute()
-    return notebook
 
 
 def export_html(notebook: nbformat.NotebookNode, target: Path) -> Path:
@@ -97,14 +91,32 @@ def _parse_parameter(item: str) -> tuple[str, Any]:
     if not sep or not name.strip().isidentifier():
         raise NotebookError(f"invalid --set {item!r}: expected NAME=VALUE")
     try:
-        return name.strip(), ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError):
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         raise NotebookError(f"invalid --set {item!r}: VALUE must be a Python literal") from None
+    if not _passable(value):
+        raise NotebookError(
+            f"invalid --set {item!r}: VALUE must be None, a bool, number or string, "
+            "or a list or dict (string keys) of those"
+        )
+    return name.strip(), value
+
+
+def _passable(value: Any) -> bool:
+    """What papermill's Python translator writes back as the same value (it would turn a tuple,
+    set, bytes or complex number into a string)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, list):
+        return all(_passable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _passable(v) for k, v in value.items())
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments.notebooks",
+        prog="python -m experiments.reporting.notebooks",
         description="Execute the notebooks and export them to HTML.",
     )
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/NN_*.ipynb")
@@ -118,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="override a parameter in every notebook that has it (repeatable)",
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # notebooks may follow --set
     try:
         parameters = dict(_parse_parameter(item) for item in args.parameters)
     except NotebookError as error:
@@ -138,9 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             notebook = execute(path, _known(path, parameters), timeout=args.timeout)
         except Exception as error:  # a failing cell, a kernel that died, a timeout: report all
             failed.append(path.name)
-            lines = ANSI_ESCAPES.sub("", str(error)).strip().splitlines()
-            reason = (lines or [type(error).__name__])[-1]
-            print(f"FAILED {path.name}: {reason}", file=sys.stderr)
+            print(f"FAILED {path.name}: {_reason(error)}", file=sys.stderr)
             continue
         target = export_html(notebook, args.out / f"{path.stem}.html")
         print(f"ran {path.name} in {time.perf_counter() - started:.1f} s -> {target}")
@@ -150,12 +160,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _reason(error: Exception) -> str:
+    """One line: the failing cell's exception (papermill's error carries it), else the first line
+    of the message (a cell timeout, a kernel that died)."""
+    if getattr(error, "ename", None):
+        value = str(getattr(error, "evalue", "") or "").strip().splitlines()
+        return f"{error.ename}: {value[0]}" if value else error.ename
+    lines = ANSI_ESCAPES.sub("", str(error)).strip().splitlines()
+    return (lines or [type(error).__name__])[0]
+
+
 def _known(path: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The overrides that this notebook's parameters cell defines (others would be noise)."""
     if not parameters:
         return {}
     notebook = nbformat.read(path, as_version=4)
-    source = notebook.cells[parameters_cell_index(notebook)].source
+    try:
+        source = notebook.cells[parameters_cell_index(notebook)].source
+    except NotebookError:  # no parameters cell: it defines none of them
+        return {}
     names = {
         target.id
         for node in ast.walk(ast.parse(source))

@@ -4,12 +4,12 @@ Each results directory under RESULTS_DIR (a folder holding manifest.json; hidden
 skipped) becomes SITE_DIR/<name>/index.html, a copy of its report.html (built from the saved files
 when the run predates reports). SITE_DIR/index.html links every report with its key KPIs. Links
 are relative and the reports are self-contained, so the folder can be served as plain files from
-any path or opened from disk. The CLI writes the site through a temp dir and a rename.
+any path or opened from disk. The CLI writes the site through a temp dir and a rename. The index's
+markup is templates/index.html.j2 (with index.css.j2), rendered with the report's environment.
 """
 
 from __future__ import annotations
 
-import html
 import shutil
 from pathlib import Path
 from typing import Any
@@ -75,38 +75,17 @@ def build_site(results: list[Path], site: Path) -> None:
     (site / INDEX_FILE).write_text(index_page(entries), encoding="utf-8")
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def index_page(entries: list[tuple[str, report.Results]]) -> str:
-    """The site's front page: one row per subset of each report, with the key KPIs."""
-    heads = ["Report", "Simulated period", "Runs per subset", "Subset"]
-    heads += [f"{title} ({_unit(name)})" for name, _, title in KEY_KPIS]
-    rows = []
-    for name, results in entries:
-        rows.extend(_rows(name, results))
-    head = "".join(f"<th>{_e(h)}</th>" for h in heads)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>SESH economy model: experiment reports</title>
-<link rel="icon" href="data:,">
-<style>{INDEX_CSS}</style>
-</head>
-<body>
-<main>
-<p class="kicker">Session Token (SESH) economy model</p>
-<h1>Experiment reports</h1>
-<p>{len(entries)} report{"s" * (len(entries) != 1)}. Each opens offline; key KPIs are medians
-across runs unless marked as a share of runs.</p>
-<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>
-</main>
-</body>
-</html>
-"""
+    """The site's front page (templates/index.html.j2): one row per subset of each report, with
+    the key KPIs."""
+    return (
+        report.templates()
+        .get_template("index.html.j2")
+        .render(
+            key_kpis=[(kpi, f"{title} ({_unit(kpi)})") for kpi, _, title in KEY_KPIS],
+            reports=[_report(name, results) for name, results in entries],
+        )
+    )
 
 
 def _unit(kpi: str) -> str:
@@ -114,52 +93,29 @@ def _unit(kpi: str) -> str:
     return report.display_unit(unit)
 
 
-def _rows(name: str, results: report.Results) -> list[str]:
+def _report(name: str, results: report.Results) -> dict[str, Any]:
+    """One report's index entry: its link, facts and one row of formatted key KPIs per subset."""
     manifest = results.manifest
     summary, labels = plots.summary_from_document(results.kpis or {})
-    subsets = sorted(summary) or [None]
-    experiment = manifest.get("experiment", name)
-    link = (
-        f'<a href="{quote(name)}/{INDEX_FILE}">{_e(name)}</a>'
-        f'<span class="meaning">{_e(experiment)}: {_e(manifest.get("description", ""))}</span>'
-    )
     data = manifest.get("data") or {}
-    period = f"{data.get('start', '?')} to {data.get('end', '?')}"
-    runs = manifest.get("runs", "?")
-    out = []
-    for i, subset in enumerate(subsets):
-        first = (
-            f'<th scope="rowgroup" rowspan="{len(subsets)}">{link}</th>'
-            f'<td rowspan="{len(subsets)}">{_e(period)}</td>'
-            f'<td class="num" rowspan="{len(subsets)}">{_e(runs)}</td>'
-            if i == 0
-            else ""
-        )
-        label = _e(labels.get(subset, "")) if subset is not None else "no kpis.json"
+    rows = []
+    for subset in sorted(summary) or [None]:
         stats = summary.get(subset, {})
-        cells = "".join(
-            f'<td class="num" data-kpi="{kpi}">'
-            f"{plots.format_value(stats.get(kpi, {}).get(stat), kpis.REGISTRY[kpi].unit)}"
-            "</td>"
-            for kpi, stat, _ in KEY_KPIS
+        rows.append(
+            {
+                "label": labels.get(subset, "") if subset is not None else "no kpis.json",
+                "cells": [
+                    (kpi, plots.format_value(stats.get(kpi, {}).get(stat), kpis.REGISTRY[kpi].unit))
+                    for kpi, stat, _ in KEY_KPIS
+                ],
+            }
         )
-        out.append(f"<tr>{first}<td>{label}</td>{cells}</tr>")
-    return out
-
-
-INDEX_CSS = """
-body { margin: 0; font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue',
-  Arial, sans-serif; color: #1f2933; background: #f7f8fa; line-height: 1.45; }
-main { max-width: 1280px; margin: 0 auto; padding: 28px 24px; }
-.kicker { color: #0b7a75; font-weight: 600; letter-spacing: .04em; text-transform: uppercase;
-  font-size: 12px; margin: 0; }
-h1 { font-size: 30px; margin: 4px 0 12px; }
-table { border-collapse: collapse; width: 100%; background: white; font-size: 14px;
-  border: 1px solid #dde2ea; }
-th, td { border-bottom: 1px solid #dde2ea; padding: 6px 10px; text-align: left;
-  vertical-align: top; }
-thead th { background: #eef1f5; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-a { color: #0b7a75; font-weight: 600; }
-.meaning { display: block; color: #5b6675; font-size: 12px; font-weight: normal; }
-"""
+    return {
+        "name": name,
+        "href": f"{quote(name)}/{INDEX_FILE}",
+        "experiment": manifest.get("experiment", name),
+        "description": manifest.get("description", ""),
+        "period": f"{data.get('start', '?')} to {data.get('end', '?')}",
+        "runs": manifest.get("runs", "?"),
+        "rows": rows,
+    }

@@ -6,11 +6,15 @@ It must open offline and be safe to host as a plain file: plotly.js is inlined o
 charts are plotly divs that call it, the styles are inline and use system fonts, and no element
 points at anything outside the file. KPI cells carry the exact kpis.json number in `data-value`
 beside the formatted text, so a reader (or a test) can check one against the other.
+
+The markup is in templates/ (Jinja2, autoescaped): report.html.j2 with one section_<id>.html.j2
+per section, macros.html.j2 and report.css.j2. This module computes what goes in: text, formatted
+numbers, the exact values and plotly's chart divs (the only markup passed in, as Markup).
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from experiments.analysis import kpis
 from experiments.files import write_text_atomically
@@ -173,78 +179,74 @@ def write_report(
 
 
 # --- the page ------------------------------------------------------------------------------------
+# The markup lives in templates/*.j2 (autoescaped); the functions below only compute what goes in.
+
+
+@functools.cache
+def templates() -> jinja2.Environment:
+    """The Jinja2 environment for the report and the publish index (autoescape on)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("experiments.reporting", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "j2")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@dataclass(frozen=True)
+class Section:
+    anchor: str  # the section's id, and its template `section_<anchor>.html.j2`
+    short: str  # the link text in the page's nav
+    title: str
+    data: Any
+
+    @property
+    def template(self) -> str:
+        return f"section_{self.anchor}.html.j2"
 
 
 def render(results: Results) -> str:
     """The whole page as one string."""
     manifest = results.manifest
-    name = str(manifest.get("experiment", results.path.name))
-    charts = chart_figures(results)
+    figures = chart_figures(results)
     # a sensitivity run's answer is its ranking: it comes before the per-point KPIs
-    parts = [("run", "Run", "Run", run_summary(results))]
+    sections = [Section("run", "Run", "Run", run_summary(results))]
     if results.sensitivity is not None:
-        parts.append(
-            ("sensitivity", "Sensitivity", "Sensitivity (Morris)", sensitivity_section(results))
+        sections.append(
+            Section("sensitivity", "Sensitivity", "Sensitivity (Morris)", sensitivity_rows(results))
         )
-    parts += [
-        ("kpis", "KPIs", "Key performance indicators", kpi_section(results)),
-        ("charts", "Charts", "Charts", chart_section(results, charts)),
-        ("assumptions", "Assumptions", "Assumptions in force", assumptions_section(results)),
+    sections += [
+        Section("kpis", "KPIs", "Key performance indicators", kpi_tables(results)),
+        Section("charts", "Charts", "Charts", chart_data(results, figures)),
+        Section("assumptions", "Assumptions", "Assumptions in force", assumptions(results)),
     ]
-    sections = [_section(anchor, title, body) for anchor, _, title, body in parts]
-    toc = "".join(f'<a href="#{anchor}">{short}</a>' for anchor, short, _, _ in parts)
-    head_script = _plotly_script() if charts else ""
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>SESH economy model: {_e(name)}</title>
-<link rel="icon" href="data:,">
-<style>{CSS}</style>
-{head_script}
-</head>
-<body>
-<header>
-<p class="kicker">Session Token (SESH) economy model &middot; experiment report</p>
-<h1>{_e(name)}</h1>
-<p class="lede">{_e(manifest.get("description", ""))}</p>
-<p class="data-range">{data_range(results)}</p>
-<nav>{toc}</nav>
-</header>
-<main>
-{"".join(sections)}
-</main>
-<footer>
-Built from the files in this results directory (manifest.json, kpis.json{
-        ", timeseries.parquet" if results.frame is not None else ""
-    }{", sensitivity.csv" if results.sensitivity is not None else ""}). Every chart is drawn by the
-plotly.js copy inside this page: it opens offline.
-</footer>
-</body>
-</html>
-"""
+    return (
+        templates()
+        .get_template("report.html.j2")
+        .render(
+            name=str(manifest.get("experiment", results.path.name)),
+            description=manifest.get("description", ""),
+            period=data_range(results),
+            sections=sections,
+            plotly=_plotly() if figures else None,
+            has_timeseries=results.frame is not None,
+            has_sensitivity=results.sensitivity is not None,
+        )
+    )
 
 
-def _plotly_script() -> str:
+def _plotly() -> dict[str, Any]:
     """plotly.js, once for the whole page (the chart divs are built without it)."""
     import plotly
     from plotly.offline import get_plotlyjs
 
-    comment = f"/* plotly.js bundled by plotly.py {plotly.__version__} */"
-    return f'<script type="text/javascript">{comment}\n{get_plotlyjs()}</script>'
+    return {"version": plotly.__version__, "script": Markup(get_plotlyjs())}
 
 
-def _section(anchor: str, title: str, body: str) -> str:
-    return f'<section id="{anchor}"><h2>{title}</h2>{body}</section>\n'
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def data_range(results: Results) -> str:
-    """The period the simulated data covers (never the date the run was made)."""
+def data_range(results: Results) -> dict[str, Any] | None:
+    """The period the simulated data covers (never the date the run was made); None if unknown."""
     data = results.manifest.get("data") or {}
     start, end, days = data.get("start"), data.get("end"), data.get("days")
     if (start is None or end is None) and results.frame is not None:
@@ -252,18 +254,15 @@ def data_range(results: Results) -> str:
         dates = plots.calendar([0, days])
         start, end = dates[0], dates[1]
     if start is None or end is None:
-        return "Simulated period: unknown (the manifest has no data range)"
-    length = f" ({int(days):,} days after TGE)" if days is not None else ""
-    return (
-        f'Simulated period: <time datetime="{_e(start)}">{_e(start)}</time> to '
-        f'<time datetime="{_e(end)}">{_e(end)}</time>{length}'
-    )
+        return None
+    return {"start": start, "end": end, "days": None if days is None else f"{int(days):,}"}
 
 
 # --- run summary ---------------------------------------------------------------------------------
 
 
-def run_summary(results: Results) -> str:
+def run_summary(results: Results) -> dict[str, Any]:
+    """The manifest's facts as text, for the Run section's list."""
     m = results.manifest
     subsets = m.get("subsets", [])
     labels = ", ".join(s.get("label", "") for s in subsets[: plots.MAX_LINES])
@@ -273,38 +272,26 @@ def run_summary(results: Results) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in packages.items() if v)
     if m.get("python"):
         versions = f"Python {m['python']}, {versions}"
-    revision = m.get("git_revision") or "not a git checkout"
     backend = m.get("backend", "?")
     if m.get("processes"):
         backend += f" ({m['processes']} processes)"
     overrides = m.get("overrides") or {}
-    rows = [
-        ("Experiment", f"{m.get('experiment', '?')}: {m.get('description', '')}"),
-        ("Subsets", f"{len(subsets)} ({labels})" if subsets else "?"),
-        ("Runs per subset", m.get("runs", "?")),
-        ("Horizon", f"{m.get('years', '?')} years ({m.get('timesteps', '?')} daily steps)"),
-        ("Seed", f"{m.get('seed', '?')} &middot; {_e(m.get('seeding', ''))}"),
-        ("Engine", m.get("engine", "?")),
-        ("Backend", backend),
-        (
-            "Overrides (--set)",
-            ", ".join(f"{k} = {_show(v)}" for k, v in overrides.items()) or "none",
-        ),
-        ("Git revision", f"<code>{_e(revision)}</code>"),
-        ("Versions", versions),
-        ("Command", f"<code>{_e(' '.join(m.get('command', [])))}</code>"),
-        ("Wall time", f"{m.get('wall_time_seconds', '?')} s"),
-    ]
-    items = "".join(
-        f"<dt>{title}</dt><dd>{value if _is_markup(title) else _e(value)}</dd>"
-        for title, value in rows
-    )
-    return f'<dl class="manifest">{items}</dl>'
-
-
-def _is_markup(title: str) -> bool:
-    """Rows whose value is already escaped markup."""
-    return title in ("Seed", "Git revision", "Command")
+    return {
+        "experiment": m.get("experiment", "?"),
+        "description": m.get("description", ""),
+        "subsets": f"{len(subsets)} ({labels})" if subsets else "?",
+        "runs": m.get("runs", "?"),
+        "horizon": f"{m.get('years', '?')} years ({m.get('timesteps', '?')} daily steps)",
+        "seed": m.get("seed", "?"),
+        "seeding": m.get("seeding", ""),
+        "engine": m.get("engine", "?"),
+        "backend": backend,
+        "overrides": ", ".join(f"{k} = {_show(v)}" for k, v in overrides.items()) or "none",
+        "revision": m.get("git_revision") or "not a git checkout",
+        "versions": versions,
+        "command": " ".join(m.get("command", [])),
+        "wall_time": f"{m.get('wall_time_seconds', '?')} s",
+    }
 
 
 def _show(value: Any) -> str:
@@ -318,34 +305,44 @@ def _show(value: Any) -> str:
 # --- KPIs ----------------------------------------------------------------------------------------
 
 
-def kpi_section(results: Results) -> str:
+@dataclass(frozen=True)
+class Cell:
+    """A KPI cell: the formatted number, with the exact kpis.json value for data-value."""
+
+    subset: int
+    kpi: str
+    stat: str
+    value: str  # JSON: the number exactly as kpis.json holds it, or null
+    text: str
+    spread: str | None = None  # "P5 to P95" under a comparison median
+
+
+def _cell(subset: int, name: str, stat: str, value: Any, unit: str, spread=None) -> Cell:
+    exact = "null" if value is None else json.dumps(value)
+    text = plots.format_value(value, unit, count=stat == "n")
+    return Cell(subset, name, stat, exact, text, spread)
+
+
+def kpi_tables(results: Results) -> dict[str, Any] | None:
+    """What the KPI section shows: None without kpis.json; `all_subsets` for a big sweep, else a
+    comparison (several subsets) and one full table per subset."""
     if not results.kpis:
-        return "<p>No kpis.json in this results directory.</p>"
+        return None
     summary, labels = plots.summary_from_document(results.kpis)
     registry = results.kpis.get("kpis", {})
     if len(summary) > plots.MAX_LINES:
-        return (
-            f"<details><summary>KPIs of all {len(summary)} subsets</summary>"
-            "<p>One row per subset: the median over runs of every run-level KPI and the value of "
-            "share-of-runs KPIs. kpis.json and kpis.csv hold every statistic.</p>"
-            f"{subsets_table(summary, labels)}</details>"
-        )
-    parts = []
-    if len(summary) > 1:
-        parts.append(
-            "<h3>Comparison across subsets</h3><p>Median over runs (P5 to P95 below it); "
-            "share-of-runs KPIs show their single value.</p>" + comparison_table(summary, labels)
-        )
-    for subset in sorted(summary):
-        table = kpi_table_html(subset, summary[subset], registry)
-        if len(summary) == 1:
-            parts.append(table)
-        else:
-            parts.append(
-                f"<details><summary>All KPIs: {_e(labels.get(subset, subset))}</summary>"
-                f"{table}</details>"
-            )
-    return "".join(parts)
+        return {"count": len(summary), "all_subsets": subsets_table(summary, labels)}
+    return {
+        "count": len(summary),
+        "comparison": comparison_table(summary, labels) if len(summary) > 1 else None,
+        "subsets": [
+            {
+                "label": labels.get(subset, subset),
+                **kpi_table(subset, summary[subset], registry),
+            }
+            for subset in sorted(summary)
+        ],
+    }
 
 
 def _unit(name: str, registry: Mapping[str, Any]) -> str:
@@ -360,43 +357,30 @@ def _description(name: str, registry: Mapping[str, Any]) -> str:
     return kpis.REGISTRY[name].description if name in kpis.REGISTRY else ""
 
 
-def _cell(subset: int, name: str, stat: str, value: Any, unit: str, extra: str = "") -> str:
-    """A KPI cell: the formatted number, with the exact kpis.json value in data-value."""
-    exact = "null" if value is None else json.dumps(value)
-    text = plots.format_value(value, unit, count=stat == "n")
-    return (
-        f'<td class="num" data-subset="{subset}" data-kpi="{_e(name)}" data-stat="{stat}" '
-        f'data-value="{_e(exact)}">{text}{extra}</td>'
-    )
+def _registry_unit(name: str) -> str:
+    return kpis.REGISTRY[name].unit if name in kpis.REGISTRY else ""
 
 
-def kpi_table_html(subset: int, stats: Mapping[str, Mapping[str, Any]], registry) -> str:
+def kpi_table(subset: int, stats: Mapping[str, Mapping[str, Any]], registry) -> dict[str, list]:
     """One subset's KPIs: run-level rows with mean/P5/P50/P95/n, then subset-level values."""
     run_rows, subset_rows = [], []
     for name, values in stats.items():
         unit = _unit(name, registry)
-        label = (
-            f'<th scope="row"><span class="kpi">{_e(name)}</span>'
-            f'<span class="meaning">{_e(_description(name, registry))}</span></th>'
-            f"<td>{_e(display_unit(unit))}</td>"
-        )
+        row = {
+            "kpi": name,
+            "meaning": _description(name, registry),
+            "unit": display_unit(unit),
+        }
         if "value" in values:
             subset_rows.append(
-                f"<tr>{label}{_cell(subset, name, 'value', values['value'], unit)}</tr>"
+                {**row, "cells": [_cell(subset, name, "value", values["value"], unit)]}
             )
         else:
-            cells = "".join(
+            cells = [
                 _cell(subset, name, stat, values.get(stat), unit) for stat in plots.RUN_STAT_COLUMNS
-            )
-            run_rows.append(f"<tr>{label}{cells}</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("KPI", "unit", "mean", "P5", "P50", "P95", "runs"))
-    out = f'<table class="kpis"><thead><tr>{head}</tr></thead><tbody>{"".join(run_rows)}</tbody></table>'
-    if subset_rows:
-        out += (
-            '<table class="kpis subset-kpis"><thead><tr><th>KPI over the runs</th><th>unit</th>'
-            f"<th>value</th></tr></thead><tbody>{''.join(subset_rows)}</tbody></table>"
-        )
-    return out
+            ]
+            run_rows.append({**row, "cells": cells})
+    return {"run_rows": run_rows, "subset_rows": subset_rows}
 
 
 def display_unit(unit: str) -> str:
@@ -404,60 +388,44 @@ def display_unit(unit: str) -> str:
     return {"share": "%", "share of runs": "% of runs", "1/year": "%/year"}.get(unit, unit)
 
 
-def comparison_table(summary: Mapping[int, Mapping[str, Mapping[str, Any]]], labels) -> str:
+def comparison_table(summary: Mapping[int, Mapping[str, Mapping[str, Any]]], labels) -> dict:
+    """KPIs down, subsets across: the median (P5 to P95 under it) or the single value."""
     subsets = sorted(summary)
     names = list(dict.fromkeys(name for s in subsets for name in summary[s]))
-    head = "<th>KPI</th><th>unit</th>" + "".join(
-        f'<th data-subset="{s}">{_e(labels.get(s, s))}</th>' for s in subsets
-    )
     rows = []
     for name in names:
-        unit = kpis.REGISTRY[name].unit if name in kpis.REGISTRY else ""
+        unit = _registry_unit(name)
         cells = []
         for s in subsets:
             values = summary[s].get(name, {})
             if "value" in values:
                 cells.append(_cell(s, name, "value", values["value"], unit))
                 continue
-            spread = ""
+            spread = None
             if values.get("p5") is not None and values.get("p95") is not None:
-                spread = (
-                    f'<span class="spread">{plots.format_value(values["p5"], unit)} to '
-                    f"{plots.format_value(values['p95'], unit)}</span>"
-                )
+                low, high = (plots.format_value(values[p], unit) for p in ("p5", "p95"))
+                spread = f"{low} to {high}"
             cells.append(_cell(s, name, "p50", values.get("p50"), unit, spread))
-        rows.append(
-            f'<tr><th scope="row"><span class="kpi">{_e(name)}</span></th>'
-            f"<td>{_e(display_unit(unit))}</td>{''.join(cells)}</tr>"
-        )
-    return (
-        f'<div class="scroll"><table class="kpis comparison"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
+        rows.append({"kpi": name, "unit": display_unit(unit), "cells": cells})
+    return {"subsets": [(s, labels.get(s, s)) for s in subsets], "rows": rows}
 
 
-def subsets_table(summary: Mapping[int, Mapping[str, Mapping[str, Any]]], labels) -> str:
+def subsets_table(summary: Mapping[int, Mapping[str, Mapping[str, Any]]], labels) -> dict:
     """Subsets down, KPIs across (P50 or value): the comparison for a sweep too big to transpose."""
     subsets = sorted(summary)
     names = list(dict.fromkeys(name for s in subsets for name in summary[s]))
-    head = "<th>subset</th>" + "".join(
-        f"<th><span class='kpi'>{_e(n)}</span><span class='meaning'>"
-        f"{_e(display_unit(kpis.REGISTRY[n].unit if n in kpis.REGISTRY else ''))}</span></th>"
-        for n in names
-    )
     rows = []
     for s in subsets:
         cells = []
         for name in names:
-            unit = kpis.REGISTRY[name].unit if name in kpis.REGISTRY else ""
             values = summary[s].get(name, {})
             stat = "value" if "value" in values else "p50"
-            cells.append(_cell(s, name, stat, values.get(stat), unit))
-        rows.append(f"<tr><th scope='row'>{_e(labels.get(s, s))}</th>{''.join(cells)}</tr>")
-    return (
-        f'<div class="scroll"><table class="kpis comparison"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
+            cells.append(_cell(s, name, stat, values.get(stat), _registry_unit(name)))
+        rows.append({"label": labels.get(s, s), "cells": cells})
+    return {
+        "kpis": [(name, display_unit(_registry_unit(name))) for name in names],
+        "rows": rows,
+    }
 
 
 # --- charts --------------------------------------------------------------------------------------
@@ -483,232 +451,156 @@ def chart_figures(results: Results) -> dict[str, Any]:
     return figures
 
 
-def chart_section(results: Results, figures: Mapping[str, Any]) -> str:
-    if results.frame is None:
-        return (
-            '<p class="note">Charts need the timeseries: this run saved KPIs only '
-            "(no timeseries.parquet). Run the experiment again without <code>--kpi-only</code> "
-            "to draw them.</p>"
-        )
-    if not figures:
-        return '<p class="note">The timeseries is empty: nothing to draw.</p>'
+def chart_data(results: Results, figures: Mapping[str, Any]) -> dict[str, Any]:
+    """The chart divs (plotly's own markup) and what the notes above them need to say."""
+    if results.frame is None or not figures:
+        return {"timeseries": results.frame is not None, "charts": []}
     import plotly.io as pio
 
-    subsets = results.frame["subset"].nunique()
-    note = ""
-    if subsets > plots.MAX_LINES:
-        note = (
-            f'<p class="note">The charts show the first {plots.MAX_LINES} of {subsets} subsets; '
-            "the KPI tables cover them all.</p>"
-        )
     days = int(results.frame["timestep"].max())
     saved = results.frame["timestep"].nunique()
-    if not plots.is_daily(results.frame):
-        note += (
-            f'<p class="note">The timeseries holds {saved:,} of the {days + 1:,} days (a KPI-only '
-            "run thinned with --thin): the charts show those days; the KPIs used every day.</p>"
-        )
-    if plots.sample_step(saved) > 1:
-        note += (
-            f'<p class="note">Charts use weekly points ({days:,} days simulated); '
-            "KPIs use every day.</p>"
-        )
-    divs = []
-    for chart, figure in figures.items():
-        div = pio.to_html(
-            figure,
-            include_plotlyjs=False,
-            full_html=False,
-            div_id=f"chart-{chart}",
-            config=PLOTLY_CONFIG,
-        )
-        wide = " wide" if chart == EMISSION_CHART else ""
-        divs.append(f'<div class="chart{wide}" data-chart="{chart}">{div}</div>')
-    return f'{note}<div class="charts">{"".join(divs)}</div>'
+    charts = [
+        {
+            "id": chart,
+            "wide": chart == EMISSION_CHART,
+            "div": Markup(
+                pio.to_html(
+                    figure,
+                    include_plotlyjs=False,
+                    full_html=False,
+                    div_id=f"chart-{chart}",
+                    config=PLOTLY_CONFIG,
+                )
+            ),
+        }
+        for chart, figure in figures.items()
+    ]
+    return {
+        "timeseries": True,
+        "charts": charts,
+        "subsets": results.frame["subset"].nunique(),
+        "max_lines": plots.MAX_LINES,
+        "days": f"{days:,}",
+        "all_days": f"{days + 1:,}",
+        "saved": f"{saved:,}",
+        "thinned": not plots.is_daily(results.frame),
+        "weekly": plots.sample_step(saved) > 1,
+    }
 
 
 # --- sensitivity ---------------------------------------------------------------------------------
 
 
-def sensitivity_section(results: Results) -> str:
+def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
+    """One group per KPI (registry order), its parameters by rank, values formatted."""
     table = results.sensitivity
     order = {name: i for i, name in enumerate(kpis.REGISTRY)}
     table = table.assign(_order=table["kpi"].map(order).fillna(len(order))).sort_values(
         ["_order", "kpi", "rank"], kind="stable"
     )
-    rows = []
+    groups = []
     for kpi_name, group in table.groupby("kpi", sort=False):
-        unit = kpis.REGISTRY[kpi_name].unit if kpi_name in kpis.REGISTRY else ""
-        for i, row in enumerate(group.itertuples(index=False)):
-            first = (
-                f'<th scope="rowgroup" rowspan="{len(group)}">{_e(kpi_name)}</th>' if i == 0 else ""
-            )
-            rows.append(
-                f"<tr>{first}<td class='num'>{_e(row.rank)}</td><td>{_e(row.parameter)}</td>"
-                f"<td class='num'>{plots.format_value(row.mu_star, unit)}</td>"
-                f"<td class='num'>{plots.format_value(row.mu_star_conf, unit)}</td>"
-                f"<td class='num'>{plots.format_value(row.sigma, unit)}</td></tr>"
-            )
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("KPI", "rank", "parameter", "mu* (KPI units)", "mu* 95% conf.", "sigma")
-    )
-    return (
-        "<p>Morris elementary effects: mu* is the mean absolute change of the KPI per "
-        "parameter step (larger moves it more); sigma large beside mu* means interactions or "
-        "non-linearity. Ranked within each KPI.</p>"
-        f'<table class="sensitivity"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+        unit = _registry_unit(kpi_name)
+        rows = [
+            {
+                "rank": row.rank,
+                "parameter": row.parameter,
+                "mu_star": plots.format_value(row.mu_star, unit),
+                "mu_star_conf": plots.format_value(row.mu_star_conf, unit),
+                "sigma": plots.format_value(row.sigma, unit),
+            }
+            for row in group.itertuples(index=False)
+        ]
+        groups.append({"kpi": kpi_name, "rows": rows})
+    return groups
 
 
 # --- assumptions ---------------------------------------------------------------------------------
 
 
-def assumptions_section(results: Results) -> str:
+def assumptions(results: Results) -> dict[str, Any]:
+    """Every parameter with its default, the value(s) in force and its source."""
     info = Parameters.field_info()
     subsets = results.manifest.get("subsets") or []
     values = [s.get("parameters") or {} for s in subsets]
     names = list(info) + sorted({n for v in values for n in v} - set(info))
-    changed = _non_default(names, info, values, subsets)
-    intro = (
-        "<p>Every model parameter as this run used it, with its source. Highlighted cells differ "
-        "from the model default. The reason for each assumption, and how to change it, is in "
-        "ASSUMPTIONS.md in the project repository; "
-        "<code>python -m experiments params</code> lists them too.</p>"
-    )
-    summary = (
-        "<ul class='changed-list'>" + "".join(f"<li>{c}</li>" for c in changed) + "</ul>"
-        if changed
-        else "<p>All parameters at their defaults.</p>"
-    )
-    return (
-        intro
-        + "<h3>Not at the default</h3>"
-        + summary
-        + _parameter_table(names, info, values, subsets)
-    )
+    per_subset = len(subsets) <= MAX_SUBSET_COLUMNS
+    return {
+        "changed": _non_default(names, info, values, subsets),
+        "per_subset": per_subset,
+        "subsets": [s.get("label", "") for s in subsets],
+        "rows": _parameter_rows(names, info, values, per_subset),
+    }
 
 
-def _non_default(names, info, values, subsets) -> list[str]:
-    """One line per non-default value and subset; per parameter for a large sweep."""
+def _non_default(names, info, values, subsets) -> list[dict[str, Any]]:
+    """One entry per non-default value and subset; per parameter (a range) for a large sweep."""
     out = []
     for name in names:
         default = info.get(name, {}).get("default")
         if len(subsets) > MAX_SUBSET_COLUMNS:
             cells = [params[name] for params in values if name in params]
             if any(v != default for v in cells):
-                out.append(
-                    f"<code>{_e(name)}</code>: {_range_text(cells)} across {len(subsets)} "
-                    f"subsets (default {_e(_show(default))})"
-                )
+                out.append({"name": name, "range": _range_text(cells), "default": _show(default)})
             continue
         for subset, params in zip(subsets, values, strict=True):
             if name in params and params[name] != default:
-                who = f" in {_e(subset.get('label', ''))}" if len(subsets) > 1 else ""
                 out.append(
-                    f"<code>{_e(name)}</code> = {_e(_show(params[name]))}{who} "
-                    f"(default {_e(_show(default))})"
+                    {
+                        "name": name,
+                        "value": _show(params[name]),
+                        "who": subset.get("label", "") if len(subsets) > 1 else None,
+                        "default": _show(default),
+                    }
                 )
     return out
 
 
-def _parameter_table(names, info, values, subsets) -> str:
-    per_subset = len(subsets) <= MAX_SUBSET_COLUMNS
-    if per_subset:
-        value_heads = "".join(f"<th>{_e(s.get('label', ''))}</th>" for s in subsets)
-    else:
-        value_heads = f"<th>in this run ({len(subsets)} subsets)</th>"
-    head = f"<th>parameter</th><th>unit</th><th>default</th>{value_heads}<th>source</th>"
+def _parameter_rows(names, info, values, per_subset: bool) -> list[dict[str, Any]]:
     rows = []
     for name in names:
         meta = info.get(name, {})
         default = meta.get("default")
         cells = [params.get(name) for params in values]
-        if per_subset:
-            value_cells = "".join(_parameter_cell(v, default) for v in cells)
-        else:
-            value_cells = _range_cell(cells, default)
-        source = meta.get("source", "not a parameter of this model version")
         rows.append(
-            f'<tr><th scope="row"><code>{_e(name)}</code>'
-            f'<span class="meaning">{_e(meta.get("meaning", ""))}</span></th>'
-            f"<td>{_e(meta.get('unit', ''))}</td><td class='num'>{_e(_show(default))}</td>"
-            f"{value_cells}<td class='source'>{_e(source)}</td></tr>"
+            {
+                "name": name,
+                "meaning": meta.get("meaning", ""),
+                "unit": meta.get("unit", ""),
+                "default": _show(default),
+                "cells": (
+                    [_parameter_cell(v, default) for v in cells]
+                    if per_subset
+                    else [_range_cell(cells, default)]
+                ),
+                "source": meta.get("source", "not a parameter of this model version"),
+            }
         )
-    return (
-        f'<div class="scroll"><table class="parameters"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
+    return rows
 
 
-def _parameter_cell(value, default) -> str:
+def _parameter_cell(value, default) -> dict[str, Any]:
+    """A value cell: its text and whether it differs from the default."""
     if value is None:
-        return "<td class='num'>–</td>"
-    css = "num changed" if value != default else "num"
-    return f"<td class='{css}'>{_e(_show(value))}</td>"
+        return {"text": "–", "changed": False}
+    return {"text": _show(value), "changed": value != default}
 
 
-def _range_cell(cells: Iterable[Any], default) -> str:
+def _range_cell(cells: Iterable[Any], default) -> dict[str, Any]:
     distinct = list(dict.fromkeys(v for v in cells if v is not None))
     if not distinct:
-        return "<td class='num'>–</td>"
+        return {"text": "–", "changed": False}
     if len(distinct) == 1:
         return _parameter_cell(distinct[0], default)
-    return f"<td class='num changed'>{_range_text(distinct)}</td>"
+    return {"text": _range_text(distinct), "changed": True}
 
 
 def _range_text(cells: Iterable[Any]) -> str:
-    """Escaped: one value, "low to high (n values)" for numbers, else the values listed."""
+    """One value, "low to high (n values)" for numbers, else the values listed."""
     distinct = list(dict.fromkeys(cells))
     if len(distinct) == 1:
-        return _e(_show(distinct[0]))
+        return _show(distinct[0])
     numbers = [v for v in distinct if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if len(numbers) == len(distinct) and all(math.isfinite(v) for v in numbers):
-        return _e(f"{_show(min(numbers))} to {_show(max(numbers))} ({len(distinct)} values)")
-    return _e(", ".join(_show(v) for v in distinct))
-
-
-CSS = """
-:root { --ink: #1f2933; --muted: #5b6675; --line: #dde2ea; --accent: #0b7a75;
-  --changed: #fff1c9; --bg: #f7f8fa; }
-* { box-sizing: border-box; }
-body { margin: 0; font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue',
-  Arial, sans-serif; color: var(--ink); background: var(--bg); line-height: 1.45; }
-header, main, footer { max-width: 1280px; margin: 0 auto; padding: 0 24px; }
-header { padding-top: 28px; padding-bottom: 8px; }
-.kicker { color: var(--accent); font-weight: 600; letter-spacing: .04em; text-transform: uppercase;
-  font-size: 12px; margin: 0; }
-h1 { font-size: 30px; margin: 4px 0 6px; }
-.lede { font-size: 17px; margin: 0 0 6px; color: var(--muted); }
-.data-range { font-size: 15px; margin: 0 0 12px; }
-nav a { display: inline-block; margin-right: 16px; color: var(--accent); text-decoration: none;
-  font-weight: 600; }
-section { background: white; border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px;
-  margin: 16px 0; }
-h2 { font-size: 21px; margin: 0 0 12px; }
-h3 { font-size: 16px; margin: 16px 0 8px; }
-dl.manifest { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 0; }
-dl.manifest dt { color: var(--muted); }
-dl.manifest dd { margin: 0; overflow-wrap: anywhere; }
-code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.92em; }
-table { border-collapse: collapse; width: 100%; margin: 8px 0 12px; font-size: 14px; }
-th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: left;
-  vertical-align: top; }
-thead th { background: #eef1f5; position: sticky; top: 0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tbody th { white-space: nowrap; }
-.kpi { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
-.meaning { display: block; color: var(--muted); font-size: 12px; font-weight: normal; }
-.spread { display: block; color: var(--muted); font-size: 11px; }
-td.changed { background: var(--changed); font-weight: 600; }
-td.source { color: var(--muted); font-size: 12px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 12px; }
-.chart { border: 1px solid var(--line); border-radius: 6px; padding: 4px; min-width: 0; }
-.chart.wide { grid-column: 1 / -1; }
-.note { background: #eef6f6; border-left: 4px solid var(--accent); padding: 8px 12px; }
-details { margin: 8px 0; }
-summary { cursor: pointer; font-weight: 600; }
-.scroll { overflow-x: auto; }
-footer { color: var(--muted); font-size: 13px; padding-bottom: 32px; }
-"""
+        return f"{_show(min(numbers))} to {_show(max(numbers))} ({len(distinct)} values)"
+    return ", ".join(_show(v) for v in distinct)
