@@ -302,7 +302,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         extras = plan.experiment.results(table, seed=plan.seed, timesteps=plan.timesteps)
         files = results.result_files(plan, extras)
         manifest = results.build_manifest(plan, started_utc, time.perf_counter() - started, files)
-        folder.write(lambda tmp: results.write_results(tmp, plan, frame, summary, manifest, extras))
+        missing = kpis.not_available(table)
+        folder.write(
+            lambda tmp: results.write_results(tmp, plan, frame, summary, manifest, extras, missing)
+        )
     print(f"wrote {_relative(plan.out)}/ ({', '.join(files)})")
     return 0
 
@@ -336,11 +339,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
         if not args.force:
             publish.check_site_dir(site)
         folder = OutputFolder(site, force=True, what="SITE_DIR")
+        published = []
         with folder.prepare():
-            folder.write(lambda tmp: publish.build_site(found, tmp))
+            folder.write(lambda tmp: published.extend(publish.build_site(found, tmp)))
     except (publish.PublishError, ReportError) as error:
         raise UsageError(str(error)) from None
-    print(f"wrote {_relative(site)}/{publish.INDEX_FILE} ({len(found)} reports)")
+    print(f"wrote {_relative(site)}/{publish.INDEX_FILE} ({len(published)} reports)")
     return 0
 
 

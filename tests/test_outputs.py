@@ -5,6 +5,7 @@ import fcntl
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -212,3 +213,93 @@ def test_whole_runs_pass_the_guard_on_every_engine():
     for engine in ("vectorized", "radcad", "cadcad"):
         frame = simulate([Parameters()], runs=2, years=0.3, seed=1, engine=engine)
         assert len(frame) == 2 * (110 + 1)
+
+
+# --- corrupt or incomplete inputs ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    out = tmp_path_factory.mktemp("saved") / "good"
+    assert _main(*RUN, "--out", str(out)) == 0
+    return out
+
+
+def _copy(saved, tmp_path, name):
+    import shutil
+
+    return Path(shutil.copytree(saved, tmp_path / "res" / name))
+
+
+def test_report_on_a_parquet_without_price_fails_with_one_line(saved, tmp_path, capsys):
+    import pandas as pd
+
+    bad = _copy(saved, tmp_path, "bad")
+    frame = pd.read_parquet(bad / "timeseries.parquet").drop(columns=["price_usd"])
+    frame.to_parquet(bad / "timeseries.parquet")
+    before = (bad / "report.html").read_bytes()
+    assert _main("report", str(bad)) == 2
+    assert "missing column 'price_usd'" in _one_error_line(capsys)
+    assert (bad / "report.html").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "manifest", ['{"experiment": 3}', '{"subsets": "x"}', "[1, 2]", '{"runs": "many"}', "{"]
+)
+def test_report_on_a_hand_edited_manifest_fails_with_one_line(saved, tmp_path, capsys, manifest):
+    bad = _copy(saved, tmp_path, "bad")
+    (bad / "manifest.json").write_text(manifest)
+    assert _main("report", str(bad)) == 2
+    assert "manifest.json" in _one_error_line(capsys)
+
+
+def test_publish_skips_a_broken_folder_with_a_warning(saved, tmp_path, capsys):
+    _copy(saved, tmp_path, "good")
+    broken = _copy(saved, tmp_path, "broken")
+    (broken / "manifest.json").write_text('{"subsets": 5}')
+    site = tmp_path / "site"
+    assert _main("publish", str(tmp_path / "res"), str(site)) == 0
+    err = capsys.readouterr().err
+    assert "warning: skipping" in err and "broken" in err
+    assert (site / "good" / "index.html").is_file() and not (site / "broken").exists()
+
+
+def test_publish_with_nothing_readable_fails(saved, tmp_path, capsys):
+    broken = _copy(saved, tmp_path, "broken")
+    (broken / "manifest.json").write_text('{"subsets": 5}')
+    assert _main("publish", str(tmp_path / "res"), str(tmp_path / "site")) == 2
+    assert not (tmp_path / "site").exists()
+
+
+def test_a_truncated_golden_file_is_one_line_and_exit_2(tmp_path, capsys):
+    from experiments.analysis.regress import GOLDEN_DIR
+
+    text = (GOLDEN_DIR / "baseline.json").read_text()
+    (tmp_path / "baseline.json").write_text(text[: len(text) // 3])
+    assert _main("regress", "baseline", "--golden-dir", str(tmp_path)) == 2
+    assert "invalid golden file" in _one_error_line(capsys)
+
+
+def test_regress_update_into_an_unwritable_folder_fails_before_running(
+    tmp_path, capsys, monkeypatch
+):
+    from experiments.analysis import regress
+
+    monkeypatch.setattr(regress, "run_case", lambda case: pytest.fail("ran before the probe"))
+    (tmp_path / "file").write_text("x")
+    assert _main("regress", "--update", "--golden-dir", str(tmp_path / "file" / "golden")) == 2
+    assert "cannot write --golden-dir" in _one_error_line(capsys)
+
+
+def test_a_horizon_under_one_day_is_refused_and_short_kpis_say_why(tmp_path, capsys):
+    import json
+
+    assert _main("run", "baseline", "--years", "0.001", "--out", str(tmp_path / "a")) == 2
+    assert "invalid years" in _one_error_line(capsys)
+    assert _main(*RUN, "--out", str(tmp_path / "b")) == 0
+    err = capsys.readouterr().err
+    assert "need a longer horizon" in err and "reward_pool_1y" in err
+    document = json.loads((tmp_path / "b" / "kpis.json").read_text())
+    notes = document["subsets"]["0"]["not_available"]
+    assert notes["reward_pool_1y"].startswith("not available: needs a horizon of 365 days")
+    assert "nodes_end" not in notes  # available on any horizon

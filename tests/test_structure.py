@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from experiments import cli
 
 ROOT = Path(__file__).resolve().parent.parent

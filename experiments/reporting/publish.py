@@ -11,6 +11,7 @@ markup is templates/index.html.j2 (with index.css.j2), rendered with the report'
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -60,19 +61,33 @@ def check_site_dir(site_dir: Path) -> None:
         raise PublishError(f"invalid SITE_DIR '{site_dir}': not empty and not a published site")
 
 
-def build_site(results: list[Path], site: Path) -> None:
-    """Write the reports and the index into the (empty) directory `site`."""
-    entries = []
+def build_site(results: list[Path], site: Path, warn=None) -> list[Path]:
+    """Write the reports and the index into the (empty) directory `site`; return what was
+    published. A results folder that cannot be read is skipped with `warn(message)` (a one-line
+    warning on stderr by default); PublishError if none is left."""
+    warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
+    entries, published = [], []
     for results_dir in results:
-        target = site / results_dir.name
-        target.mkdir()
-        if (results_dir / report.REPORT_FILE).is_file():
-            shutil.copyfile(results_dir / report.REPORT_FILE, target / INDEX_FILE)
-        else:
-            report.write_report(results_dir, destination=target).rename(target / INDEX_FILE)
-        loaded = report.load_results(results_dir, timeseries=False)
+        try:
+            loaded = report.load_results(results_dir, timeseries=False)
+            if (results_dir / "timeseries.parquet").is_file():
+                report.check_timeseries(results_dir / "timeseries.parquet", report.NEEDED_COLUMNS)
+            target = site / results_dir.name
+            target.mkdir()
+            if (results_dir / report.REPORT_FILE).is_file():
+                shutil.copyfile(results_dir / report.REPORT_FILE, target / INDEX_FILE)
+            else:
+                report.write_report(results_dir, destination=target).rename(target / INDEX_FILE)
+        except report.ReportError as error:
+            shutil.rmtree(site / results_dir.name, ignore_errors=True)
+            warn(f"skipping {results_dir}: {error}")
+            continue
         entries.append((results_dir.name, loaded))
+        published.append(results_dir)
+    if not entries:
+        raise PublishError("nothing to publish: every results folder was unreadable")
     (site / INDEX_FILE).write_text(index_page(entries), encoding="utf-8")
+    return published
 
 
 def index_page(entries: list[tuple[str, report.Results]]) -> str:

@@ -73,6 +73,10 @@ class Results:
         return labels
 
 
+# The timeseries columns a report draws.
+NEEDED_COLUMNS = [*CHART_COLUMNS, "daily_emission", "daily_pool_inflow"]
+
+
 # --- loading -------------------------------------------------------------------------------------
 
 
@@ -88,6 +92,7 @@ def load_results(
     if not path.is_dir():
         raise ReportError(f"invalid results directory '{path}': not a directory")
     manifest = _read_json(path / "manifest.json", required=True)
+    _check_manifest(path / "manifest.json", manifest)
     document = _read_json(path / "kpis.json", required=False)
     if document is not None:
         _check_kpis(path / "kpis.json", document)
@@ -114,6 +119,35 @@ def _read_json(path: Path, required: bool) -> dict[str, Any] | None:
     return document
 
 
+# manifest.json fields the report reads, with the types they must have when present.
+MANIFEST_TYPES: dict[str, type | tuple[type, ...]] = {
+    "experiment": str,
+    "description": str,
+    "seed": int,
+    "runs": int,
+    "years": (int, float),
+    "timesteps": int,
+    "engine": str,
+    "backend": str,
+    "overrides": dict,
+    "subsets": list,
+    "packages": dict,
+    "command": list,
+    "data": dict,
+}
+
+
+def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """manifest.json's shape: the fields the report reads have their types; subsets are objects."""
+    for name, kind in MANIFEST_TYPES.items():
+        value = manifest.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise ReportError(f"invalid {path}: '{name}' has the wrong type")
+    for entry in manifest.get("subsets") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("parameters", {}), dict):
+            raise ReportError(f"invalid {path}: 'subsets' must be a list of objects")
+
+
 def _check_kpis(path: Path, document: dict[str, Any]) -> None:
     """kpis.json's shape: subsets -> {label, kpis: {KPI -> {statistic -> number or null}}}."""
     subsets = document.get("subsets")
@@ -131,16 +165,27 @@ def _check_kpis(path: Path, document: dict[str, Any]) -> None:
 def _read_timeseries(path: Path, columns: Sequence[str] | None) -> pd.DataFrame | None:
     if not path.is_file():
         return None
+    wanted = None if columns is None else check_timeseries(path, columns)
+    try:
+        return pd.read_parquet(path, columns=wanted)
+    except (OSError, ValueError) as error:  # pyarrow's errors derive from these
+        raise ReportError(f"invalid {path}: {error}") from None
+
+
+def check_timeseries(path: Path, columns: Sequence[str] = ()) -> list[str]:
+    """The index columns and `columns`, after checking that the parquet file has them (its
+    schema only: nothing else is read). ReportError if it is unreadable or lacks one."""
     import pyarrow.parquet as pq
 
     try:
         names = pq.read_schema(path).names
-        wanted = None
-        if columns is not None:
-            wanted = [c for c in ("subset", "run", "timestep", *columns) if c in names]
-        return pd.read_parquet(path, columns=wanted)
-    except (OSError, ValueError) as error:  # pyarrow's errors derive from these
+    except (OSError, ValueError) as error:
         raise ReportError(f"invalid {path}: {error}") from None
+    wanted = ["subset", "run", "timestep", *columns]
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise ReportError(f"invalid {path}: missing column '{missing[0]}'")
+    return wanted
 
 
 def _read_sensitivity(path: Path) -> pd.DataFrame | None:
@@ -169,7 +214,7 @@ def write_report(
     `destination` (a directory, default `results_dir`) lets `publish` build a missing report
     without touching the results; `frame` spares re-reading a timeseries the caller holds.
     """
-    needed = [*CHART_COLUMNS, "daily_emission", "daily_pool_inflow"]
+    needed = NEEDED_COLUMNS
     results = load_results(results_dir, columns=needed, timeseries=frame is None)
     if frame is not None:
         results = Results(results.path, results.manifest, results.kpis, frame, results.sensitivity)
