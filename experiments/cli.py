@@ -184,7 +184,13 @@ def cmd_regress(args: argparse.Namespace) -> int:
         if not args.update:
             for name in names:  # a broken golden file is reported before any run
                 regress.check_golden(name, golden_dir)
-        return regress.regress(names, update=args.update, golden_dir=golden_dir, verbose=args.all)
+        return regress.regress(
+            names,
+            update=args.update,
+            golden_dir=golden_dir,
+            verbose=args.all,
+            experiments=definitions.EXPERIMENTS,
+        )
     except regress.GoldenError as error:
         raise UsageError(str(error)) from None
 

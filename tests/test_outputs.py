@@ -285,7 +285,7 @@ def test_regress_update_into_an_unwritable_folder_fails_before_running(
 ):
     from experiments.analysis import regress
 
-    monkeypatch.setattr(regress, "run_case", lambda case: pytest.fail("ran before the probe"))
+    monkeypatch.setattr(regress, "run_case", lambda *a: pytest.fail("ran before the probe"))
     (tmp_path / "file").write_text("x")
     assert _main("regress", "--update", "--golden-dir", str(tmp_path / "file" / "golden")) == 2
     assert "cannot write --golden-dir" in _one_error_line(capsys)

@@ -16,15 +16,16 @@ from experiments import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("model", "experiments")
-# Module (or package prefix) -> layer. The longest matching prefix decides.
+# Module (or package prefix) -> layer. The longest matching prefix decides. Within a layer a
+# module may import another (no circle); analysis never imports the named experiments.
 LAYERS = {
     "model": 0,
     "experiments": 1,  # the package's face (__init__, nothing in it)
     "experiments.files": 1,
     "experiments.engines": 1,
     "experiments.analysis": 2,
-    "experiments.definitions": 2,  # named experiments: analysis-level specs (sensitivity <- it)
     "experiments.run": 2,  # the Python API over the engines (+ KPI-only streaming)
+    "experiments.definitions": 3,  # named experiments: parameter sets over the analysis
     "experiments.reporting": 3,
     "experiments.plan": 4,
     "experiments.results": 4,
