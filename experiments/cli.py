@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, help="output directory (default results/NAME)")
     run.add_argument(
+        "--independent-draws",
+        action="store_true",
+        help="every subset draws its own shocks (default: common random numbers, paired)",
+    )
+    run.add_argument(
         "--force",
         action="store_true",
         help="replace --out even if it holds files that are not this project's results",
@@ -272,6 +277,7 @@ def plan_run(args: argparse.Namespace) -> Plan:
         kpi_only=args.kpi_only,
         thin=args.thin,
         out=args.out,
+        independent_draws=args.independent_draws,
     )
 
 

@@ -6,9 +6,11 @@ An experiment is a base set of overrides plus a sweep. The sweep has two forms t
   which a Cartesian product cannot express.
 Each subset becomes one validated `model.Parameters` with a label for reports.
 
-Randomness is not configured here: the model draws every trajectory's shocks from
-`numpy.random.SeedSequence(seed, spawn_key=(subset, run))` (model/stochastic.py), so one master
-seed fixes the whole experiment and each (subset, run) gets its own independent stream.
+Randomness: the model draws every trajectory's shocks from
+`numpy.random.SeedSequence(seed, spawn_key=(subset, run))` (model/stochastic.py). Experiments use
+common random numbers by default (`common_draws`): every subset draws with subset 0's key, so run
+r of every subset sees the same shocks and a comparison between subsets is paired; with more than
+one subset the results add `comparison.csv`, each subset against the `reference` subset.
 
 The `sensitivity` experiment samples its subsets instead (Morris points, from the master seed) and
 adds a ranked table to its results; it runs KPI-only on the vectorized engine with common random
@@ -22,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.analysis import sensitivity
+from experiments.analysis import compare, kpis, sensitivity
 from model import ParameterError, Parameters
 
 
@@ -48,7 +50,11 @@ class Experiment:
     # How it must run, when that is not the command line's choice.
     engine: str | None = None  # the only engine it runs on (None: any)
     kpi_only: bool = False  # KPI-only streaming by default (--thin N adds a thinned timeseries)
-    common_draws: bool = False  # every subset gets subset 0's random draws
+    # Common random numbers: run r of every subset gets the draws of (subset 0, run r), so
+    # subsets differ by their parameters only and comparisons are paired. On by default;
+    # `--independent-draws` turns it off for a run.
+    common_draws: bool = True
+    reference: int = 0  # the subset that paired comparisons are taken against
     min_years: float = 0.0  # shortest horizon its KPIs are defined for
 
     def swept(self) -> set[str]:
@@ -79,8 +85,12 @@ class Experiment:
         return subsets
 
     def results(self, per_run, seed: int, timesteps: int) -> dict[str, Any]:
-        """Extra result tables (file name -> DataFrame) from the run-level KPI table."""
-        return {}
+        """Extra result tables (file name -> DataFrame) from the run-level KPI table: with more
+        than one subset, the paired comparison of every subset with the reference."""
+        if per_run["subset"].nunique() < 2:
+            return {}
+        names = [k.name for k in kpis.RUN_KPIS]
+        return {"comparison.csv": compare.comparison_table(per_run, names, self.reference)}
 
     def _combinations(self, seed: int = 0) -> list[tuple[str, dict[str, Any]]]:
         """(label, overrides) per subset: levels x Cartesian sweep, levels outermost."""

@@ -77,6 +77,7 @@ def make_plan(
     kpi_only: bool = False,
     thin: int | None = None,
     out: Path | None = None,
+    independent_draws: bool = False,
 ) -> Plan:
     """Check every input; raise UsageError or ParameterError with a one-line message."""
     experiment = definitions.get(name)
@@ -88,9 +89,8 @@ def make_plan(
         raise UsageError(f"invalid processes: must be an integer >= 1, got {processes}")
     if processes is None and backend != "single_process":
         processes = os.cpu_count() or 1
-    spec = RunSpec(
-        runs, years, seed, engine, backend, processes, common_draws=experiment.common_draws
-    )
+    common = experiment.common_draws and not independent_draws
+    spec = RunSpec(runs, years, seed, engine, backend, processes, common_draws=common)
     if years < experiment.min_years:
         raise UsageError(
             f"invalid years for experiment '{experiment.name}': must be >= "

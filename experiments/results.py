@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.analysis import kpis
+from experiments.analysis import compare, kpis
 from experiments.files import OutputFolder, json_text, write_folder_atomically
 from experiments.plan import Plan
 from model.constants import TGE_DATE
@@ -55,7 +55,11 @@ def write_results(
     if frame is not None:  # None: a KPI-only run without --thin
         frame.to_parquet(tmp / "timeseries.parquet", engine="pyarrow", index=False)
     labels = {s.index: s.label for s in plan.subsets}
-    (tmp / "kpis.json").write_text(json_text(kpis_document(plan, summary, unavailable)))
+    document = kpis_document(plan, summary, unavailable)
+    if extras and "comparison.csv" in extras:
+        document["comparison"] = compare.as_document(extras["comparison.csv"], labels)
+        document["reference_subset"] = plan.experiment.reference
+    (tmp / "kpis.json").write_text(json_text(document))
     kpis.tidy(summary, labels).to_csv(tmp / "kpis.csv", index=False)
     (tmp / "manifest.json").write_text(json_text(manifest))
     for name, table in (extras or {}).items():  # e.g. sensitivity.csv
@@ -98,12 +102,15 @@ def build_manifest(
         "description": plan.experiment.description,
         "command": ["python", "-m", "experiments", *sys.argv[1:]],
         "seed": plan.seed,
+        "common_draws": plan.spec.common_draws,
         "seeding": (
             "numpy.random.SeedSequence(seed, spawn_key=(0, run)) for every subset "
-            "(common random numbers)"
-            if plan.experiment.common_draws
-            else "numpy.random.SeedSequence(seed, spawn_key=(subset, run)) per trajectory"
+            "(common random numbers: run r of every subset sees the same shocks)"
+            if plan.spec.common_draws
+            else "numpy.random.SeedSequence(seed, spawn_key=(subset, run)) per trajectory "
+            "(independent draws)"
         ),
+        "reference_subset": plan.experiment.reference if len(plan.subsets) > 1 else None,
         "runs": plan.runs,
         "years": plan.years,
         "timesteps": plan.timesteps,

@@ -132,3 +132,46 @@ def test_kpis_on_a_real_trajectory(baseline_runs):
     # and the pool KPI is read off the 5-year row
     pools = baseline_runs[baseline_runs["timestep"] == 1825]["reward_pool"]
     assert summary["reward_pool_5y"]["p50"] == pytest.approx(pools.median())
+
+
+# --- sustained parity, lost parity, USD twins (hand-computed trajectories) ------------------------
+
+
+def test_sustained_parity_counts_the_final_year_only():
+    days = 800
+    t = np.arange(days + 1)
+    # inflow 10 from day 100 to day 599, then 0; emission 5 throughout
+    inflow = np.where((t >= 100) & (t < 600), 10.0, 0.0)
+    traj = trajectory(days, daily_pool_inflow=inflow, daily_emission=5.0)
+    # final 365 days: 436..800. The 30-day mean holds >= 5 while at least 15 of the window's
+    # days are at 10: windows ending on days up to 599 + 15 - 1... = 613 (window 584..613 has
+    # days 584..599 = 16 at 10; window 585..614 has 15). So days 436..614 are at parity: 179.
+    assert kpis.fee_parity_sustained_share(traj) == pytest.approx(179 / 365)
+    assert kpis.fee_parity_day(traj) == 114.0  # the first crossing still says 114
+    assert kpis.fee_parity_lost(traj) == 1.0
+
+
+def test_parity_from_day_one_and_never():
+    always = trajectory(400, daily_pool_inflow=10.0, daily_emission=5.0)
+    assert kpis.fee_parity_day(always) == 30.0  # the first full 30-day window
+    assert kpis.fee_parity_sustained_share(always) == 1.0
+    assert kpis.fee_parity_lost(always) == 0.0
+    never = trajectory(400, daily_pool_inflow=1.0, daily_emission=5.0)
+    assert math.isnan(kpis.fee_parity_day(never))
+    assert kpis.fee_parity_sustained_share(never) == 0.0
+    assert math.isnan(kpis.fee_parity_lost(never))
+    assert math.isnan(kpis.fee_parity_sustained_share(trajectory(300, daily_pool_inflow=10.0)))
+
+
+def test_share_of_runs_that_lose_parity_counts_only_runs_that_reached_it():
+    per_run = pd.DataFrame({"fee_parity_lost": [1.0, 0.0, math.nan, 1.0, 0.0]})
+    assert kpis.share_lost(per_run) == 0.5
+    assert math.isnan(kpis.share_lost(pd.DataFrame({"fee_parity_lost": [math.nan]})))
+
+
+def test_usd_twins_value_each_day_at_its_price():
+    price = np.linspace(0.1, 0.2, 11)
+    traj = trajectory(10, daily_pool_inflow=100.0, price_usd=price, reward_pool=1_000.0)
+    # day 0 (TGE) is not an inflow day
+    assert kpis.pool_inflow_usd(traj) == pytest.approx(100.0 * price[1:].sum())
+    assert kpis.reward_pool_usd_end(traj) == pytest.approx(1_000.0 * 0.2)

@@ -94,15 +94,56 @@ def path_max(column: str) -> Callable[[pd.DataFrame], float]:
     return lambda trajectory: float(trajectory[column].max())
 
 
-def fee_parity_day(trajectory: pd.DataFrame, window: int = PARITY_WINDOW_DAYS) -> float:
-    """First day the trailing `window`-day mean pool inflow is > 0 and >= mean emission."""
+def at_parity(trajectory: pd.DataFrame, window: int = PARITY_WINDOW_DAYS) -> pd.Series:
+    """Per day after TGE: is the trailing `window`-day mean pool inflow > 0 and >= the mean
+    emission? (False until `window` days have passed.) Indexed by timestep."""
     days = trajectory[trajectory["timestep"] >= 1]
     inflow = days["daily_pool_inflow"].rolling(window).mean()
     emission = days["daily_emission"].rolling(window).mean()
-    reached = ((inflow > 0) & (inflow >= emission)).to_numpy()
+    reached = (inflow > 0) & (inflow >= emission)
+    return pd.Series(reached.to_numpy(), index=days["timestep"].to_numpy())
+
+
+def fee_parity_day(trajectory: pd.DataFrame, window: int = PARITY_WINDOW_DAYS) -> float:
+    """First crossing: the first day the trailing `window`-day mean pool inflow is > 0 and >=
+    the mean emission. It says nothing about what follows (see the sustained share)."""
+    reached = at_parity(trajectory, window)
     if not reached.any():
         return math.nan
-    return float(days["timestep"].to_numpy()[reached.argmax()])
+    return float(reached.index[reached.to_numpy().argmax()])
+
+
+def fee_parity_sustained_share(trajectory: pd.DataFrame) -> float:
+    """Share of the final 365 days on which the 30-day mean inflow >= the mean emission (NaN
+    when the run is shorter than a year)."""
+    reached = at_parity(trajectory)
+    if len(reached) < DAYS_PER_YEAR:
+        return math.nan
+    return float(reached.iloc[-DAYS_PER_YEAR:].mean())
+
+
+def fee_parity_lost(trajectory: pd.DataFrame) -> float:
+    """1 if the run reached parity (a first crossing) and is below it on its last day, 0 if it
+    reached parity and is still at it, NaN if it never reached parity."""
+    reached = at_parity(trajectory)
+    if not reached.any():
+        return math.nan
+    return float(not reached.iloc[-1])
+
+
+def pool_inflow_usd(trajectory: pd.DataFrame) -> float:
+    """Fee SESH paid into the pool since TGE, each day's inflow valued at that day's price."""
+    days = trajectory[trajectory["timestep"] >= 1]
+    return float((days["daily_pool_inflow"] * days["price_usd"]).sum())
+
+
+def reward_pool_usd_end(trajectory: pd.DataFrame) -> float:
+    """The Staking Reward Pool's balance at the end, valued at the end price."""
+    last = trajectory.iloc[-1]
+    return float(last["reward_pool"] * last["price_usd"])
+
+
+fee_parity_sustained_share.min_days = DAYS_PER_YEAR + PARITY_WINDOW_DAYS - 1
 
 
 def circulating_share_5y(trajectory: pd.DataFrame) -> float:
@@ -162,8 +203,22 @@ RUN_KPIS: tuple[KPI, ...] = (
     KPI(
         "fee_parity_day",
         "day",
-        f"first day the {PARITY_WINDOW_DAYS}-day mean pool inflow >= mean emission (none: never)",
+        f"first crossing: the first day the {PARITY_WINDOW_DAYS}-day mean pool inflow >= mean "
+        "emission (none: never); parity may be lost again afterwards",
         fee_parity_day,
+    ),
+    KPI(
+        "fee_parity_sustained_share",
+        "share",
+        f"share of the final 365 days on which the {PARITY_WINDOW_DAYS}-day mean pool inflow >= "
+        "mean emission",
+        fee_parity_sustained_share,
+    ),
+    KPI(
+        "fee_parity_lost",
+        "share",
+        "1 if a run that reached parity is below it on its last day (none: never reached)",
+        fee_parity_lost,
     ),
     KPI(
         "circulating_supply_5y",
@@ -216,6 +271,18 @@ RUN_KPIS: tuple[KPI, ...] = (
         at_end("cum_pool_inflow"),
     ),
     KPI(
+        "reward_pool_usd_end",
+        "USD",
+        "Staking Reward Pool balance at the end, at the end price",
+        reward_pool_usd_end,
+    ),
+    KPI(
+        "cum_pool_inflow_usd_end",
+        "USD",
+        "fee SESH paid into the pool since TGE, each day at that day's price",
+        pool_inflow_usd,
+    ),
+    KPI(
         "inflow_to_emission_end",
         "ratio",
         "cumulative pool inflow over cumulative emission at the end",
@@ -229,12 +296,25 @@ RUN_KPIS: tuple[KPI, ...] = (
     ),
 )
 
+
+def share_lost(per_run: pd.DataFrame) -> float:
+    """Of the runs that reached parity, the share below it again on their last day."""
+    lost = per_run["fee_parity_lost"].dropna()
+    return float(lost.mean()) if len(lost) else math.nan
+
+
 SUBSET_KPIS: tuple[SubsetKPI, ...] = (
     SubsetKPI(
         "fee_parity_within_730d",
         "share of runs",
-        f"share of runs reaching fee parity within {PARITY_DEADLINE_DAYS} days",
+        f"share of runs whose first crossing to fee parity is within {PARITY_DEADLINE_DAYS} days",
         share_within(PARITY_DEADLINE_DAYS),
+    ),
+    SubsetKPI(
+        "fee_parity_lost_share",
+        "share of runs",
+        "of the runs that reached fee parity, the share below it again at the end",
+        share_lost,
     ),
 )
 

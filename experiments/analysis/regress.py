@@ -55,8 +55,15 @@ CASES = {
 
 def run_case(case: GoldenCase, experiments: Mapping) -> tuple[pd.DataFrame, dict[int, str]]:
     """Run-level KPI table of a case (vectorized engine: equal to cadCAD within 1e-9)."""
-    subsets = experiments[case.experiment].subsets()
-    spec = RunSpec(runs=case.runs, years=case.years, seed=case.seed, engine="vectorized")
+    experiment = experiments[case.experiment]
+    subsets = experiment.subsets()
+    spec = RunSpec(
+        runs=case.runs,
+        years=case.years,
+        seed=case.seed,
+        engine="vectorized",
+        common_draws=experiment.common_draws,
+    )
     frame = simulate([s.parameters for s in subsets], spec)
     return kpis.per_run(frame), {s.index: s.label for s in subsets}
 

@@ -1,0 +1,136 @@
+"""Common random numbers by default, and paired comparisons with bootstrap intervals."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import cli, definitions
+from experiments.analysis import compare, kpis
+from experiments.run import simulate
+from model import Parameters
+
+DRIVEN = ["eth_usd", "ref_price_usd"]  # moved by the exogenous shocks
+
+
+def _main(*args: str) -> int:
+    try:
+        return cli.main(list(args))
+    except SystemExit as stop:
+        return stop.code
+
+
+def test_identical_subset_gives_zero_difference_with_zero_width():
+    per_run = pd.DataFrame(
+        {"subset": [0, 0, 0, 1, 1, 1], "run": [1, 2, 3, 1, 2, 3], "x": [1.0, 5.0, 2.0] * 2}
+    )
+    table = compare.comparison_table(per_run, ["x"])
+    row = table.iloc[0]
+    assert (row.mean_difference, row.ci_low, row.ci_high, row.share_positive, row.n) == (
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        3,
+    )
+
+
+def test_pairs_are_matched_by_run_and_n_counts_pairs_with_values():
+    per_run = pd.DataFrame(
+        {
+            "subset": [0, 0, 0, 0, 1, 1, 1],
+            "run": [1, 2, 3, 4, 3, 1, 2],  # subset 1 listed out of order, run 4 missing
+            "x": [1.0, 2.0, 3.0, 4.0, 30.0, 10.0, math.nan],
+        }
+    )
+    d = compare.paired(per_run, "x", 1, 0)
+    assert sorted(d) == [9.0, 27.0]
+    row = compare.comparison_table(per_run, ["x"]).iloc[0]
+    assert row.n == 2 and row.mean_difference == 18.0 and row.share_positive == 1.0
+
+
+def test_the_interval_contains_the_mean_and_narrows_with_more_pairs():
+    rng = np.random.default_rng(1)
+    widths = []
+    for n in (20, 500):
+        d = rng.normal(2.0, 1.0, n)
+        low, high = compare.interval(d)
+        assert low <= d.mean() <= high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 3
+    assert all(math.isnan(v) for v in compare.interval(np.array([1.0])))
+
+
+def test_common_draws_give_every_subset_the_same_shocks_on_every_engine():
+    sets = [Parameters(), Parameters(fee_pool_share=1.0)]
+    frames = {}
+    for engine in ("vectorized", "radcad"):
+        from experiments.engines.registry import RunSpec
+        from experiments.engines.registry import simulate as run_spec
+
+        spec = RunSpec(runs=2, years=0.2, seed=4, engine=engine, common_draws=True)
+        frames[engine] = run_spec(sets, spec)
+    for frame in frames.values():
+        a, b = (frame[frame.subset == s].reset_index(drop=True) for s in (0, 1))
+        pd.testing.assert_series_equal(a["eth_usd"], b["eth_usd"])
+    pd.testing.assert_frame_equal(
+        frames["vectorized"], frames["radcad"], check_exact=False, rtol=1e-9
+    )
+    independent = simulate(sets, runs=2, years=0.2, seed=4, engine="vectorized")
+    a, b = (independent[independent.subset == s].reset_index(drop=True) for s in (0, 1))
+    assert not np.allclose(a["eth_usd"], b["eth_usd"])
+
+
+def test_a_monotone_parameter_gives_share_positive_one():
+    experiment = definitions.Experiment(
+        "payout", "test", sweep={"pool_payout_rate": [0.10, 0.20]}, runs=8
+    )
+    from experiments.run import simulate_kpis
+
+    subsets = experiment.subsets()
+    result = simulate_kpis(
+        [s.parameters for s in subsets], runs=8, years=0.5, seed=2, common_draws=True
+    )
+    table = compare.comparison_table(result.per_run, ["cum_emission_end"])
+    row = table.iloc[0]
+    assert row.share_positive == 1.0 and row.n == 8 and row.ci_low > 0
+
+
+def test_cli_writes_the_comparison_and_records_the_draws(tmp_path):
+    out = tmp_path / "fs"
+    assert _main("run", "fee_split", "--runs", "6", "--years", "0.3", "--out", str(out)) == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table.columns) == compare.COLUMNS
+    assert set(table["kpi"]) == {k.name for k in kpis.RUN_KPIS}
+    assert (table["subset"] == 1).all() and (table["reference_subset"] == 0).all()
+    assert (table["n"] <= 6).all()
+    document = json.loads((out / "kpis.json").read_text())
+    assert len(document["comparison"]) == len(table)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["common_draws"] is True and manifest["reference_subset"] == 0
+    frame = pd.read_parquet(out / "timeseries.parquet")
+    a, b = (frame[frame.subset == s].reset_index(drop=True) for s in (0, 1))
+    pd.testing.assert_series_equal(a["eth_usd"], b["eth_usd"])
+
+    alone = tmp_path / "alone"
+    args = ("run", "fee_split", "--runs", "6", "--years", "0.3", "--independent-draws")
+    assert _main(*args, "--out", str(alone)) == 0
+    manifest = json.loads((alone / "manifest.json").read_text())
+    assert manifest["common_draws"] is False
+    frame = pd.read_parquet(alone / "timeseries.parquet")
+    a, b = (frame[frame.subset == s].reset_index(drop=True) for s in (0, 1))
+    assert not np.allclose(a["eth_usd"], b["eth_usd"])
+
+
+def test_a_single_subset_run_has_no_comparison(tmp_path):
+    out = tmp_path / "b"
+    assert _main("run", "baseline", "--runs", "2", "--years", "0.1", "--out", str(out)) == 0
+    assert not (out / "comparison.csv").exists()
+    assert "comparison" not in json.loads((out / "kpis.json").read_text())
+
+
+@pytest.mark.parametrize("name", [n for n, e in definitions.EXPERIMENTS.items()])
+def test_every_named_experiment_uses_common_draws(name):
+    assert definitions.EXPERIMENTS[name].common_draws
