@@ -120,3 +120,24 @@ def test_update_rewrites_golden_files_and_prints_what_moved(tmp_path):
     for new, old in zip(rewritten["kpis"], committed["kpis"], strict=True):
         assert {k: new[k] for k in KEYS} == {k: old[k] for k in KEYS}
         assert within(old["golden"], new["golden"], old["tolerance"]), new
+
+
+def test_fee_split_golden_covers_the_paired_comparison():
+    document = json.loads((GOLDEN_DIR / "fee_split.json").read_text())
+    rows = [r for r in document["kpis"] if r["stat"].startswith("paired_")]
+    stats = {r["stat"] for r in rows}
+    assert stats == {
+        "paired_mean_difference",
+        "paired_ci_low",
+        "paired_ci_high",
+        "paired_share_positive",
+        "paired_n",
+    }
+    pool = {r["stat"]: r for r in rows if r["kpi"] == "reward_pool_5y"}
+    assert pool["paired_n"]["golden"] == document["runs"] and pool["paired_n"]["tolerance"] == 0
+    low, mean, high = (
+        pool[f"paired_{k}"]["golden"] for k in ("ci_low", "mean_difference", "ci_high")
+    )
+    assert low <= mean <= high
+    assert pool["paired_mean_difference"]["tolerance"] > 0
+    assert "bootstrap s.e." in pool["paired_mean_difference"]["reason"]

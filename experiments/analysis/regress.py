@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.analysis import compare as paired_compare
 from experiments.analysis import kpis
 from experiments.engines.registry import RunSpec, simulate
 from experiments.files import write_text_atomically
@@ -54,7 +55,8 @@ CASES = {
 
 
 def run_case(case: GoldenCase, experiments: Mapping) -> tuple[pd.DataFrame, dict[int, str]]:
-    """Run-level KPI table of a case (vectorized engine: equal to cadCAD within 1e-9)."""
+    """Run-level KPI table of a case and its subset labels (vectorized engine: equal to cadCAD
+    within 1e-9)."""
     experiment = experiments[case.experiment]
     subsets = experiment.subsets()
     spec = RunSpec(
@@ -100,8 +102,37 @@ def share_tolerance(table: pd.DataFrame, value: float) -> tuple[float, str]:
     return max(error, 1.0 / n), f"{NOISE_MULTIPLE:g} x binomial s.e., at least one run in {n}"
 
 
-def golden_rows(table: pd.DataFrame, labels: dict[int, str]) -> list[dict]:
-    """Every KPI statistic of a case with its tolerance and the reason for it."""
+def comparison_rows(table: pd.DataFrame, labels: dict[int, str], reference: int) -> list[dict]:
+    """The paired comparison of every subset with the reference (`compare.comparison_table`),
+    each statistic with a tolerance derived like the others: 2 x the bootstrap s.e. of the mean
+    paired difference for the difference and its interval ends, 2 x the binomial s.e. for the
+    share of pairs above zero, exact for the pair count."""
+    rows = []
+    names = [k.name for k in kpis.RUN_KPIS]
+    for row in paired_compare.comparison_table(table, names, reference).itertuples(index=False):
+        d = pd.Series(paired_compare.paired(table, row.kpi, row.subset, reference))
+        tolerance, reason = noise_tolerance(d, "mean")
+        label = labels[int(row.subset)]
+        for stat in ("mean_difference", "ci_low", "ci_high"):
+            value = getattr(row, stat)
+            rows.append(
+                _row(row.subset, label, row.kpi, f"paired_{stat}", value, tolerance, reason)
+            )
+        share, why = share_tolerance(d, row.share_positive)
+        rows.append(
+            _row(
+                row.subset, label, row.kpi, "paired_share_positive", row.share_positive, share, why
+            )
+        )
+        rows.append(_row(row.subset, label, row.kpi, "paired_n", row.n, 0.0, "count: exact"))
+    return rows
+
+
+def golden_rows(
+    table: pd.DataFrame, labels: dict[int, str], reference: int | None = None
+) -> list[dict]:
+    """Every KPI statistic of a case with its tolerance and the reason for it (and, with a
+    `reference` subset, the paired comparison of the others with it)."""
     rows = []
     for subset, runs in table.groupby("subset", sort=True):
         label = labels[int(subset)]
@@ -114,6 +145,8 @@ def golden_rows(table: pd.DataFrame, labels: dict[int, str]) -> list[dict]:
             value = kpi.function(runs)
             tolerance, reason = share_tolerance(runs, value)
             rows.append(_row(subset, label, kpi.name, "value", value, tolerance, reason))
+    if reference is not None and table["subset"].nunique() > 1:
+        rows += comparison_rows(table, labels, reference)
     return rows
 
 
@@ -258,7 +291,7 @@ def regress(
     for name in names or list(CASES):
         case = CASES[name]
         table, labels = run_case(case, experiments)
-        rows = golden_rows(table, labels)
+        rows = golden_rows(table, labels, experiments[case.experiment].reference)
         path = golden_path(name, golden_dir)
         if update:
             if path.exists():
