@@ -1,5 +1,6 @@
-"""A generated report.html in headless Chromium: no JavaScript errors, every chart drawn, no
-network requests, and a screenshot in artifacts/ for a person to look at.
+"""A generated report.html in headless Chromium: no JavaScript errors, every chart drawn and
+fitting its card at the first render (no resize first), no network requests, and screenshots in
+artifacts/ for a person to look at.
 
 Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them). Without them the test
 fails when CI is set and is skipped otherwise.
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WINDOW = (1400, 900)
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -30,16 +32,23 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1400,1000",
+    f"--window-size={WINDOW[0]},{WINDOW[1]}",
 )
 RENDER_SECONDS = 60
-# Every chart div with its plot SVG and the number of drawn data traces.
+# Every chart div with its plot SVG, the number of drawn data traces, the SVG's drawn width and
+# the inner width of the card it sits in.
 CHARTS_SCRIPT = """
-return Array.from(document.querySelectorAll('div.plotly-graph-div')).map(div => ({
-  id: div.id,
-  svg: div.querySelector('svg.main-svg') !== null,
-  traces: div.querySelectorAll('svg.main-svg .scatterlayer .trace').length,
-}));
+return Array.from(document.querySelectorAll('div.plotly-graph-div')).map(div => {
+  const svg = div.querySelector('svg.main-svg');
+  const card = div.closest('.chart');
+  return {
+    id: div.id,
+    svg: svg !== null,
+    traces: div.querySelectorAll('svg.main-svg .scatterlayer .trace').length,
+    width: svg === null ? null : svg.getBoundingClientRect().width,
+    card: card === null ? null : card.clientWidth,
+  };
+});
 """
 
 
@@ -117,7 +126,9 @@ def _external_requests(driver) -> list[str]:
 def test_report_renders_every_chart_without_errors(browser, reports, name):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    expected = len(report.CHART_COLUMNS) + 1  # the fan charts or lines, then emission vs inflow
+    # the fan charts or lines, then emission vs inflow; the paired differences for two subsets
+    expected = len(report.CHART_COLUMNS) + 1 + (name == "fee_split")
+    browser.set_window_size(*WINDOW)  # before loading: the page is never resized once open
     browser.get_log("browser")  # drop what earlier pages logged
     browser.get_log("performance")
     browser.get(reports[name].as_uri())
@@ -130,15 +141,26 @@ def test_report_renders_every_chart_without_errors(browser, reports, name):
     charts = browser.execute_script(CHARTS_SCRIPT)
     assert len(charts) == expected
     assert sum(1 for c in charts if c["svg"] and c["traces"] > 0) == expected, charts
+    ids = [c["id"] for c in charts]
+    assert (f"chart-{report.COMPARISON_CHART}" in ids) == (name == "fee_split"), ids
+    # every chart fits its card as first drawn: nothing cut off, no resize needed
+    for chart in charts:
+        assert chart["card"] and chart["width"], chart
+        assert chart["width"] <= chart["card"] + 1, chart
+        assert chart["width"] >= 0.9 * chart["card"] - 10, chart  # and fills it
 
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
     assert _external_requests(browser) == []
 
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1400, min(height, 16_000))
+    # the charts as a reader first sees them, at the window size the page opened with
     ARTIFACTS.mkdir(exist_ok=True)
+    browser.execute_script("document.getElementById('charts').scrollIntoView()")
     shot = ARTIFACTS / f"report-{name}.png"
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 50_000  # a page with charts, not a blank one
-    browser.set_window_size(1400, 1000)
+    # then the whole page (a taller window: after the checks above)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(WINDOW[0], min(height, 16_000))
+    assert browser.save_screenshot(str(ARTIFACTS / f"report-{name}-full.png"))
+    browser.set_window_size(*WINDOW)

@@ -124,3 +124,80 @@ def test_a_thinned_timeseries_is_drawn_without_a_crossing():
     assert list(plots.bands(thinned, "reward_pool")["timestep"]) == list(range(0, 121, 10))
     with pytest.raises(ValueError, match="every day"):
         plots.parity_crossings(thinned)
+
+
+def test_emission_chart_has_bands_of_emission_and_of_the_runs_mean_inflow():
+    # run r's inflow ramps at r x 10/day: the bands are the percentiles across runs of each
+    # run's 30-day trailing mean, not of the median path
+    frame = _frame(120, 5, lambda r, d: 10.0 * r * d, lambda r, d: 400.0 + r)
+    fig = plots.emission_vs_inflow(frame)
+    bands = {t.name: t for t in fig.data if t.fill == "toself"}
+    assert set(bands) == {
+        "pool inflow, P5-P95",
+        "pool inflow, P25-P75",
+        "emission, P5-P95",
+        "emission, P25-P75",
+    }
+    table = plots.emission_inflow_bands(frame)
+    inflow = table[(table["column"] == "daily_pool_inflow") & (table["timestep"] == 100)].iloc[0]
+    means = [np.mean([10.0 * r * d for d in range(71, 101)]) for r in range(1, 6)]
+    assert inflow["p25"] == pytest.approx(np.quantile(means, 0.25))
+    assert inflow["p95"] == pytest.approx(np.quantile(means, 0.95))
+    emission = table[(table["column"] == "daily_emission") & (table["timestep"] == 5)].iloc[0]
+    assert emission["p5"] == pytest.approx(np.quantile([401.0 + i for i in range(5)], 0.05))
+    assert table[table["column"] == "daily_pool_inflow"]["timestep"].min() == 30  # full windows
+    # the polygon spans P5 to P95 of the inflow on day 100
+    band = bands["pool inflow, P5-P95"]
+    on_day = [y for x, y in zip(band.x, band.y, strict=True) if x == plots.calendar([100])[0]]
+    assert sorted(on_day) == pytest.approx(sorted([inflow["p5"], inflow["p95"]]))
+    # the medians and the crossing are still drawn, above the bands
+    assert [t.mode for t in fig.data if t.mode == "markers"] == ["markers"]
+    first_line = next(i for i, t in enumerate(fig.data) if t.fill != "toself")
+    assert all(t.fill != "toself" for t in fig.data[first_line:])
+
+
+def test_comparison_forest_one_row_per_kpi_with_its_interval_and_zero():
+    table = pd.DataFrame(
+        {
+            "kpi": ["reward_pool_1y", "fee_parity_day", "staking_ratio_end", "reward_pool_5y"],
+            "subset": 1,
+            "reference_subset": 0,
+            "mean_difference": [150_000.0, -10.0, 0.012, math.nan],
+            "ci_low": [110_000.0, -22.0, 0.010, math.nan],
+            "ci_high": [250_000.0, -7.0, 0.016, math.nan],
+            "share_positive": [1.0, 0.0, 1.0, math.nan],
+            "n": [20, 20, 20, 0],
+        }
+    )
+    units = {name: kpis.REGISTRY[name].unit for name in table["kpi"]}
+    fig = plots.comparison_forest(table, {0: "a", 1: "b"}, units)
+    assert [list(t.y) for t in fig.data] == [
+        ["reward_pool_1y"],
+        ["fee_parity_day"],
+        ["staking_ratio_end"],
+    ]
+    shares = fig.data[2]  # a share: percentage points
+    assert shares.x[0] == pytest.approx(1.2)
+    assert shares.error_x.array[0] == pytest.approx(0.4)
+    assert shares.error_x.arrayminus[0] == pytest.approx(0.2)
+    titles = [fig.layout[f"xaxis{i}" if i > 1 else "xaxis"].title.text for i in (1, 2, 3)]
+    assert titles == [
+        "difference (SESH)",
+        "difference (days)",
+        "difference (percentage points)",
+    ]
+    for i in (1, 2, 3):  # every panel shows zero and draws its zero line
+        axis = fig.layout[f"xaxis{i}" if i > 1 else "xaxis"]
+        assert axis.zeroline and axis.range[0] < 0 < axis.range[1]
+    assert "reward_pool_5y" in fig.layout.title.subtitle.text  # named as having no value
+    assert fig.layout.width is None  # sized by its card
+
+
+def test_format_difference():
+    assert plots.format_difference(168_248.1, "SESH") == "+168,248"
+    assert plots.format_difference(-11.03, "day") == "\u221211"
+    assert plots.format_difference(-0.0805, "share") == "\u22128.1"
+    assert plots.format_difference(0.0, "SESH") == "0"
+    assert plots.format_difference(float("nan"), "SESH") == "–"
+    assert plots.difference_unit("share") == "pp"
+    assert plots.difference_unit("1/year") == "pp/year"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pytest
+from markupsafe import escape
 
 from experiments import cli
 from experiments.analysis import kpis
@@ -81,8 +85,10 @@ def _page(results: Path) -> tuple[str, Page]:
     return text, Page(text)
 
 
-def _chart_ids() -> list[str]:
-    return [f"chart-{c}" for c in (*report.CHART_COLUMNS, report.EMISSION_CHART)]
+def _chart_ids(comparison: bool = False) -> list[str]:
+    """The chart divs in page order: the comparison (a run of several subsets) comes first."""
+    charts = (*report.CHART_COLUMNS, report.EMISSION_CHART)
+    return [f"chart-{c}" for c in ((report.COMPARISON_CHART,) if comparison else ()) + charts]
 
 
 # --- content -------------------------------------------------------------------------------------
@@ -94,7 +100,7 @@ def test_every_chart_is_present_and_drawn(fixture, request):
     divs = [
         a["id"] for tag, a in page.tags if tag == "div" and "plotly-graph-div" in a.get("class", "")
     ]
-    assert divs == _chart_ids()
+    assert divs == _chart_ids(comparison=fixture == "sweep")
     for chart in divs:
         assert re.search(rf'Plotly\.newPlot\(\s*"{chart}"', text), chart
 
@@ -229,6 +235,147 @@ def test_sensitivity_csv_is_shown_ranked(baseline, tmp_path):
         report.write_report(results)
 
 
+def _differences(page: Page) -> dict[tuple[str, str, str, str], Any]:
+    """(KPI, subset, reference, statistic) -> the exact value of every number in the paired
+    differences table (the row's attributes name the KPI and subsets, each cell its statistic)."""
+    shown, row = {}, None
+    for tag, attrs in page.tags:
+        if tag == "tr":
+            row = (
+                (attrs["data-kpi"], attrs["data-subset"], attrs["data-reference"])
+                if ("data-reference" in attrs)
+                else None
+            )
+        elif row is not None and "data-stat" in attrs:
+            key = (*row, attrs["data-stat"])
+            assert key not in shown, key
+            shown[key] = json.loads(attrs["data-value"])
+    return shown
+
+
+def _csv_number(text: str):
+    if text == "":
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        return None
+    return int(value) if value.is_integer() and "." not in text and "e" not in text else value
+
+
+def test_comparison_table_values_equal_comparison_csv(sweep):
+    text, page = _page(sweep)
+    with (sweep / "comparison.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    expected = {
+        (row["kpi"], row["subset"], row["reference_subset"], stat): _csv_number(row[stat])
+        for row in rows
+        for stat in ("mean_difference", "ci_low", "ci_high", "share_positive", "n")
+    }
+    assert _differences(page) == expected  # every number, exactly, and nothing else
+    assert any(v is not None and v != 0 for v in expected.values())
+    # the formatted text beside the exact value, with the subset and reference labels
+    row = next(r for r in rows if r["mean_difference"] and float(r["mean_difference"]) != 0)
+    unit = kpis.REGISTRY[row["kpi"]].unit
+    value = json.dumps(float(row["mean_difference"]))
+    shown = plots.format_difference(float(row["mean_difference"]), unit)
+    assert f'data-stat="mean_difference" data-value="{value}">{shown}<' in text
+    assert "fee_pool_share=1 vs fee_pool_share=0.9" in text
+    assert "Paired on common random numbers" in text
+    # the KPI-median comparison cells are untouched: only kpis.json's numbers carry data-kpi
+    assert all("data-stat" in c and "data-subset" in c for c in page.kpi_cells())
+
+
+def test_comparison_chart_is_a_forest_of_every_kpi_with_a_value(sweep):
+    results = report.load_results(sweep, timeseries=False)
+    figure = report.paired_differences(results)["chart"]
+    assert figure["id"] == report.COMPARISON_CHART
+    table = results.comparison
+    units = {name: kpis.REGISTRY[name].unit for name in table["kpi"]}
+    fig = plots.comparison_forest(table, results.labels, units)
+    plotted = [name for trace in fig.data for name in trace.y]
+    valued = table[table["mean_difference"].notna()]
+    assert sorted(plotted) == sorted(valued["kpi"])
+    assert fig.layout.title.subtitle.text.count("95% bootstrap interval") == 1
+
+
+def test_independent_draws_are_labelled_not_paired(sweep, tmp_path):
+    results = tmp_path / "independent"
+    shutil.copytree(sweep, results)
+    manifest = json.loads((results / "manifest.json").read_text())
+    manifest["common_draws"] = False
+    (results / "manifest.json").write_text(json.dumps(manifest))
+    report.write_report(results)
+    text, page = _page(results)
+    assert "Independent draws" in text and "Paired on common random numbers" not in text
+    assert "the interval is that of a mean of unmatched differences" in text
+    assert len(_differences(page)) > 0  # the same numbers, only labelled differently
+
+
+def test_malformed_comparison_csv_is_a_one_line_error(sweep, tmp_path, capsys):
+    results = tmp_path / "bad comparison"
+    shutil.copytree(sweep, results)
+    (results / "comparison.csv").write_text("kpi,subset\nreward_pool_1y,1\n")
+    with pytest.raises(report.ReportError, match="missing column 'reference_subset'"):
+        report.write_report(results)
+    before = (results / report.REPORT_FILE).read_bytes()
+    assert _main("report", str(results)) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "comparison.csv: missing column 'reference_subset'" in err[0], err
+    assert (results / report.REPORT_FILE).read_bytes() == before
+
+
+def _with_overrides(source: Path, target: Path) -> Path:
+    """A copy of `source` whose manifest says --set fee_pool_share=1 --set staking_requirement=
+    20000 were in force (as a run with them records it), its report rebuilt."""
+    shutil.copytree(source, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["overrides"] = {"fee_pool_share": 1.0, "staking_requirement": 20000}
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    report.write_report(target)
+    return target
+
+
+OVERRIDES_TEXT = "fee_pool_share = 1, staking_requirement = 20,000"
+
+
+def test_header_names_the_overrides_in_force(baseline, tmp_path):
+    text, _ = _page(_with_overrides(baseline, tmp_path / "overridden"))
+    header = text[text.index("<header>") : text.index("</header>")]
+    description = json.loads((baseline / "manifest.json").read_text())["description"]
+    assert f'<p class="lede">{escape(description)}</p>' in header  # the description stays
+    assert f"Overrides in force (--set): <code>{OVERRIDES_TEXT}</code>" in header
+    assert header.index(escape(description)) < header.index("Overrides in force")
+    assert f"<dt>Overrides (--set)</dt><dd>{OVERRIDES_TEXT}</dd>" in text
+    plain, _ = _page(baseline)
+    assert "Overrides in force" not in plain
+
+
+def test_run_with_set_names_its_overrides(tmp_path):
+    results = _run(
+        tmp_path / "set",
+        "baseline",
+        "--runs",
+        "1",
+        "--years",
+        "0.1",
+        "--set",
+        "staking_requirement=20000",
+    )
+    text, _ = _page(results)
+    header = text[text.index("<header>") : text.index("</header>")]
+    assert "Overrides in force (--set): <code>staking_requirement = 20,000</code>" in header
+
+
+def test_emission_chart_draws_bands_per_subset(sweep):
+    figures = report.chart_figures(report.load_results(sweep))
+    fig = figures[report.EMISSION_CHART]
+    bands = [t for t in fig.data if t.fill == "toself"]
+    # P5-P95 and P25-P75 of emission and of inflow, for each of the two subsets
+    assert len(bands) == 8
+    assert {t.legendgroup for t in bands} == {"fee_pool_share=0.9", "fee_pool_share=1"}
+    assert "P25-P75 and P5-P95 across runs" in fig.layout.title.subtitle.text
+
+
 # --- rebuilding ----------------------------------------------------------------------------------
 
 
@@ -322,6 +469,20 @@ def test_publish_index_shows_the_key_kpis(results_root, tmp_path):
         for name, stat, _ in publish.KEY_KPIS:
             value = plots.format_value(stats[name][stat], kpis.REGISTRY[name].unit)
             assert f'<td class="num" data-kpi="{name}">{value}</td>' in text
+
+
+def test_publish_index_names_the_overrides_in_force(results_root, tmp_path):
+    _with_overrides(results_root / "baseline", results_root / "baseline overridden")
+    site = tmp_path / "site"
+    assert _main("publish", str(results_root), str(site)) == 0
+    page = Page(text := (site / publish.INDEX_FILE).read_text())
+    assert text.count("Overrides in force") == 1
+    row = text[text.index('href="baseline%20overridden/') :]
+    row = row[: row.index("</th>")]
+    description = json.loads((results_root / "baseline" / "manifest.json").read_text())
+    assert escape(description["description"]) in row
+    assert f"Overrides in force: {OVERRIDES_TEXT}" in row
+    assert len([a for tag, a in page.tags if tag == "a"]) == 3
 
 
 def test_publish_builds_a_missing_report_without_touching_the_results(results_root, tmp_path):

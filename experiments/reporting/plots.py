@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.subplots import make_subplots
 
 from experiments.analysis import kpis
 from model.constants import TGE_DATE
@@ -258,19 +259,27 @@ def _hover(unit: str, var: Variable | None = None, label: str = "median") -> str
     return f"day %{{customdata}}<br>{label}: {value}<extra></extra>"
 
 
-def _band(fig: go.Figure, x, low, high, name: str, opacity: float, color: str = MAIN) -> None:
-    """One closed polygon between `low` and `high` (one trace, no hover)."""
+def _rgba(color: str, opacity: float) -> str:
     red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{opacity})"
+
+
+def _band(
+    fig: go.Figure, x, low, high, name: str, opacity: float, color: str = MAIN, **trace
+) -> None:
+    """One closed polygon between `low` and `high` (one trace, no hover); `trace`: more
+    go.Scatter attributes (legendgroup, showlegend)."""
     fig.add_trace(
         go.Scatter(
             x=np.concatenate([x, x[::-1]]),
             y=np.concatenate([np.asarray(high), np.asarray(low)[::-1]]),
             fill="toself",
-            fillcolor=f"rgba({red},{green},{blue},{opacity})",
+            fillcolor=_rgba(color, opacity),
             line={"width": 0},
             mode="lines",
             name=name,
             hoverinfo="skip",
+            **trace,
         )
     )
 
@@ -399,13 +408,16 @@ def emission_vs_inflow(
     labels: Mapping[int, str] | None = None,
     step: int | None = None,
 ) -> go.Figure:
-    """Daily emission against daily pool inflow (medians across runs) with the first crossing.
+    """Daily emission against daily pool inflow (medians across runs, with bands across runs)
+    and the first crossing.
 
-    Bold lines are the trailing means over kpis.py's fee-parity window; the crossing marker is
-    kpis.fee_parity_day applied to the median paths. One subset: its daily medians show faintly
-    behind; a sweep: inflow solid and emission dashed, one colour per subset. A thinned
-    timeseries (KPI-only run with --thin) shows the medians of its saved days and no crossing:
-    the trailing-mean rule needs every day (the fee_parity_day KPI has it).
+    Bold lines are the trailing means over kpis.py's fee-parity window of the median paths; the
+    crossing marker is kpis.fee_parity_day applied to them. Behind them, the P5-P95 and P25-P75
+    bands across runs of the daily emission and of each run's trailing-mean pool inflow (the
+    quantity the parity rule compares), per subset. A sweep: inflow solid and emission dashed, one
+    colour per subset, its bands in its legend group. A thinned timeseries (KPI-only run with
+    --thin) shows its saved days and no crossing: the trailing-mean rule needs every day (the
+    fee_parity_day KPI has it).
     """
     names = _labels(frame, labels)
     chosen = frame[frame["subset"].isin(list(names))]
@@ -421,17 +433,20 @@ def emission_vs_inflow(
             daily_pool_inflow_mean=paths["daily_pool_inflow"],
         )
         smoothing = "saved days only"
+    spread = emission_inflow_bands(chosen, step)
     runs = frame["run"].nunique()
     single = len(names) == 1
+    inflow_band = f"each run's {window}-day mean inflow" if daily else "inflow"
     fig = _figure(
         "Daily emission vs daily pool inflow",
-        f"medians across {runs} run{'s' * (runs != 1)}; "
-        + (f"bold: {smoothing}" if single and daily else smoothing)
-        + ("" if single else ", solid: pool inflow, dashed: emission")
-        + ("; diamond: first day the mean inflow reaches the mean emission" if daily else ""),
+        f"lines: medians across {runs} run{'s' * (runs != 1)}, {smoothing}"
+        + ("" if single else " (solid: pool inflow, dashed: emission)")
+        + ("; diamond: first day the mean inflow reaches the mean emission" if daily else "")
+        + f"<br>bands: P25-P75 and P5-P95 across runs of daily emission and of {inflow_band}"
+        + ("" if single else ", in the subset's colour"),
         "SESH/day",
     )
-    fig.update_layout(height=520)
+    fig.update_layout(height=560, margin={"t": 92})
     if not daily:
         fig.add_annotation(
             text="thinned timeseries: no fee-parity crossing here (it needs every day); "
@@ -444,6 +459,28 @@ def emission_vs_inflow(
             xanchor="left",
             yanchor="top",
         )
+    # every subset's bands first, so that no band covers another subset's lines
+    for position, subset in enumerate(sorted(names)):
+        label = names[subset]
+        color = COLORWAY[position % len(COLORWAY)]
+        for column, what, band_color in (
+            ("daily_pool_inflow", "pool inflow", INFLOW if single else color),
+            ("daily_emission", "emission", EMISSION if single else color),
+        ):
+            rows = spread[(spread["subset"] == subset) & (spread["column"] == column)]
+            band_x = calendar(rows["timestep"])
+            for low, high, opacity in (("p5", "p95", 0.10), ("p25", "p75", 0.20)):
+                _band(
+                    fig,
+                    band_x,
+                    rows[low],
+                    rows[high],
+                    f"{what}, {low.upper()}-{high.upper()}" if single else f"{label}: {what}",
+                    opacity if single else 0.7 * opacity,  # several overlap: lighter
+                    band_color,
+                    legendgroup=None if single else label,
+                    showlegend=single,
+                )
     for position, (subset, path) in enumerate(paths.groupby("subset", sort=True)):
         label = names[int(subset)]
         color = COLORWAY[position % len(COLORWAY)]
@@ -488,6 +525,27 @@ def emission_vs_inflow(
     return fig
 
 
+def emission_inflow_bands(frame: pd.DataFrame, step: int | None = None) -> pd.DataFrame:
+    """P5-P95 of daily emission and of the pool inflow across runs, per subset and day after TGE,
+    in long form (`column` says which). The inflow is each run's trailing mean over the
+    fee-parity window when the frame holds every day (the quantity the parity rule compares),
+    else the saved days' values; days before a full window are left out."""
+    data = frame[frame["timestep"] >= 1].sort_values(["subset", "run", "timestep"])
+    if is_daily(frame):
+        inflow = (
+            data.groupby(["subset", "run"], sort=False)["daily_pool_inflow"]
+            .rolling(kpis.PARITY_WINDOW_DAYS)
+            .mean()
+            .reset_index(level=[0, 1], drop=True)
+        )
+        data = data.assign(daily_pool_inflow=inflow)
+    tables = []
+    for column in ("daily_pool_inflow", "daily_emission"):
+        table = bands(data.dropna(subset=[column]), column, step)
+        tables.append(table.assign(column=column))
+    return pd.concat(tables, ignore_index=True)
+
+
 def _mark_crossing(
     fig: go.Figure, path: pd.DataFrame, day: float, label: str | None, color: str, row: int
 ) -> None:
@@ -525,6 +583,165 @@ def _mark_crossing(
         )
     )
     mark_day(fig, day, f"day {int(day)}", color, row)
+
+
+# --- paired differences -------------------------------------------------------------------------
+
+# Differences of shares and rates are in percentage points.
+DIFFERENCE_UNITS = {"share": "pp", "share of runs": "pp", "1/year": "pp/year"}
+DIFFERENCE_AXIS = {
+    "pp": "percentage points",
+    "pp/year": "percentage points per year",
+    "day": "days",
+}
+
+
+def difference_unit(unit: str) -> str:
+    """The unit of a difference of a KPI in `unit` (percentage points for shares and rates)."""
+    return DIFFERENCE_UNITS.get(unit, unit)
+
+
+def format_difference(value, unit: str = "") -> str:
+    """A signed difference: percentage points for shares and rates, else as format_value."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    value = float(value)
+    text = f"{value * 100:,.1f}" if unit in PERCENT_UNITS else format_value(value, unit)
+    if value > 0:
+        return f"+{text}"
+    return text.replace("-", "\u2212", 1)
+
+
+def comparison_forest(
+    table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, str]
+) -> go.Figure:
+    """Paired differences against the reference subset (compare.py's table): one row per KPI,
+    the point at the mean difference, the bar its 95% interval, a line at zero.
+
+    KPIs have different units, so there is one panel per unit, each with its own axis in that
+    unit (percentage points for shares and rates), rather than one axis of relative changes: a
+    difference relative to a mean near zero (a share of runs, a residual) would read as huge.
+    Several subsets against the reference: one colour each, side by side in every row (the
+    first MAX_LINES)."""
+    subsets = sorted(int(s) for s in table["subset"].unique())[:MAX_LINES]
+    table = table[table["subset"].isin(subsets)]
+    # a KPI without a value in any pair (horizon too short) has no row
+    valued = table.groupby("kpi", sort=False)["mean_difference"].transform(
+        lambda v: np.isfinite(v.to_numpy(dtype="float64")).any()
+    )
+    left_out = list(dict.fromkeys(table.loc[~valued.astype(bool), "kpi"]))
+    table = table[valued.astype(bool)]
+    kpi_order = list(dict.fromkeys(table["kpi"]))
+    groups: dict[str, list[str]] = {}
+    for name in kpi_order:
+        groups.setdefault(difference_unit(units.get(name, "")), []).append(name)
+    reference = int(table["reference_subset"].iloc[0]) if len(table) else 0
+    reference_label = labels.get(reference, f"subset {reference}")
+    row_px = max(24, 14 * len(subsets))
+    gap_px = 74
+    heights = [row_px * len(names) + 8 for names in groups.values()]
+    plot_px = sum(heights) + gap_px * (len(groups) - 1)
+    fig = make_subplots(
+        rows=max(1, len(groups)),
+        cols=1,
+        row_heights=heights or None,
+        vertical_spacing=gap_px / plot_px if len(groups) > 1 else 0.0,
+    )
+    several = len(subsets) > 1
+    for panel, (unit, names) in enumerate(groups.items(), start=1):
+        scale = 100.0 if unit in ("pp", "pp/year") else 1.0
+        rows = table[table["kpi"].isin(names)]
+        for position, subset in enumerate(subsets):
+            one = rows[rows["subset"] == subset].set_index("kpi").reindex(names)
+            mean = one["mean_difference"].to_numpy(dtype="float64") * scale
+            low = one["ci_low"].to_numpy(dtype="float64") * scale
+            high = one["ci_high"].to_numpy(dtype="float64") * scale
+            label = labels.get(subset, f"subset {subset}")
+            source_unit = [units.get(n, "") for n in names]
+            hover = [
+                f"{format_difference(m, u)} {difference_unit(u)} "
+                f"(95%: {format_difference(lo, u)} to {format_difference(hi, u)}), "
+                f"n = {format_value(n, count=True)}"
+                for m, lo, hi, n, u in zip(
+                    one["mean_difference"],
+                    one["ci_low"],
+                    one["ci_high"],
+                    one["n"],
+                    source_unit,
+                    strict=True,
+                )
+            ]
+            fig.add_trace(
+                go.Scatter(
+                    x=mean,
+                    y=names,
+                    orientation="h",
+                    mode="markers",
+                    name=f"{label} \u2212 {reference_label}",
+                    legendgroup=label,
+                    showlegend=several and panel == 1,
+                    marker={"color": COLORWAY[position % len(COLORWAY)], "size": 9},
+                    error_x={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": np.where(np.isfinite(high), high - mean, np.nan),
+                        "arrayminus": np.where(np.isfinite(low), mean - low, np.nan),
+                        "thickness": 1.6,
+                        "width": 4,
+                    },
+                    customdata=hover,
+                    hovertemplate=f"%{{y}}<br>{label}: %{{customdata}}<extra></extra>",
+                ),
+                row=panel,
+                col=1,
+            )
+        values = np.concatenate(
+            [rows[c].to_numpy(dtype="float64") * scale for c in ("mean_difference", "ci_low")]
+            + [rows["ci_high"].to_numpy(dtype="float64") * scale]
+        )
+        values = values[np.isfinite(values)]
+        lowest = min(0.0, float(values.min())) if values.size else -1.0
+        highest = max(0.0, float(values.max())) if values.size else 1.0
+        pad = 0.06 * (highest - lowest) or 1.0
+        fig.update_xaxes(
+            range=[lowest - pad, highest + pad],
+            title_text=f"difference ({DIFFERENCE_AXIS.get(unit, unit) or 'no unit'})",
+            zeroline=True,
+            zerolinecolor="#1f2933",
+            zerolinewidth=1.2,
+            row=panel,
+            col=1,
+        )
+        fig.update_yaxes(
+            type="category",
+            categoryorder="array",
+            categoryarray=names,
+            autorange="reversed",
+            showgrid=False,
+            row=panel,
+            col=1,
+        )
+    n = table["n"].max() if len(table) else 0
+    top = 96 + (18 if left_out else 0) + (26 if several else 0)  # subtitle lines, legend
+    who = "each subset" if several else labels.get(subsets[0], "") if subsets else ""
+    fig.update_layout(
+        template=TEMPLATE,
+        title={
+            "text": "Paired differences from the reference subset",
+            "subtitle": {
+                "text": f"{who} \u2212 {reference_label}: mean over {format_value(n, count=True)}"
+                " run pairs (point) and 95% bootstrap interval (bar); one panel per unit"
+                + (f"<br>no pairs with a value: {', '.join(left_out)}" if left_out else "")
+            },
+        },
+        hovermode="closest",
+        showlegend=several,
+        legend={"y": 1.0, "yanchor": "bottom", "x": 0.0, "xanchor": "left"},
+        scattermode="group",
+        height=plot_px + top + 56,
+        margin={"t": top, "b": 56},
+    )
+    return fig
 
 
 def time_lines(

@@ -130,6 +130,7 @@ def _report(name: str, results: report.Results) -> dict[str, Any]:
         "href": f"{quote(name)}/{INDEX_FILE}",
         "experiment": manifest.get("experiment", name),
         "description": manifest.get("description", ""),
+        "overrides": report.overrides_text(manifest),
         "period": f"{data.get('start', '?')} to {data.get('end', '?')}",
         "runs": manifest.get("runs", "?"),
         "rows": rows,

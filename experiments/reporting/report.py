@@ -1,7 +1,7 @@
 """`report.html`: one self-contained page per results directory, built from the saved files only.
 
 The page is rebuilt from timeseries.parquet, kpis.json, manifest.json (and sensitivity.csv when a
-sensitivity run left one), so `python -m experiments report DIR` gives the same page as `run` did.
+sensitivity run left one, comparison.csv when a run of several subsets did), so `python -m experiments report DIR` gives the same page as `run` did.
 It must open offline and be safe to host as a plain file: plotly.js is inlined once in the head, the
 charts are plotly divs that call it, the styles are inline and use system fonts, and no element
 points at anything outside the file. KPI cells carry the exact kpis.json number in `data-value`
@@ -14,6 +14,7 @@ numbers, the exact values and plotly's chart divs (the only markup passed in, as
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -47,6 +48,19 @@ EMISSION_CHART = "emission_vs_inflow"
 # Subsets shown as their own columns in the assumptions table; beyond this, a range.
 MAX_SUBSET_COLUMNS = 8
 SENSITIVITY_COLUMNS = ("kpi", "parameter", "mu_star", "mu_star_conf", "sigma", "rank")
+COMPARISON_COLUMNS = (
+    "kpi",
+    "subset",
+    "reference_subset",
+    "mean_difference",
+    "ci_low",
+    "ci_high",
+    "share_positive",
+    "n",
+)
+COMPARISON_CHART = "comparison"
+# comparison rows shown open; a longer table (a big sweep) is folded in a <details>
+MAX_OPEN_COMPARISON_ROWS = 60
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
 
 
@@ -63,6 +77,7 @@ class Results:
     kpis: dict[str, Any] | None
     frame: pd.DataFrame | None
     sensitivity: pd.DataFrame | None
+    comparison: pd.DataFrame | None = None
 
     @property
     def labels(self) -> dict[int, str]:
@@ -101,7 +116,8 @@ def load_results(
         manifest=manifest,
         kpis=document,
         frame=_read_timeseries(path / "timeseries.parquet", columns) if timeseries else None,
-        sensitivity=_read_sensitivity(path / "sensitivity.csv"),
+        sensitivity=_read_table(path / "sensitivity.csv", SENSITIVITY_COLUMNS),
+        comparison=_read_table(path / "comparison.csv", COMPARISON_COLUMNS),
     )
 
 
@@ -130,6 +146,8 @@ MANIFEST_TYPES: dict[str, type | tuple[type, ...]] = {
     "engine": str,
     "backend": str,
     "overrides": dict,
+    "common_draws": bool,
+    "reference_subset": int,
     "subsets": list,
     "packages": dict,
     "command": list,
@@ -141,7 +159,9 @@ def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """manifest.json's shape: the fields the report reads have their types; subsets are objects."""
     for name, kind in MANIFEST_TYPES.items():
         value = manifest.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+        if value is not None and (
+            isinstance(value, bool) != (kind is bool) or not isinstance(value, kind)
+        ):
             raise ReportError(f"invalid {path}: '{name}' has the wrong type")
     for entry in manifest.get("subsets") or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("parameters", {}), dict):
@@ -188,14 +208,16 @@ def check_timeseries(path: Path, columns: Sequence[str] = ()) -> list[str]:
     return wanted
 
 
-def _read_sensitivity(path: Path) -> pd.DataFrame | None:
+def _read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame | None:
+    """A CSV the run left (None if absent); ReportError if unreadable or missing a column.
+    Floats are parsed round-trip, so the page shows exactly the numbers the file holds."""
     if not path.is_file():
         return None
     try:
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, float_precision="round_trip")
     except (OSError, ValueError) as error:
-        raise ReportError(f"invalid {path}: {error}") from None
-    missing = [c for c in SENSITIVITY_COLUMNS if c not in table.columns]
+        raise ReportError(f"invalid {path}: {' '.join(str(error).split())}") from None
+    missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ReportError(f"invalid {path}: missing column '{missing[0]}'")
     return table
@@ -217,7 +239,7 @@ def write_report(
     needed = NEEDED_COLUMNS
     results = load_results(results_dir, columns=needed, timeseries=frame is None)
     if frame is not None:
-        results = Results(results.path, results.manifest, results.kpis, frame, results.sensitivity)
+        results = dataclasses.replace(results, frame=frame)
     target = Path(destination or results_dir) / REPORT_FILE
     write_text_atomically(target, render(results))
     return target
@@ -256,14 +278,19 @@ def render(results: Results) -> str:
     """The whole page as one string."""
     manifest = results.manifest
     figures = chart_figures(results)
+    differences = paired_differences(results)
     # a sensitivity run's answer is its ranking: it comes before the per-point KPIs
     sections = [Section("run", "Run", "Run", run_summary(results))]
     if results.sensitivity is not None:
         sections.append(
             Section("sensitivity", "Sensitivity", "Sensitivity (Morris)", sensitivity_rows(results))
         )
+    sections.append(Section("kpis", "KPIs", "Key performance indicators", kpi_tables(results)))
+    if differences is not None:
+        sections.append(
+            Section("comparison", "Differences", "Paired differences between subsets", differences)
+        )
     sections += [
-        Section("kpis", "KPIs", "Key performance indicators", kpi_tables(results)),
         Section("charts", "Charts", "Charts", chart_data(results, figures)),
         Section("assumptions", "Assumptions", "Assumptions in force", assumptions(results)),
     ]
@@ -273,11 +300,13 @@ def render(results: Results) -> str:
         .render(
             name=str(manifest.get("experiment", results.path.name)),
             description=manifest.get("description", ""),
+            overrides=overrides_text(manifest),
             period=data_range(results),
             sections=sections,
-            plotly=_plotly() if figures else None,
+            plotly=_plotly() if figures or differences is not None else None,
             has_timeseries=results.frame is not None,
             has_sensitivity=results.sensitivity is not None,
+            has_comparison=results.comparison is not None,
         )
     )
 
@@ -320,7 +349,6 @@ def run_summary(results: Results) -> dict[str, Any]:
     backend = m.get("backend", "?")
     if m.get("processes"):
         backend += f" ({m['processes']} processes)"
-    overrides = m.get("overrides") or {}
     return {
         "experiment": m.get("experiment", "?"),
         "description": m.get("description", ""),
@@ -331,12 +359,25 @@ def run_summary(results: Results) -> dict[str, Any]:
         "seeding": m.get("seeding", ""),
         "engine": m.get("engine", "?"),
         "backend": backend,
-        "overrides": ", ".join(f"{k} = {_show(v)}" for k, v in overrides.items()) or "none",
+        "overrides": overrides_text(m) or "none",
         "revision": m.get("git_revision") or "not a git checkout",
         "versions": versions,
         "command": " ".join(m.get("command", [])),
         "wall_time": f"{m.get('wall_time_seconds', '?')} s",
     }
+
+
+def overrides_text(manifest: Mapping[str, Any]) -> str:
+    """The --set overrides in force as "name = value, ..." (numbers with thousands separators);
+    empty when there are none. The report header and the publish index show it."""
+    overrides = manifest.get("overrides") or {}
+    return ", ".join(f"{name} = {_show_number(value)}" for name, value in overrides.items())
+
+
+def _show_number(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return _show(value)
 
 
 def _show(value: Any) -> str:
@@ -496,28 +537,32 @@ def chart_figures(results: Results) -> dict[str, Any]:
     return figures
 
 
+def chart_div(chart: str, figure) -> Markup:
+    """plotly's div for one figure (no plotly.js: the page carries it once). The figure has no
+    width: it takes its card's (the div is width:100%), and report.html.j2 redraws it when the
+    card changes size."""
+    import plotly.io as pio
+
+    return Markup(
+        pio.to_html(
+            figure,
+            include_plotlyjs=False,
+            full_html=False,
+            div_id=f"chart-{chart}",
+            config=PLOTLY_CONFIG,
+            default_width="100%",
+        )
+    )
+
+
 def chart_data(results: Results, figures: Mapping[str, Any]) -> dict[str, Any]:
     """The chart divs (plotly's own markup) and what the notes above them need to say."""
     if results.frame is None or not figures:
         return {"timeseries": results.frame is not None, "charts": []}
-    import plotly.io as pio
-
     days = int(results.frame["timestep"].max())
     saved = results.frame["timestep"].nunique()
     charts = [
-        {
-            "id": chart,
-            "wide": chart == EMISSION_CHART,
-            "div": Markup(
-                pio.to_html(
-                    figure,
-                    include_plotlyjs=False,
-                    full_html=False,
-                    div_id=f"chart-{chart}",
-                    config=PLOTLY_CONFIG,
-                )
-            ),
-        }
+        {"id": chart, "wide": chart == EMISSION_CHART, "div": chart_div(chart, figure)}
         for chart, figure in figures.items()
     ]
     return {
@@ -531,6 +576,66 @@ def chart_data(results: Results, figures: Mapping[str, Any]) -> dict[str, Any]:
         "thinned": not plots.is_daily(results.frame),
         "weekly": plots.sample_step(saved) > 1,
     }
+
+
+# --- paired comparison --------------------------------------------------------------------------
+
+
+def paired_differences(results: Results) -> dict[str, Any] | None:
+    """What the comparison section shows (None without comparison.csv): one row per KPI and
+    subset with the exact numbers for data-value, the forest chart and how the runs were paired."""
+    table = results.comparison
+    if table is None:
+        return None
+    labels = results.labels
+    registry = (results.kpis or {}).get("kpis", {})
+    order = {name: i for i, name in enumerate(registry or kpis.REGISTRY)}
+    table = table.assign(_order=table["kpi"].map(order).fillna(len(order))).sort_values(
+        ["subset", "_order"], kind="stable"
+    )
+    units = {name: _unit(name, registry) for name in table["kpi"].unique()}
+    rows = []
+    for row in table.itertuples(index=False):
+        unit = units[row.kpi]
+        subset, reference = int(row.subset), int(row.reference_subset)
+        rows.append(
+            {
+                "kpi": row.kpi,
+                "unit": plots.difference_unit(unit),
+                "subset": subset,
+                "reference": reference,
+                "label": labels.get(subset, f"subset {subset}"),
+                "reference_label": labels.get(reference, f"subset {reference}"),
+                "cells": {
+                    stat: {"value": _exact(getattr(row, stat)), "text": text}
+                    for stat, text in (
+                        ("mean_difference", plots.format_difference(row.mean_difference, unit)),
+                        ("ci_low", plots.format_difference(row.ci_low, unit)),
+                        ("ci_high", plots.format_difference(row.ci_high, unit)),
+                        ("share_positive", plots.format_value(row.share_positive, "share")),
+                        ("n", plots.format_value(row.n, count=True)),
+                    )
+                },
+            }
+        )
+    common = results.manifest.get("common_draws")
+    figure = plots.comparison_forest(table, labels, units)
+    return {
+        "rows": rows,
+        "open": len(rows) <= MAX_OPEN_COMPARISON_ROWS,
+        "pairing": {True: "common", False: "independent"}.get(common, "unknown"),
+        "reference_label": rows[0]["reference_label"] if rows else "",
+        "chart": {"id": COMPARISON_CHART, "div": chart_div(COMPARISON_CHART, figure)},
+    }
+
+
+def _exact(value: Any) -> str:
+    """A number as JSON, exactly (NaN: null), for data-value."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "null"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return json.dumps(value.item() if hasattr(value, "item") else value)
+    return json.dumps(value)
 
 
 # --- sensitivity ---------------------------------------------------------------------------------
