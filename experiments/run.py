@@ -124,5 +124,7 @@ def stream_kpis(
         ):
             raise ParameterError(f"invalid {name}: must be an integer >= 1, got {value!r}")
     with registry.ray_context(spec, address), np.errstate(all="ignore"):
-        result = streaming.stream(parameter_sets, spec, kpis.per_run, thin, batch_size, progress)
+        result = streaming.stream(
+            parameter_sets, spec, kpis.per_run_paths, thin, batch_size, progress, kpis.KPI_COLUMNS
+        )
     return KpiRun(result.reduced, result.timeseries)

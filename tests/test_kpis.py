@@ -175,3 +175,62 @@ def test_usd_twins_value_each_day_at_its_price():
     # day 0 (TGE) is not an inflow day
     assert kpis.pool_inflow_usd(traj) == pytest.approx(100.0 * price[1:].sum())
     assert kpis.reward_pool_usd_end(traj) == pytest.approx(1_000.0 * 0.2)
+
+
+# --- the numpy KPIs equal the pandas reference -----------------------------------------------------
+
+
+def _assert_tables_equal(fast: pd.DataFrame, reference: pd.DataFrame) -> None:
+    assert list(fast.columns) == list(reference.columns)
+    for column in reference.columns:
+        a, b = fast[column].to_numpy(float), reference[column].to_numpy(float)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True, err_msg=column)
+
+
+def _frame(trajectories: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = []
+    for i, t in enumerate(trajectories):
+        parts.append(t.assign(subset=i // 2, run=i % 2 + 1))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_numpy_kpis_equal_pandas_on_edge_trajectories():
+    days = 800
+    t = np.arange(days + 1)
+    rng = np.random.default_rng(5)
+    noisy = rng.lognormal(2.0, 0.6, days + 1)
+    cases = [
+        trajectory(days, daily_pool_inflow=10.0, daily_emission=5.0),  # parity from day 30
+        trajectory(days, daily_pool_inflow=1.0, daily_emission=5.0),  # never
+        trajectory(days, daily_pool_inflow=np.where(t < 400, 10.0, 0.0), daily_emission=5.0),
+        trajectory(days, daily_pool_inflow=noisy, daily_emission=7.0, price_usd=noisy / 50),
+        trajectory(days, daily_pool_inflow=5.0, daily_emission=5.0),  # exactly at parity
+        trajectory(days, nodes=np.maximum(1500 - t, 3.0), reward_pool=t * 1e5, price_usd=0.1),
+    ]
+    frame = _frame(cases)
+    _assert_tables_equal(kpis.per_run(frame), kpis.per_run_reference(frame))
+
+
+def test_numpy_kpis_equal_pandas_on_simulated_runs():
+    from experiments.run import simulate
+    from model import Parameters
+
+    sets = [Parameters(), Parameters(fee_pool_share=1.0, pool_payout_rate=0.2)]
+    frame = simulate(sets, runs=6, years=2.2, seed=9, engine="vectorized")
+    _assert_tables_equal(kpis.per_run(frame), kpis.per_run_reference(frame))
+
+
+def test_rolling_mean_repeats_pandas_bit_for_bit():
+    rng = np.random.default_rng(2)
+    values = rng.lognormal(3, 2, (4, 300)) * rng.choice([-1, 1], (4, 300))
+    values[1, 50:120] = 7.0  # a run of identical values
+    values[2] = np.round(values[2])
+    ours = kpis.rolling_mean(values, 30)
+    for row, mine in zip(values, ours, strict=True):
+        np.testing.assert_array_equal(mine, pd.Series(row).rolling(30).mean().to_numpy())
+
+
+def test_a_frame_out_of_order_falls_back_to_the_reference():
+    frame = _frame([trajectory(40, daily_pool_inflow=10.0, daily_emission=5.0)] * 2)
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    _assert_tables_equal(kpis.per_run(shuffled), kpis.per_run_reference(frame))

@@ -246,7 +246,7 @@ def sensitivity_analysis(
         Parameters.from_overrides({**(overrides or {}), **point})
         for _, point in points(names, samples, seed)
     ]
-    per_run = stream(sets, spec, kpis.per_run).reduced
+    per_run = stream(sets, spec, kpis.per_run_paths, record=kpis.KPI_COLUMNS).reduced
     return ranked_table(names, samples, seed, per_run, spec.timesteps)
 
 

@@ -22,6 +22,9 @@ from model import Parameters
 from model.constants import MAX_SUPPLY
 from model.parts.metrics import STOCKS
 
+# What the guard reads; a run that records less (KPI-only) still records these. Non-finite values
+# anywhere in the economy reach the stocks or the price within the day.
+GUARD_COLUMNS = (*STOCKS, "price_usd", "conservation_residual")
 RESIDUAL_LIMIT = 1e-6 * MAX_SUPPLY
 NEGATIVE_LIMIT = -1e-9 * MAX_SUPPLY
 

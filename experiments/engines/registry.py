@@ -145,9 +145,10 @@ def simulate(parameter_sets: Sequence[Parameters], spec: RunSpec) -> pd.DataFram
     # numpy's floating-point warnings are noise here: the invariant guard reports what matters
     with ray_context(spec), np.errstate(all="ignore"):
         raw = runner(parameter_sets, spec)
+    if spec.engine == "vectorized":  # its frame is tidy already, and it checked each day
+        return raw
     frame = tidy(raw, spec.runs, spec.first_run)
-    if spec.engine != "vectorized":  # the vectorized engine checks each day as it goes
-        check_frame(frame, parameter_sets, spec.first_subset)
+    check_frame(frame, parameter_sets, spec.first_subset)
     return frame
 
 

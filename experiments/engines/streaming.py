@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.engines.base import tidy
 from experiments.engines.ray_cluster import ray_workers
 from experiments.engines.vectorized import run_vectorized
 from model import Parameters
@@ -42,15 +41,18 @@ def run_batch(
     parameter_sets: Sequence[Parameters],
     spec,
     batch: range,
-    reduce: Callable[[pd.DataFrame], Any] | None = None,
+    reduce: Callable[..., Any] | None = None,
     thin: int | None = None,
+    record: Sequence[str] | None = None,
 ):
-    """One batch of trajectories: its frame, or (with `reduce`) (reduce(frame), thinned rows).
+    """One batch of trajectories: its frame, or (with `reduce`) (reduced, thinned rows).
 
-    The thinned rows are the tidy rows of every `thin`-th day (None without `thin`). The batch's
-    full arrays are dropped when this returns.
+    `reduce(paths, subsets, runs)` gets the batch's arrays (variable -> (trajectories, days + 1))
+    without a frame being built; `record` limits what is recorded to what it reads (everything
+    when thinned rows are kept). The thinned rows are the tidy rows of every `thin`-th day (None
+    without `thin`). The batch's arrays are dropped when this returns.
     """
-    frame = run_vectorized(
+    recorded = run_vectorized(
         parameter_sets,
         spec.runs,
         spec.timesteps,
@@ -58,11 +60,13 @@ def run_batch(
         spec.first_subset,
         batch,
         spec.common_draws,
+        record=None if thin is not None or reduce is None else record,
+        as_paths=True,
     )
     if reduce is None:
-        return frame
-    thinned = None if thin is None else tidy(frame[frame["timestep"] % thin == 0], spec.runs)
-    return reduce(frame), thinned
+        return recorded.frame()
+    reduced = reduce(recorded.paths(), recorded.subsets, recorded.runs)
+    return reduced, None if thin is None else recorded.frame(every=thin)
 
 
 def execute_batches(
@@ -125,21 +129,24 @@ class Streamed:
 def stream(
     parameter_sets: Sequence[Parameters],
     spec,
-    reduce: Callable[[pd.DataFrame], pd.DataFrame],
+    reduce: Callable[..., pd.DataFrame],
     thin: int | None = None,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    record: Sequence[str] | None = None,
 ) -> Streamed:
-    """Every trajectory, batch by batch, each reduced by `reduce` (a frame -> table function).
+    """Every trajectory, batch by batch, each reduced by `reduce(paths, subsets, runs)` (a
+    table per batch; the tables are concatenated in trajectory order).
 
     Peak memory is that of one batch of `batch_size` trajectories (default `stream_batch_size`)
     plus the thinned rows; on Ray the batches are tasks (at most `batch_size` trajectories, at
-    least one per worker).
+    least one per worker). `record`: the variables `reduce` reads.
     """
     size = stream_batch_size(spec.timesteps) if batch_size is None else batch_size
     if spec.backend == "ray":
         size = min(size, math.ceil(len(parameter_sets) * spec.runs / ray_workers(spec.processes)))
-    results = execute_batches(parameter_sets, spec, size, progress, reduce=reduce, thin=thin)
+    settings = {"reduce": reduce, "thin": thin, "record": record}
+    results = execute_batches(parameter_sets, spec, size, progress, **settings)
     table = pd.concat([r[0] for r in results], ignore_index=True)
     if thin is None:
         return Streamed(table, None)

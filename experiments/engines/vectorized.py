@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.engines.base import INDEX_COLUMNS, INTERNAL_STATE
-from experiments.engines.guard import check_day
+from experiments.engines.guard import GUARD_COLUMNS, check_day
 from model import Parameters, initial_state, partial_state_update_blocks
 from model.stochastic import stack_drivers
 
@@ -39,7 +39,9 @@ def run_vectorized(
     first_subset: int = 0,
     batch: range | None = None,
     common_draws: bool = False,
-) -> pd.DataFrame:
+    record: Sequence[str] | None = None,
+    as_paths: bool = False,
+):
     """All subsets x runs for `timesteps` days. One row per (subset, run, timestep), day 0 = TGE.
 
     The frame has the raw shape `experiments.engines.base.tidy` accepts: subset, run, timestep, then every
@@ -48,13 +50,21 @@ def run_vectorized(
     numbers, see the module docstring) runs only those trajectories, with the numbers they have
     in the whole call. `common_draws` gives every subset the random draws of subset 0 (common
     random numbers: subsets then differ by their parameters only).
+
+    `record` limits what is kept to those variables (plus what the invariant guard checks); with
+    `as_paths` the result is a `Recorded` (the arrays, with the trajectories' subsets and runs)
+    instead of a frame: what a KPI-only batch reduces, without building rows.
     """
     chosen = select_trajectories(len(parameter_sets), runs, first_subset, batch)
     params = stacked_params(
         parameter_sets, runs, seed, timesteps, first_subset, batch=batch, common_draws=common_draws
     )
     state = stacked_initial_state(parameter_sets, runs, batch=batch)
-    recorder = Recorder(recorded_variables(state), len(chosen.runs), timesteps)
+    variables = recorded_variables(state)
+    if record is not None:
+        wanted = set(record) | set(GUARD_COLUMNS)
+        variables = [name for name in variables if name in wanted]
+    recorder = Recorder(variables, len(chosen.runs), timesteps)
     blocks = compile_blocks(partial_state_update_blocks)
     shapes = {name: np.shape(value) for name, value in state.items()}
 
@@ -73,7 +83,8 @@ def run_vectorized(
             chosen.runs,
             parameters_of,
         )
-    return recorder.frame(chosen.subsets, chosen.runs)
+    recorded = Recorded(recorder, chosen.subsets, chosen.runs)
+    return recorded if as_paths else recorded.frame()
 
 
 @dataclass(frozen=True)
@@ -199,18 +210,40 @@ class Recorder:
         for row, name in zip(self.values, self.variables, strict=True):
             row[:, timestep] = state[name]
 
-    def frame(self, subsets: np.ndarray, run_numbers: np.ndarray) -> pd.DataFrame:
-        count, trajectories, steps = self.values.shape
-        columns = self.values.reshape(count, trajectories * steps).T
+    def paths(self) -> dict[str, np.ndarray]:
+        """variable -> (trajectories, timesteps + 1) view of the block (no copy)."""
+        return dict(zip(self.variables, self.values, strict=True))
+
+    def frame(self, subsets: np.ndarray, run_numbers: np.ndarray, every: int = 1) -> pd.DataFrame:
+        """The tidy frame (already in (subset, run, timestep) order, float64 columns); `every`
+        keeps the days that are multiples of it."""
+        values = self.values if every == 1 else self.values[:, :, ::every]
+        count, trajectories, steps = values.shape
+        columns = values.reshape(count, trajectories * steps).T
         frame = pd.DataFrame(columns, columns=self.variables, copy=False)
         index = {
-            "subset": np.repeat(subsets, steps),
-            "run": np.repeat(run_numbers, steps),
-            "timestep": np.tile(np.arange(steps), trajectories),
+            "subset": np.repeat(np.asarray(subsets, dtype="int64"), steps),
+            "run": np.repeat(np.asarray(run_numbers, dtype="int64"), steps),
+            "timestep": np.tile(np.arange(0, self.values.shape[2], every), trajectories),
         }
         for position, name in enumerate(INDEX_COLUMNS):
             frame.insert(position, name, index[name])
         return frame
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A finished call's recorded block and who its trajectories are."""
+
+    recorder: Recorder
+    subsets: np.ndarray
+    runs: np.ndarray
+
+    def paths(self) -> dict[str, np.ndarray]:
+        return self.recorder.paths()
+
+    def frame(self, every: int = 1) -> pd.DataFrame:
+        return self.recorder.frame(self.subsets, self.runs, every)
 
 
 def run_spec(parameter_sets: Sequence[Parameters], spec) -> pd.DataFrame:

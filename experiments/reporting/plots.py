@@ -541,8 +541,12 @@ def emission_inflow_bands(frame: pd.DataFrame, step: int | None = None) -> pd.Da
         data = data.assign(daily_pool_inflow=inflow)
     tables = []
     for column in ("daily_pool_inflow", "daily_emission"):
-        table = bands(data.dropna(subset=[column]), column, step)
-        tables.append(table.assign(column=column))
+        rows = data.dropna(subset=[column])
+        if rows.empty:  # a horizon shorter than the parity window has no trailing mean yet
+            continue
+        tables.append(bands(rows, column, step).assign(column=column))
+    if not tables:
+        return pd.DataFrame(columns=["subset", "timestep", *BANDS, "column"])
     return pd.concat(tables, ignore_index=True)
 
 
