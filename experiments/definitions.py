@@ -178,6 +178,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "Staking Reward Pool payout rate swept around the contract's 15.1%/year",
             runs=50,
             sweep={"pool_payout_rate": [0.10, 0.125, 0.151, 0.175, 0.20]},
+            common_draws=True,
         ),
         Experiment(
             "staking_requirement",
