@@ -148,6 +148,10 @@ def _fmt(value: Any) -> str:
 # Demand levels move Pro and names together: one adoption story, not a grid of mismatched ones.
 # Base is the model default (40,000 Pro subscribers, 100,000 names); low and high are a quarter and
 # four times that (assumptions, for a range, not forecasts).
+# Fee experiments only mean something when fees buy SESH: Pro revenue routed to the pool (the
+# docs' intended flow; the default "none" is the public facts) and the name service deployed.
+_FEES_REACH_THE_POOL = {"pro_revenue_route": "pool", "sns_deployed": True}
+
 _ADOPTION_LEVELS = (
     ("low demand", {"pro_subscribers_max": 10_000.0, "sns_names_max": 25_000.0}),
     ("base demand", {"pro_subscribers_max": 40_000.0, "sns_names_max": 100_000.0}),
@@ -163,27 +167,70 @@ EXPERIMENTS: dict[str, Experiment] = {
         ),
         Experiment(
             "fee_split",
-            "pool share of fees 90% (tokenomics docs) vs 100% (Session Pro docs)",
+            "pool share of fees 90% (tokenomics docs) vs 100% (Session Pro docs), with Pro "
+            "revenue routed to the pool (the docs' intended flow)",
             runs=50,
+            base=_FEES_REACH_THE_POOL,
             sweep={"fee_pool_share": [0.9, 1.0]},
+            common_draws=True,
         ),
         Experiment(
             "adoption",
-            "low / base / high Pro and name-service demand (saturation levels x1/4, x1, x4)",
+            "low / base / high Pro and name-service demand (saturation levels x1/4, x1, x4), "
+            "with Pro revenue routed to the pool and SNS deployed",
             runs=50,
+            base=_FEES_REACH_THE_POOL,
             levels=_ADOPTION_LEVELS,
+            common_draws=True,
         ),
         Experiment(
             "emission_rate",
             "Staking Reward Pool payout rate swept around the contract's 15.1%/year",
             runs=50,
             sweep={"pool_payout_rate": [0.10, 0.125, 0.151, 0.175, 0.20]},
+            common_draws=True,
         ),
         Experiment(
             "staking_requirement",
-            "stake per node at 25,000 SESH (contract) and lower",
+            "stake per node at 25,000 SESH (contract) and lower; the SESH staked at TGE is held "
+            "fixed (initial_stake_sesh), so only the node size differs",
             runs=50,
             sweep={"staking_requirement": [25_000.0, 20_000.0, 15_000.0, 10_000.0]},
+            common_draws=True,
+        ),
+        Experiment(
+            "contract_only",
+            "the RewardRatePool contract alone: no fee inflows, no liquidations, no launch "
+            "smoothing, no exits (54,321,374 SESH left after 365 days)",
+            runs=1,
+            base={
+                "launch_smoothing": False,
+                "pro_revenue_route": "none",
+                "sns_deployed": False,
+                "liquidation_rate": 0.0,
+                "max_exit_rate": 0.0,
+                "stress_day": 0,
+            },
+        ),
+        Experiment(
+            "price_model",
+            "the three structural price models on the same draws: decaying impact on "
+            "consolidated depth (default), exogenous price (neutral reference), pool-only ratchet",
+            runs=50,
+            sweep={"price_model": ["impact", "exogenous", "pool_only"]},
+            common_draws=True,
+        ),
+        Experiment(
+            "scenarios",
+            "Pro revenue route (none, pool) x SNS deployed (no, yes) x price model (exogenous, "
+            "impact), on the same draws",
+            runs=50,
+            sweep={
+                "pro_revenue_route": ["none", "pool"],
+                "sns_deployed": [False, True],
+                "price_model": ["exogenous", "impact"],
+            },
+            common_draws=True,
         ),
         Experiment(
             "stress",

@@ -64,3 +64,23 @@ VESTING_WINDOWS = {
     "f": (89, 90),
 }
 STAKABLE_LOCKUPS = ("a", "f")
+
+# The lockup classes by holder group (SESH), from the genesis table (DOCS genesis-tokenomics.md,
+# F§1); each class's groups sum to its total exactly. Unlock selling is set per group.
+LOCKUP_GROUPS = {
+    "a": {"node_fund": 15_000_000.0, "strategic": 4_489_700.0},
+    "b": {"ecosystem": 30_000_000.0, "strategic": 8_332_750.0, "advisors": 1_000_000.0},
+    "d": {"treasury_ops": 27_000_000.0, "contributors": 11_000_000.0},
+    "f": {"testnet": 1_000_000.0},
+}
+# Lockup A's part that is not the treasury node fund: it unlocks at the cliff like the rest.
+LOCKUP_A_STRATEGIC = LOCKUP_GROUPS["a"]["strategic"]
+# The treasury's node fund "may only be used for operating up to 10% of the Session Node network"
+# (DOCS genesis-tokenomics.md): the cap on the treasury's share of nodes.
+TREASURY_NODE_NETWORK_SHARE_CAP = 0.10
+
+# Session Pro as published on the website on 2026-03-13 ("Pro Beta", App Store and Google Play
+# only; session-website lib/proBackend.ts): USD per plan period, and periods per year.
+PRO_PRICE_MONTHLY_USD = 2.49  # per 30 days; 12 a year
+PRO_PRICE_QUARTERLY_USD = 5.99  # per 3 months; 4 a year
+PRO_PRICE_YEARLY_USD = 14.99

@@ -11,10 +11,17 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.constants import GENESIS_UNLOCKED_C, LOCKUP_A_STAKABLE, LOCKUP_F, MAX_SUPPLY
+from model.constants import (
+    GENESIS_UNLOCKED_C,
+    LOCKUP_A_STAKABLE,
+    LOCKUP_F,
+    MAX_SUPPLY,
+    TREASURY_NODE_NETWORK_SHARE_CAP,
+)
 
 
 class ParameterError(ValueError):
@@ -100,22 +107,22 @@ class Parameters:
         choices=("keep", "pool", "treasury"),
     )
     # --- initial state (assumptions where the sources are silent) --------------------------
-    initial_nodes: int = _p(
-        1500,
-        "nodes",
-        "registered nodes at TGE",
-        "DOCS session-network/README.md ('1,500+ Session Nodes'); exact count unknown",
-        0,
-        9000,
-        integer=True,
+    initial_stake_sesh: float = _p(
+        37_500_000.0,
+        "SESH",
+        "SESH staked in nodes at TGE; nodes = floor(stake / requirement), the rest stays liquid",
+        "DOCS session-network/README.md ('1,500+ Session Nodes') x 25,000 (F§3); held fixed "
+        "across staking requirements",
+        0.0,
+        GENESIS_UNLOCKED_C + LOCKUP_A_STAKABLE + LOCKUP_F,
     )
     treasury_node_share: float = _p(
         0.10,
         "share",
-        "share of TGE nodes staked from lockup A (treasury nodes)",
-        "assumption; DOCS genesis table caps treasury nodes at 10% of the network",
+        "share of nodes the treasury runs from its node fund (at TGE and as a target after)",
+        "assumption; DOCS genesis table caps treasury nodes at 10% of the network (F§1)",
         0.0,
-        0.10,
+        TREASURY_NODE_NETWORK_SHARE_CAP,
     )
     testnet_staked_share: float = _p(
         0.5,
@@ -151,10 +158,58 @@ class Parameters:
     )
     amm_fee: float = _p(0.003, "share", "swap fee of the Uniswap pool", "assumption", 0.0, 0.1)
     # --- market -----------------------------------------------------------------------------
+    price_model: str = _p(
+        "impact",
+        "choice",
+        "price formation: decaying impact on consolidated depth (impact), the valuation alone "
+        "with the pool arbitraged to it (exogenous), or the pool-only ratchet (pool_only)",
+        "DESIGN.md; MARKET-NOTES.md recommended structure (assumption: see ASSUMPTIONS M3)",
+        choices=("impact", "exogenous", "pool_only"),
+    )
+    impact_permanent_share: float = _p(
+        0.0,
+        "share",
+        "share of a net flow's log price impact that never decays (impact model)",
+        "assumption: mechanical, uninformed flow; Donier & Bonart 2015, Brokmann 2015 (~0), "
+        "Bucci 2019 (1/3, incl. informed flow) as the top",
+        0.0,
+        1.0,
+    )
+    impact_half_life_days: float = _p(
+        30.0,
+        "days",
+        "half-life of the transient part of price impact (impact model)",
+        "assumption: Bucci 2019 (~50 days); a t^-1/2 kernel over a year matches ~26 days",
+        0.5,
+        3650.0,
+    )
+    outside_depth_share: float = _p(
+        0.05,
+        "share",
+        "depth of other venues, as a CPMM-equivalent SESH reserve per SESH of market supply",
+        "assumption: the pool id exists on Ethereum and Arbitrum (F§5); ~the modelled pool",
+        0.0,
+        10.0,
+    )
+    max_trade_reserve_share: float = _p(
+        0.5,
+        "share",
+        "largest single AMM trade as a share of its input reserve (the rest is unmet)",
+        "assumption: reliability; keeps every reserve > 0",
+        0.001,
+        10.0,
+    )
+    drift_convention: str = _p(
+        "median",
+        "choice",
+        "drifts are log drifts (median flat at drift 0) or mean drifts (mean flat)",
+        "assumption: median-flat favours neither P nor 1/P (ASSUMPTIONS M6)",
+        choices=("median", "mean"),
+    )
     eth_drift: float = _p(
         0.0,
         "1/year",
-        "mean (arithmetic) drift of ETH/USD; the median falls by vol^2/2 a year",
+        "drift of ETH/USD (a log drift under 'median', a mean drift under 'mean')",
         "assumption",
         -2.0,
         2.0,
@@ -163,7 +218,7 @@ class Parameters:
     ref_drift: float = _p(
         0.0,
         "1/year",
-        "mean (arithmetic) drift of the outside market's SESH valuation",
+        "drift of the SESH valuation (a log drift under 'median', a mean drift under 'mean')",
         "assumption",
         -2.0,
         2.0,
@@ -179,7 +234,7 @@ class Parameters:
     arbitrage_strength: float = _p(
         0.5,
         "share/day",
-        "share of the log gap to the reference price traders close each day",
+        "share of the log gap to the reference price traders close each day (pool_only)",
         "assumption",
         0.0,
         1.0,
@@ -187,25 +242,49 @@ class Parameters:
     impact_persistence: float = _p(
         0.25,
         "share",
-        "share of a day's flow-driven price move the reference price keeps",
+        "share of a day's flow-driven pool move the reference price keeps (pool_only)",
         "assumption",
         0.0,
         1.0,
     )
-    unlock_sell_share: float = _p(
+    unlock_sell_share_strategic: float = _p(
+        0.5,
+        "share",
+        "share of unlocked strategic-sale tokens (classes A and B) sold",
+        "assumption: bought at a sale price, exit-motivated (ASSUMPTIONS V2)",
+        0.0,
+        1.0,
+    )
+    unlock_sell_share_ecosystem: float = _p(
+        0.1,
+        "share",
+        "share of unlocked ecosystem and testnet tokens sold",
+        "assumption: grants paid over years; only recipients sell (ASSUMPTIONS V2)",
+        0.0,
+        1.0,
+    )
+    unlock_sell_share_treasury_ops: float = _p(
+        0.2,
+        "share",
+        "share of unlocked treasury operational tokens sold",
+        "assumption: sells what funds fiat operations, holds runway (ASSUMPTIONS V2)",
+        0.0,
+        1.0,
+    )
+    unlock_sell_share_contributors: float = _p(
         0.3,
         "share",
-        "share of newly unlocked tokens sold on the AMM",
-        "assumption",
+        "share of unlocked contributor and advisor tokens sold",
+        "assumption: tax and living costs; the former uniform value (ASSUMPTIONS V2)",
         0.0,
         1.0,
     )
     # --- demand (Session Pro and names) ----------------------------------------------------
     pro_launch_day: int = _p(
-        180,
+        191,
         "day",
-        "day after TGE when Pro starts paying in SESH",
-        "assumption",
+        "day after TGE when Pro subscriptions start",
+        "F§4: Android 1.30.0 with Pro prepared 2025-11-28 (day 191)",
         0,
         100_000,
         integer=True,
@@ -224,13 +303,42 @@ class Parameters:
     pro_growth_rate: float = _p(
         0.01, "1/day", "logistic growth rate of Pro subscribers", "assumption", 0.0, 1.0
     )
-    pro_price_usd_per_year: float = _p(
-        48.0,
-        "USD/year",
-        "what one Pro subscriber pays per year",
-        "assumption; mock price $47.99 for 12 months in session-ios dev code",
+    pro_plan_share_monthly: float = _p(
+        0.4,
+        "share",
+        "share of Pro subscribers on the $2.49/month plan",
+        "assumption (no data)",
         0.0,
-        10_000.0,
+        1.0,
+    )
+    pro_plan_share_quarterly: float = _p(
+        0.2,
+        "share",
+        "share of Pro subscribers on the $5.99/3 months plan (the rest: $14.99/year)",
+        "assumption (no data)",
+        0.0,
+        1.0,
+    )
+    app_store_commission: float = _p(
+        0.15,
+        "share",
+        "share of Pro revenue the app stores keep",
+        "Apple Small Business Program / renewals and Google Play subscriptions: 15%; 30% top",
+        0.0,
+        1.0,
+    )
+    pro_revenue_route: str = _p(
+        "none",
+        "choice",
+        "where Pro revenue goes: stays fiat (none) or buys SESH for the pool and POL (pool)",
+        "F§4: no code routes Pro revenue to the pool; 'pool' is the docs' intended flow",
+        choices=("none", "pool"),
+    )
+    sns_deployed: bool = _p(
+        False,
+        "bool",
+        "the Session Name Service is live and its fees buy SESH",
+        "F§4: 'SNS has not yet been deployed'",
     )
     sns_launch_day: int = _p(
         730,
@@ -268,14 +376,6 @@ class Parameters:
         0.0,
         10_000.0,
     )
-    payment_fee_share: float = _p(
-        0.15,
-        "share",
-        "share of USD spending kept by app stores and gateways",
-        "assumption",
-        0.0,
-        1.0,
-    )
     demand_volatility: float = _p(
         0.3,
         "log-sd/day",
@@ -305,12 +405,34 @@ class Parameters:
         20.0,
         "USD/month",
         "cost of running one node",
-        "assumption (small VPS)",
+        "assumption: documented hardware (4-8 GB RAM, 45 GB, 1 TB/month) at a mainstream 4 GB "
+        "cloud plan; budget VPS $5-10, clouds $24-48",
         0.0,
         10_000.0,
     )
-    hurdle_apr: float = _p(
-        0.12, "1/year", "net yield stakers require to stay", "assumption", -1.0, 5.0
+    node_entry_hurdle_apr: float = _p(
+        0.10,
+        "1/year",
+        "net USD yield an outside entrant requires to start a node",
+        "assumption: 4% risk-free plus a 6% premium for price risk and effort",
+        -1.0,
+        5.0,
+    )
+    node_exit_hurdle_apr: float = _p(
+        0.0,
+        "1/year",
+        "net USD yield below which an incumbent node shuts down",
+        "assumption: the shut-down condition (cash cost not covered); at most the entry hurdle",
+        -1.0,
+        5.0,
+    )
+    stake_buy_share: float = _p(
+        0.5,
+        "share",
+        "share of new (non-restaked) nodes whose stake is bought on the market",
+        "assumption: neutral split between outside buyers and holders' own wallets",
+        0.0,
+        1.0,
     )
     hurdle_noise: float = _p(
         0.02, "1/year", "daily noise on the hurdle rate", "assumption", 0.0, 1.0
@@ -415,26 +537,29 @@ class Parameters:
                 "invalid parameters 'reward_sell_share' + 'reward_restake_share': must sum to "
                 f"at most 1, got {self.reward_sell_share + self.reward_restake_share:g}"
             )
-        treasury_nodes = round(self.treasury_node_share * self.initial_nodes)
-        if treasury_nodes * self.staking_requirement > LOCKUP_A_STAKABLE + 1e-6:
+        plans = self.pro_plan_share_monthly + self.pro_plan_share_quarterly
+        if plans > 1.0 + 1e-12:
             raise ParameterError(
-                "invalid parameters 'treasury_node_share' x 'initial_nodes' x "
-                f"'staking_requirement': treasury nodes need at most {LOCKUP_A_STAKABLE:,.0f} "
-                f"SESH of lockup A, got {treasury_nodes * self.staking_requirement:,.0f}"
+                "invalid parameters 'pro_plan_share_monthly' + 'pro_plan_share_quarterly': must "
+                f"sum to at most 1 (the rest is the yearly plan), got {plans:g}"
             )
-
-        from_wallets = (
-            self.initial_nodes * self.staking_requirement
-            - treasury_nodes * self.staking_requirement
-            - min(
-                self.testnet_staked_share * LOCKUP_F,
-                (self.initial_nodes - treasury_nodes) * self.staking_requirement,
+        if self.node_exit_hurdle_apr > self.node_entry_hurdle_apr:
+            raise ParameterError(
+                "invalid parameters 'node_exit_hurdle_apr' > 'node_entry_hurdle_apr': the exit "
+                f"hurdle must be at most the entry hurdle, got {self.node_exit_hurdle_apr:g} > "
+                f"{self.node_entry_hurdle_apr:g}"
             )
-        )
+        nodes, treasury_nodes, staked, staked_a, staked_f = tge_stake(self)
+        if staked_a > LOCKUP_A_STAKABLE + 1e-6:
+            raise ParameterError(
+                "invalid parameters 'treasury_node_share' x 'initial_stake_sesh': treasury "
+                f"nodes need at most {LOCKUP_A_STAKABLE:,.0f} SESH of lockup A, got {staked_a:,.0f}"
+            )
+        from_wallets = staked - staked_a - staked_f
         if from_wallets + self.initial_amm_sesh > GENESIS_UNLOCKED_C:
             raise ParameterError(
-                "invalid parameters 'initial_nodes' x 'staking_requirement' + 'initial_amm_sesh': "
-                f"TGE stake and liquidity must fit in the {GENESIS_UNLOCKED_C:,.0f} unlocked SESH, "
+                "invalid parameters 'initial_stake_sesh' + 'initial_amm_sesh': TGE stake and "
+                f"liquidity must fit in the {GENESIS_UNLOCKED_C:,.0f} unlocked SESH, "
                 f"got {from_wallets + self.initial_amm_sesh:,.0f}"
             )
 
@@ -447,8 +572,15 @@ class Parameters:
         return {f.name: dict(f.metadata, default=f.default) for f in dataclasses.fields(cls)}
 
     @classmethod
-    def from_overrides(cls, overrides: dict[str, Any] | None = None) -> Parameters:
-        overrides = dict(overrides or {})
+    def from_overrides(cls, overrides: Mapping[str, Any] | None = None) -> Parameters:
+        if overrides is None:
+            overrides = {}
+        if not isinstance(overrides, Mapping):
+            raise ParameterError(
+                "invalid overrides: must be a mapping of parameter name to value, got "
+                f"{type(overrides).__name__}"
+            )
+        overrides = dict(overrides)
         for name in overrides:
             _check_name(name)
         return cls(**overrides)
@@ -462,7 +594,24 @@ class Parameters:
         return dataclasses.asdict(self)
 
 
-def _check_name(name: str) -> None:
+def tge_stake(p: Parameters) -> tuple[int, int, float, float, float]:
+    """(nodes, treasury nodes, SESH staked, of it from lockup A, of it from lockup F) at TGE.
+
+    The staked SESH is `initial_stake_sesh` rounded down to whole nodes; the treasury runs
+    `treasury_node_share` of them from lockup A, and testnet holders stake part of lockup F in
+    the others.
+    """
+    nodes = int(p.initial_stake_sesh // p.staking_requirement)
+    treasury_nodes = round(p.treasury_node_share * nodes)
+    staked = float(nodes * p.staking_requirement)
+    staked_a = float(treasury_nodes * p.staking_requirement)
+    staked_f = min(p.testnet_staked_share * LOCKUP_F, staked - staked_a)
+    return nodes, treasury_nodes, staked, staked_a, staked_f
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str):
+        raise ParameterError(f"invalid parameter name {name!r}: must be a string")
     if name not in _FIELDS:
         close = difflib.get_close_matches(name, list(_FIELDS), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -483,38 +632,42 @@ def allowed(name: str) -> str:
     return f"{what} in [{meta['min']:g}, {meta['max']:g}]"
 
 
-def _validate(f: dataclasses.Field, value: Any) -> None:
+def _is_bad(f: dataclasses.Field, value: Any) -> bool:
+    """True unless `value` is a value of the field's kind inside its allowed range."""
+    import numpy as np
+
     meta = f.metadata
-    bad = False
     if f.type == "bool":
-        bad = not isinstance(value, (bool, _np_bool()))
-    elif meta["choices"]:
-        bad = value not in meta["choices"]
-    else:
-        if isinstance(value, bool) or not isinstance(value, (int, float, _np_number())):
-            bad = True
-        elif not math.isfinite(float(value)):
-            bad = True
-        elif meta["integer"] and float(value) != int(value):
-            bad = True
-        else:
-            bad = not (meta["min"] <= float(value) <= meta["max"])
+        return not isinstance(value, (bool, np.bool_))
+    if meta["choices"]:
+        return not isinstance(value, str) or value not in meta["choices"]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        return True  # complex numbers, strings, arrays, None ...
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        return True  # an integer too large for a float
+    if not math.isfinite(number):
+        return True
+    if meta["integer"] and number != math.floor(number):
+        return True
+    return not (meta["min"] <= number <= meta["max"])
+
+
+def _short(value: Any) -> str:
+    """A value's repr on one short line (a 400-digit integer or an array is cut)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _validate(f: dataclasses.Field, value: Any) -> None:
+    bad = _is_bad(f, value)
     if bad:
         raise ParameterError(
-            f"invalid parameter '{f.name}': must be {allowed(f.name)}, got {value!r}"
+            f"invalid parameter '{f.name}': must be {allowed(f.name)}, got {_short(value)}"
         )
-
-
-def _np_bool():
-    import numpy as np
-
-    return np.bool_
-
-
-def _np_number():
-    import numpy as np
-
-    return np.number
 
 
 def parse_value(name: str, text: str) -> Any:

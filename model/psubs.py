@@ -12,7 +12,7 @@ from model.parts.market import policy_market
 from model.parts.metrics import policy_metrics
 from model.parts.rewards import policy_rewards
 from model.parts.spending import policy_spend
-from model.parts.staking import policy_stake, policy_unstake
+from model.parts.staking import policy_stake, policy_treasury_stake, policy_unstake
 from model.parts.vesting import policy_vesting
 from model.utils import add_delta, set_value
 
@@ -38,10 +38,12 @@ def _sets(*names):
 partial_state_update_blocks = [
     {
         "label": "vesting",
-        "description": "Lockups A, B, D and F release tokens to wallets; a share is sold.",
+        "description": "Lockups A, B, D and F release tokens to wallets; each holder group sells "
+        "its share at the opening price (the day's net flow starts here); the treasury node fund "
+        "goes to its reserve.",
         "policies": {"vesting": policy_vesting},
         "variables": {
-            **_sets("day", "vesting_locked"),
+            **_sets("day", "vesting_locked", "daily_net_flow", "daily_unmet_trade"),
             **_adds(
                 "locked_a",
                 "locked_b",
@@ -50,8 +52,7 @@ partial_state_update_blocks = [
                 "locked_staked_a",
                 "locked_staked_f",
                 "circulating",
-                "amm_sesh",
-                "amm_quote",
+                "node_fund_reserve",
                 "cum_unlocked",
                 "cum_sold",
             ),
@@ -59,8 +60,9 @@ partial_state_update_blocks = [
     },
     {
         "label": "spend",
-        "description": "Pro and name fees in USD buy SESH on the AMM; the pool share goes to "
-        "the Staking Reward Pool, the rest is zapped into protocol-owned liquidity.",
+        "description": "Pro (when routed) and name fees in USD buy SESH at the opening price; "
+        "the pool share goes to the Staking Reward Pool, the rest is zapped into protocol-owned "
+        "liquidity.",
         "policies": {"spend": policy_spend},
         "variables": {
             **_sets(
@@ -81,6 +83,8 @@ partial_state_update_blocks = [
                 "cum_fee_usd",
                 "cum_pool_inflow",
                 "cum_pol_added",
+                "daily_net_flow",
+                "daily_unmet_trade",
             ),
         },
     },
@@ -106,17 +110,21 @@ partial_state_update_blocks = [
                 "unstaking",
                 "circulating",
                 "restake_pending",
-                "amm_sesh",
-                "amm_quote",
+                "daily_net_flow",
                 "cum_sold",
             ),
         },
     },
     {
         "label": "staking",
-        "description": "Nodes join while net yield beats the hurdle and leave below it, in whole "
-        "nodes; exits and liquidations enter the 15-day unlock queue.",
-        "policies": {"stake": policy_stake, "unstake": policy_unstake},
+        "description": "The treasury keeps its share of nodes; nodes join above the entry hurdle "
+        "and leave below the exit hurdle, in whole nodes; exits and liquidations enter the 15-day "
+        "unlock queue.",
+        "policies": {
+            "treasury_stake": policy_treasury_stake,
+            "stake": policy_stake,
+            "unstake": policy_unstake,
+        },
         "variables": {
             **_sets("daily_nodes_joined", "daily_nodes_left"),
             **_adds(
@@ -129,17 +137,31 @@ partial_state_update_blocks = [
                 "reward_pool",
                 "daily_pool_inflow",
                 "cum_pool_inflow",
+                "treasury_nodes",
+                "locked_a",
+                "locked_staked_a",
+                "vesting_locked",
+                "node_fund_reserve",
+                "daily_net_flow",
             ),
         },
     },
     {
         "label": "market",
-        "description": "ETH/USD and the outside SESH valuation move; arbitrage trades the AMM "
-        "towards it; the day's closing price.",
+        "description": "ETH/USD and the SESH valuation move; the day's net flow moves the price "
+        "by the price model; capped arbitrage trades the AMM towards it; the closing price.",
         "policies": {"market": policy_market},
         "variables": {
-            **_sets("eth_usd", "ref_price_usd", "price_usd"),
-            **_adds("amm_sesh", "amm_quote", "circulating"),
+            **_sets(
+                "eth_usd",
+                "ref_price_usd",
+                "price_usd",
+                "pool_price_usd",
+                "market_depth",
+                "impact_permanent",
+                "impact_transient",
+            ),
+            **_adds("amm_sesh", "amm_quote", "circulating", "daily_unmet_trade"),
         },
     },
     {
@@ -156,6 +178,7 @@ partial_state_update_blocks = [
             "net_pool_flow",
             "pol_value_usd",
             "market_cap_usd",
+            "impact_factor",
             "conservation_residual",
         ),
     },

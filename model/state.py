@@ -14,7 +14,7 @@ from model.constants import (
     POOL_AT_TGE,
     UNLOCK_DAYS,
 )
-from model.parameters import Parameters
+from model.parameters import Parameters, tge_stake
 from model.parts.emissions import clamped_basis_day, contract_payout
 from model.parts.metrics import policy_metrics
 from model.types import State
@@ -23,12 +23,9 @@ from model.types import State
 def initial_state(parameters: Parameters | None = None) -> State:
     """Every state variable at timestep 0. Stocks sum to the 240,000,000 max supply."""
     p = parameters or Parameters()
-    req = p.staking_requirement
-    treasury_nodes = round(p.treasury_node_share * p.initial_nodes)
-    staked_a = treasury_nodes * req
-    staked = p.initial_nodes * req
-    # staked testnet tokens sit in the TGE nodes beside the treasury's, so they cannot exceed them
-    staked_f = min(p.testnet_staked_share * LOCKUP_F, staked - staked_a)
+    # the same SESH is staked at TGE whatever the requirement; testnet stake sits in the
+    # non-treasury nodes, so it cannot exceed them
+    nodes, treasury_nodes, staked, staked_a, staked_f = tge_stake(p)
     amm_quote = p.initial_amm_sesh * p.initial_price_usd / p.initial_eth_usd
     if p.launch_smoothing:
         basis = p.reward_basis_initial
@@ -59,11 +56,16 @@ def initial_state(parameters: Parameters | None = None) -> State:
         "eth_usd": p.initial_eth_usd,
         "price_usd": p.initial_price_usd,
         "ref_price_usd": p.initial_price_usd,
+        "pool_price_usd": p.initial_price_usd,
+        "market_depth": p.initial_amm_sesh + p.outside_depth_share * GENESIS_UNLOCKED_C,
+        "impact_permanent": 0.0,
+        "impact_transient": 0.0,
         # network
-        "nodes": float(p.initial_nodes),
+        "nodes": float(nodes),
+        "treasury_nodes": float(treasury_nodes),
+        "node_fund_reserve": 0.0,
         "reward_basis": basis,
-        "reward_per_node": contract_payout(first_day, p.pool_payout_rate, 1.0)
-        / max(p.initial_nodes, 1),
+        "reward_per_node": contract_payout(first_day, p.pool_payout_rate, 1.0) / max(nodes, 1),
         "restake_pending": 0.0,
         "unstake_queue": np.zeros(UNLOCK_DAYS + 1),
         # demand
@@ -78,6 +80,8 @@ def initial_state(parameters: Parameters | None = None) -> State:
         "daily_claimed": 0.0,
         "daily_nodes_joined": 0.0,
         "daily_nodes_left": 0.0,
+        "daily_net_flow": 0.0,
+        "daily_unmet_trade": 0.0,
         # cumulative flows since TGE
         "cum_emission": 0.0,
         "cum_pool_inflow": 0.0,

@@ -27,6 +27,9 @@ Nodes = Annotated[Number, "nodes"]  # whole nodes, held as floats so arrays stay
 Subscribers = Annotated[Number, "subscribers"]
 Names = Annotated[Number, "names"]
 Days = Annotated[Number, "day"]  # a day number: days since TGE (day 0)
+Duration_days = Annotated[Number, "days"]  # a length of time, in days
+Log_price = Annotated[Number, "log"]  # a natural-log price offset (0 = none)
+Factor = Annotated[Number, "factor"]  # a multiplicative factor (1 = none)
 # Stake in the unlock queue, one slot per day to maturity: shape (..., UNLOCK_DAYS + 1)
 SESH_queue = Annotated[np.ndarray, "SESH"]
 
@@ -81,8 +84,14 @@ class State(TypedDict):
     eth_usd: USD_per_ETH
     price_usd: USD_per_SESH
     ref_price_usd: USD_per_SESH
+    pool_price_usd: USD_per_SESH
+    market_depth: SESH
+    impact_permanent: Log_price
+    impact_transient: Log_price
     # network
     nodes: Nodes
+    treasury_nodes: Nodes
+    node_fund_reserve: SESH
     reward_basis: SESH
     reward_per_node: SESH_per_node_day
     restake_pending: SESH
@@ -99,6 +108,8 @@ class State(TypedDict):
     daily_claimed: SESH_per_day
     daily_nodes_joined: Nodes_per_day
     daily_nodes_left: Nodes_per_day
+    daily_net_flow: SESH_per_day
+    daily_unmet_trade: SESH_per_day
     # cumulative flows since TGE
     cum_emission: SESH
     cum_pool_inflow: SESH
@@ -116,6 +127,7 @@ class State(TypedDict):
     net_pool_flow: SESH_per_day
     pol_value_usd: USD
     market_cap_usd: USD
+    impact_factor: Factor
     conservation_residual: SESH
 
 
@@ -133,7 +145,7 @@ class Params(TypedDict):
     pol_review_day: Days
     pol_after_review: Choice
     # initial state
-    initial_nodes: Nodes
+    initial_stake_sesh: SESH
     treasury_node_share: Share
     testnet_staked_share: Share
     initial_price_usd: USD_per_SESH
@@ -141,31 +153,45 @@ class Params(TypedDict):
     initial_amm_sesh: SESH
     amm_fee: Share
     # market
+    price_model: Choice
+    impact_permanent_share: Share
+    impact_half_life_days: Duration_days
+    outside_depth_share: Share
+    max_trade_reserve_share: Share
+    drift_convention: Choice
     eth_drift: Per_year
     eth_volatility: Per_sqrt_year
     ref_drift: Per_year
     ref_volatility: Per_sqrt_year
     arbitrage_strength: Share_per_day
     impact_persistence: Share
-    unlock_sell_share: Share
+    unlock_sell_share_strategic: Share
+    unlock_sell_share_ecosystem: Share
+    unlock_sell_share_treasury_ops: Share
+    unlock_sell_share_contributors: Share
     # demand
     pro_launch_day: Days
     pro_subscribers_at_launch: Subscribers
     pro_subscribers_max: Subscribers
     pro_growth_rate: Per_day
-    pro_price_usd_per_year: USD_per_year
+    pro_plan_share_monthly: Share
+    pro_plan_share_quarterly: Share
+    app_store_commission: Share
+    pro_revenue_route: Choice
+    sns_deployed: Flag
     sns_launch_day: Days
     sns_names_at_launch: Names
     sns_names_max: Names
     sns_growth_rate: Per_day
     sns_fee_usd_per_year: USD_per_year
-    payment_fee_share: Share
     demand_volatility: Log_sd_per_day
     # nodes and stakers
     operator_fee: Share
     operator_stake_share: Share
     node_opex_usd_per_month: USD_per_month
-    hurdle_apr: Per_year
+    node_entry_hurdle_apr: Per_year
+    node_exit_hurdle_apr: Per_year
+    stake_buy_share: Share
     hurdle_noise: Per_year
     yield_sensitivity: Per_year
     max_entry_rate: Share_per_day

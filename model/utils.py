@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from model.constants import MAX_SUPPLY
 from model.types import SESH, Number, Params, State
 
@@ -57,3 +59,11 @@ def market_circulating_supply(state: State) -> SESH:
     """
     locked = state["vesting_locked"] + state["locked_staked_a"] + state["locked_staked_f"]
     return MAX_SUPPLY - locked - state["reward_pool"]
+
+
+def liquid_wallets(state: State) -> SESH:
+    """SESH in wallets that traders can buy or sell: less rewards saved to restake and the
+    treasury's node-fund reserve (sub-ledgers of `circulating` that never trade)."""
+    return np.maximum(
+        state["circulating"] - state["restake_pending"] - state["node_fund_reserve"], 0.0
+    )

@@ -127,7 +127,7 @@ BAD_INPUT = {
     "value of the wrong type": ["run", "baseline", "--set", "launch_smoothing=maybe"],
     "malformed --set": ["run", "baseline", "--set", "fee_pool_share"],
     "swept parameter set": ["run", "fee_split", "--set", "fee_pool_share=1"],
-    "inconsistent parameters": ["run", "baseline", "--set", "staking_requirement=100000"],
+    "inconsistent parameters": ["run", "baseline", "--set", "initial_amm_sesh=79000000"],
     "zero runs": ["run", "baseline", "--runs", "0"],
     "non-integer runs": ["run", "baseline", "--runs", "two"],
     "negative seed": ["run", "baseline", "--seed", "-1"],
@@ -279,6 +279,9 @@ def test_named_experiments_expand_to_valid_subsets():
         "emission_rate": 5,
         "staking_requirement": 4,
         "stress": 1,
+        "contract_only": 1,
+        "price_model": 3,
+        "scenarios": 8,
         "sensitivity": 32 * (len(definitions.EXPERIMENTS["sensitivity"].parameters) + 1),
     }
     assert definitions.EXPERIMENTS["baseline"].runs == 100

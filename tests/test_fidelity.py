@@ -31,7 +31,7 @@ def test_tge_supply_matches_the_genesis_table():
 
 
 def test_tge_nodes_and_price_assumptions_are_applied():
-    state = initial_state(Parameters(initial_nodes=1200, initial_price_usd=0.2))
+    state = initial_state(Parameters(initial_stake_sesh=30_000_000.0, initial_price_usd=0.2))
     assert state["nodes"] == 1200 and state["staked"] == 1200 * 25_000
     assert state["price_usd"] == pytest.approx(0.2)
     assert state["locked_staked_a"] == 120 * 25_000  # 10% treasury nodes from lockup A

@@ -17,6 +17,9 @@ from model.parts.spending import logistic_adoption, policy_spend
 from model.parts.staking import flow_intensity, node_yields, policy_stake, policy_unstake
 from model.stochastic import draw_drivers
 
+ALWAYS_JOIN = {"node_entry_hurdle_apr": -1.0, "node_exit_hurdle_apr": -1.0}
+ALWAYS_LEAVE = {"node_entry_hurdle_apr": 5.0, "node_exit_hurdle_apr": 5.0}
+
 
 def _setup(day=200, **overrides):
     parameters = Parameters(**overrides)
@@ -40,18 +43,21 @@ def test_logistic_adoption_hand_values():
 
 
 def test_spend_splits_bought_sesh_between_pool_and_pol():
-    params, state = _setup(day=400, demand_volatility=0.0)
+    params, state = _setup(day=400, demand_volatility=0.0, pro_revenue_route="pool")
     signal = policy_spend(params, None, [], state)
     bought = signal["daily_fee_spent"]
     assert bought > 0
     assert signal["d_reward_pool"] == pytest.approx(0.9 * bought)
     assert signal["daily_pol_added"] == pytest.approx(0.1 * bought)
-    # the AMM loses what payers bought and regains the POL deposit; its ETH grows by the payment
-    assert signal["d_amm_sesh"] == pytest.approx(-0.9 * bought)
+    # payers buy from wallets at the opening price; the zap puts all the POL SESH in the pool
+    assert signal["d_circulating"] == pytest.approx(-bought)
+    assert signal["d_daily_net_flow"] == pytest.approx(bought)
+    assert signal["d_amm_sesh"] == pytest.approx(0.1 * bought)
+    assert signal["d_amm_quote"] == pytest.approx(0.0, abs=1e-9)
     usd = signal["daily_fee_usd"]
-    assert signal["d_amm_quote"] == pytest.approx(usd / state["eth_usd"])
-    subscribers = logistic_adoption(400, 180, 1000.0, 40_000.0, 0.01)
-    assert usd == pytest.approx(subscribers * 48.0 / 365 * 0.85)
+    subscribers = logistic_adoption(400, 191, 1000.0, 40_000.0, 0.01)
+    assert usd == pytest.approx(subscribers * 22.74 / 365 * 0.85)
+    assert bought == pytest.approx(usd / state["price_usd"])
     assert signal["d_pol_lp"] > 0
 
 
@@ -61,12 +67,15 @@ def test_spend_after_pol_review_follows_the_chosen_rule():
         ("pool", 1.0, 0.0, 0.0),
         ("treasury", 0.9, 0.0, 0.1),
     ]:
-        params, state = _setup(day=1900, pol_after_review=rule, demand_volatility=0.0)
+        params, state = _setup(
+            day=1900, pol_after_review=rule, demand_volatility=0.0, pro_revenue_route="pool"
+        )
         signal = policy_spend(params, None, [], state)
         bought = signal["daily_fee_spent"]
         assert signal["d_reward_pool"] == pytest.approx(pool_share * bought)
         assert signal["daily_pol_added"] == pytest.approx(pol_share * bought)
-        assert signal["d_circulating"] == pytest.approx(treasury * bought)
+        # the treasury's share stays in wallets; the rest leaves them
+        assert signal["d_circulating"] == pytest.approx(-(1 - treasury) * bought)
 
 
 def test_no_spending_before_launch():
@@ -108,8 +117,9 @@ def test_rewards_policy_pays_claims_and_sells_the_configured_share():
     state["daily_emission"] = 30_000.0
     signal = policy_rewards(params, None, [], state)
     assert signal["daily_claimed"] == pytest.approx(50_000.0)
-    assert signal["d_circulating"] == pytest.approx(50_000.0 * 0.6)
-    assert signal["d_amm_sesh"] == pytest.approx(50_000.0 * 0.4)
+    # claims reach wallets; the sale settles with the market and enters the net flow
+    assert signal["d_circulating"] == pytest.approx(50_000.0)
+    assert signal["d_daily_net_flow"] == pytest.approx(-50_000.0 * 0.4)
     assert signal["d_restake_pending"] == pytest.approx(50_000.0 * 0.2)
     assert signal["reward_per_node"] == pytest.approx(30_000.0 / 1500)
 
@@ -135,7 +145,7 @@ def test_stochastic_rounding_is_unbiased_over_a_run():
 
 
 def test_high_yield_adds_whole_nodes_from_wallets():
-    params, state = _setup(hurdle_apr=-1.0, max_entry_rate=0.01, hurdle_noise=0.0)
+    params, state = _setup(**ALWAYS_JOIN, max_entry_rate=0.01, hurdle_noise=0.0)
     signal = policy_stake(params, None, [], state)
     assert signal["d_nodes"] == 15  # the gap saturates: 1% of 1500 nodes, a whole number already
     assert signal["d_staked"] == signal["d_nodes"] * 25_000
@@ -143,7 +153,7 @@ def test_high_yield_adds_whole_nodes_from_wallets():
 
 
 def test_low_yield_removes_only_unlocked_nodes_and_queues_their_stake():
-    params, state = _setup(hurdle_apr=5.0, max_exit_rate=1.0, liquidation_rate=0.0)
+    params, state = _setup(**ALWAYS_LEAVE, max_exit_rate=1.0, liquidation_rate=0.0)
     signal = policy_unstake(params, None, [], state)
     locked_nodes = (state["locked_staked_a"] + state["locked_staked_f"]) / 25_000
     assert -signal["d_nodes"] == np.floor(1500 - locked_nodes)
@@ -152,7 +162,8 @@ def test_low_yield_removes_only_unlocked_nodes_and_queues_their_stake():
 
 
 def test_liquidation_shares_follow_the_contract_ratios():
-    params, state = _setup(hurdle_apr=-1.0, liquidation_rate=365.0 / 1500 * 3)
+    # treasury nodes are never liquidated: the rate applies to the 1,350 others
+    params, state = _setup(**ALWAYS_JOIN, liquidation_rate=365.0 / 1350 * 3)
     signal = policy_unstake(params, None, [], state)
     liquidated = -signal["d_nodes"]
     assert liquidated in (3, 4)
@@ -165,22 +176,27 @@ def test_liquidation_shares_follow_the_contract_ratios():
 
 def test_gbm_step_hand_value():
     assert gbm_step(100.0, 0.0, 0.0, 1.3) == 100.0
-    want = 100 * np.exp(-0.5 * 0.36 / 365 + 0.6 * np.sqrt(1 / 365) * 1.0)
+    # median-flat (default): the drift is the log drift
+    want = 100 * np.exp(0.6 * np.sqrt(1 / 365) * 1.0)
     assert gbm_step(100.0, 0.0, 0.6, 1.0) == pytest.approx(want)
+    mean_flat = 100 * np.exp(-0.5 * 0.36 / 365 + 0.6 * np.sqrt(1 / 365) * 1.0)
+    assert gbm_step(100.0, 0.0, 0.6, 1.0, "mean") == pytest.approx(mean_flat)
 
 
 def test_arbitrage_moves_the_pool_to_the_target_both_ways():
     sesh, eth = 5e6, 200.0
     for factor in (1.3, 0.7):
         target = factor * eth / sesh
-        new_sesh, new_eth, net = arbitrage_swap(sesh, eth, target, 0.003, 1e9)
+        new_sesh, new_eth, net, unmet = arbitrage_swap(sesh, eth, target, 0.003, 1e9, 0.5)
         assert new_eth / new_sesh == pytest.approx(target, rel=1e-10)
+        assert unmet == 0.0
         assert np.sign(net) == (1 if factor > 1 else -1)
 
 
 def test_arbitrage_sells_no_more_than_wallets_hold():
-    new_sesh, _, net = arbitrage_swap(5e6, 200.0, 0.5 * 200.0 / 5e6, 0.003, 1_000.0)
+    new_sesh, _, net, unmet = arbitrage_swap(5e6, 200.0, 0.5 * 200.0 / 5e6, 0.003, 1_000.0, 0.5)
     assert net == pytest.approx(-1_000.0)
+    assert unmet > 0
     assert new_sesh == pytest.approx(5e6 + 1_000.0)
 
 
@@ -207,7 +223,9 @@ def test_zero_ceiling_means_no_users():
 
 
 def test_holders_keep_a_liquid_floor():
-    params, state = _setup(hurdle_apr=-1.0, max_entry_rate=1.0, liquid_float_floor=0.5)
+    params, state = _setup(
+        **ALWAYS_JOIN, max_entry_rate=1.0, liquid_float_floor=0.5, stake_buy_share=0.0
+    )
     signal = policy_stake(params, None, [], state)
     floor = 0.5 * state["circulating_supply"]
     assert state["circulating"] + signal["d_circulating"] >= floor - 25_000
@@ -215,8 +233,8 @@ def test_holders_keep_a_liquid_floor():
 
 
 def test_saved_rewards_are_staked_only_while_staking_pays():
-    for hurdle, joined in [(-1.0, True), (5.0, False)]:
-        params, state = _setup(hurdle_apr=hurdle, max_entry_rate=0.0)
+    for hurdles, joined in [(ALWAYS_JOIN, True), (ALWAYS_LEAVE, False)]:
+        params, state = _setup(**hurdles, max_entry_rate=0.0, max_exit_rate=0.0)
         state["restake_pending"] = 60_000.0
         signal = policy_stake(params, None, [], state)
         assert signal["d_nodes"] == (2 if joined else 0)
@@ -225,7 +243,7 @@ def test_saved_rewards_are_staked_only_while_staking_pays():
 def test_an_empty_network_restarts_and_pays_nothing_meanwhile():
     from model.parts.emissions import policy_emission
 
-    params, state = _setup(initial_nodes=0, hurdle_noise=0.0)
+    params, state = _setup(initial_stake_sesh=0.0, hurdle_noise=0.0)
     assert policy_emission(params, None, [], state)["daily_emission"] == 0.0
     # 0.5% a day of the 100-node entry base, stochastically rounded
     assert policy_stake(params, None, [], state)["d_nodes"] in (0.0, 1.0)
@@ -233,6 +251,6 @@ def test_an_empty_network_restarts_and_pays_nothing_meanwhile():
 
 
 def _net_gap_positive(params, state):
-    from model.parts.staking import _net_yield_gap
+    from model.parts.staking import hurdle_gaps
 
-    return bool(_net_yield_gap(params, state) > 0)
+    return bool(hurdle_gaps(params, state)[0] > 0)

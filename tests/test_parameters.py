@@ -15,7 +15,7 @@ from model.parameters import parse_value
         ({"pool_payout_rate": "high"}, "'pool_payout_rate': must be a number in [0, 1]"),
         ({"staking_requirement": 0}, "'staking_requirement': must be a number in [1000, 1e+06]"),
         ({"launch_smoothing": "yes"}, "'launch_smoothing': must be true or false"),
-        ({"initial_nodes": 10.5}, "'initial_nodes': must be an integer in [0, 9000]"),
+        ({"stress_day": 10.5}, "'stress_day': must be an integer in [0, 100000]"),
         ({"pol_after_review": "burn"}, "must be one of keep, pool, treasury"),
         ({"amm_fee": float("nan")}, "'amm_fee': must be a number"),
         ({"reward_sell_share": 0.7, "reward_restake_share": 0.5}, "must sum to at most 1"),
@@ -23,7 +23,7 @@ from model.parameters import parse_value
             {"fee_pool_shar": 0.9},
             "unknown parameter 'fee_pool_shar'; did you mean 'fee_pool_share'?",
         ),
-        ({"initial_nodes": 5000}, "must fit in the 79,000,000 unlocked SESH"),
+        ({"initial_stake_sesh": 90e6}, "must fit in the 79,000,000 unlocked SESH"),
     ],
 )
 def test_invalid_overrides_raise_one_clear_line(overrides, message):
@@ -56,7 +56,7 @@ def test_run_rejects_bad_settings(kwargs, message):
 
 def test_parse_value_converts_command_line_strings():
     assert parse_value("fee_pool_share", "1.0") == 1.0
-    assert parse_value("initial_nodes", "1_800") == 1800
+    assert parse_value("stress_day", "1_800") == 1800
     assert parse_value("launch_smoothing", "off") is False
     assert parse_value("pol_after_review", "pool") == "pool"
     with pytest.raises(ParameterError, match="'fee_pool_share': must be a number"):

@@ -17,7 +17,16 @@ RANGES = {
     "fee_pool_share": (0.0, 1.0),
     "pool_payout_rate": (0.0, 0.5),
     "staking_requirement": (5_000.0, 50_000.0),
-    "unlock_sell_share": (0.0, 1.0),
+    "unlock_sell_share_strategic": (0.0, 1.0),
+    "unlock_sell_share_ecosystem": (0.0, 1.0),
+    "unlock_sell_share_treasury_ops": (0.0, 1.0),
+    "unlock_sell_share_contributors": (0.0, 1.0),
+    "impact_permanent_share": (0.0, 1.0),
+    "impact_half_life_days": (0.5, 3650.0),
+    "outside_depth_share": (0.0, 10.0),
+    "max_trade_reserve_share": (0.001, 10.0),
+    "stake_buy_share": (0.0, 1.0),
+    "app_store_commission": (0.0, 1.0),
     "arbitrage_strength": (0.0, 1.0),
     "impact_persistence": (0.0, 1.0),
     "eth_volatility": (0.0, 2.0),
@@ -25,7 +34,8 @@ RANGES = {
     "pro_subscribers_max": (0.0, 2e6),
     "pro_growth_rate": (0.0, 0.1),
     "demand_volatility": (0.0, 1.5),
-    "hurdle_apr": (-0.5, 1.0),
+    "node_entry_hurdle_apr": (-0.5, 1.0),
+    "node_exit_hurdle_apr": (-1.0, 1.0),
     "max_entry_rate": (0.0, 0.2),
     "max_exit_rate": (0.0, 0.2),
     "reward_claim_rate": (0.0, 1.0),
@@ -44,7 +54,14 @@ def valid_overrides(draw):
     overrides["pol_after_review"] = draw(st.sampled_from(["keep", "pool", "treasury"]))
     overrides["pol_review_day"] = draw(st.integers(0, 400))
     overrides["stress_day"] = draw(st.integers(0, 400))
-    overrides["initial_nodes"] = draw(st.integers(0, 2000))
+    overrides["initial_stake_sesh"] = draw(st.floats(0.0, 50e6))
+    overrides["price_model"] = draw(st.sampled_from(["impact", "exogenous", "pool_only"]))
+    overrides["drift_convention"] = draw(st.sampled_from(["median", "mean"]))
+    overrides["pro_revenue_route"] = draw(st.sampled_from(["none", "pool"]))
+    overrides["sns_deployed"] = draw(st.booleans())
+    if "node_exit_hurdle_apr" in overrides:  # the exit hurdle is at most the entry hurdle
+        entry = overrides.get("node_entry_hurdle_apr", 0.10)
+        overrides["node_exit_hurdle_apr"] = min(overrides["node_exit_hurdle_apr"], entry)
     return overrides
 
 

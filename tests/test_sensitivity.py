@@ -16,8 +16,8 @@ from model import ParameterError, Parameters
 FEW = [
     "pool_payout_rate",
     "pro_subscribers_max",
-    "unlock_sell_share",
-    "hurdle_apr",
+    "unlock_sell_share_strategic",
+    "node_entry_hurdle_apr",
     "ref_volatility",
 ]
 SPENDING_OFF = {
@@ -26,6 +26,7 @@ SPENDING_OFF = {
     "sns_names_max": 0.0,
     "sns_names_at_launch": 0.0,
     "liquidation_rate": 0.0,
+    "max_exit_rate": 0.0,  # no network death: a pool with no nodes stops paying
 }
 
 
@@ -79,11 +80,11 @@ def test_default_bounds_lie_inside_the_allowed_ranges_around_the_defaults():
 
 BAD = {
     "unknown parameter": dict(parameters=["pool_payout_rate", "nope"]),
-    "integer parameter": dict(parameters=["pool_payout_rate", "initial_nodes"]),
+    "integer parameter": dict(parameters=["pool_payout_rate", "stress_day"]),
     "one parameter": dict(parameters=["pool_payout_rate"]),
     "too few samples": dict(samples=1, parameters=FEW),
     "short horizon": dict(years=2, parameters=FEW),
-    "overridden and varied": dict(parameters=FEW, overrides={"hurdle_apr": 0.1}),
+    "overridden and varied": dict(parameters=FEW, overrides={"node_entry_hurdle_apr": 0.1}),
 }
 
 

@@ -64,3 +64,15 @@ def add_liquidity_single_sided(reserve_token, reserve_other, lp_supply, amount, 
 def price_of_token(reserve_token, reserve_other):
     """Marginal price of the token in units of the other asset."""
     return reserve_other / reserve_token
+
+
+def capped_swap(reserve_in, reserve_out, amount_in, fee, cap):
+    """A swap of at most `cap` times the input reserve; the rest of the order is not executed.
+
+    Returns (reserve_in, reserve_out, amount out, unmet input). The output is at most
+    reserve_out * cap / (1 + cap) < reserve_out, so no reserve reaches zero.
+    """
+    wanted = np.maximum(amount_in, 0.0)
+    executed = np.minimum(wanted, cap * reserve_in)
+    reserve_in, reserve_out, out = swap(reserve_in, reserve_out, executed, fee)
+    return reserve_in, reserve_out, out, wanted - executed

@@ -1,12 +1,25 @@
-"""The market: ETH/USD, the outside valuation of SESH, and arbitrage on the AMM.
+"""The market: ETH/USD, the SESH valuation, the price impact of the day's net flow, arbitrage.
 
-ETH/USD follows a geometric Brownian motion. The outside market's SESH valuation (the reference
-price, USD) does too, and it keeps `impact_persistence` of the move that the day's on-chain flows
-(unlock sales, fee buys, reward sales) made in the pool's SESH/ETH price. Traders then close
-`arbitrage_strength` of the log gap between the pool's USD price and the reference price with one
-swap; SESH they sell comes from wallets (`circulating`, less rewards saved for restaking), SESH
-they buy goes to wallets. On
-`stress_day` ETH/USD and the reference price both drop by `stress_price_drop`.
+Every buy and sell of blocks 1-5 has already settled at the opening price (yesterday's close) with
+wallets as the counterparty, and added its signed amount to `daily_net_flow` Q (+ = net buying).
+This block turns Q into a price, by `price_model`:
+
+- "impact" (default): P = V * exp(A + J). V is the valuation, a geometric Brownian motion with no
+  flow in it (`ref_price_usd`). The day's impulse f = 2 sgn(Q) ln(1 + |Q| / L) is the log move of
+  a constant-product pool of reserve L, the consolidated depth: the AMM plus other venues whose
+  depth scales with market value (`outside_depth_share` x market supply). A share theta of f is
+  permanent (A += theta f); the rest decays with half-life h (J = 2^(-1/h) J + (1 - theta) f).
+  With theta = 0 a steady flow gives a bounded offset |ln P/V| <= max|f| / (1 - 2^(-1/h)), never
+  a trend; theta > 0 is the documented opt-in for a drift of theta * f a day.
+- "exogenous": P = V; flows move inventories only (the neutral reference).
+- "pool_only": the former model, for comparison: Q is one swap through the AMM, the reference
+  keeps `impact_persistence` of the pool's move (a ratchet) and traders close
+  `arbitrage_strength` of the gap; the price is the pool's.
+
+In every model arbitrageurs then trade the pool towards the target price, each leg capped at
+`max_trade_reserve_share` of its input reserve and the SESH leg at what liquid wallets hold; the
+part they cannot trade is recorded in `daily_unmet_trade`. On `stress_day` ETH/USD and the
+valuation both drop by `stress_price_drop`.
 """
 
 from __future__ import annotations
@@ -14,80 +27,172 @@ from __future__ import annotations
 import numpy as np
 
 from model.constants import DAYS_PER_YEAR
-from model.parts.amm import input_to_reach_ratio, price_of_token, swap
+from model.parts.amm import capped_swap, input_to_reach_ratio, price_of_token
 from model.stochastic import shock
 from model.types import Number, Params, State
+from model.utils import liquid_wallets, market_circulating_supply
 
 DT = 1.0 / DAYS_PER_YEAR  # one timestep, in years
+# A numerical guard, not economics: each impact state stays within e^+-50 (about 10^+-22) of the
+# valuation, so prices, market caps and 1/price stay finite in the degenerate corners of the
+# allowed ranges (a 1-SESH pool with no outside depth and years of one-sided flow at theta = 1).
+LOG_IMPACT_BOUND = 50.0
 
 
-def gbm_step(level, drift, volatility, normal_draw, dt=DT):
-    """One step of a geometric Brownian motion whose mean grows at `drift` a year.
+def log_drift(drift, volatility, convention):
+    """The drift of log price: `drift` itself when median-flat, drift - vol^2/2 when mean-flat."""
+    return np.where(np.asarray(convention) == "mean", drift - 0.5 * volatility**2, drift)
 
-    The log drift is drift - volatility^2 / 2, so with drift 0 the mean is flat and the median
-    decays.
-    """
-    return level * np.exp(
-        (drift - 0.5 * volatility**2) * dt + volatility * np.sqrt(dt) * normal_draw
+
+def gbm_step(level, drift, volatility, normal_draw, convention="median", dt=DT):
+    """One step of a geometric Brownian motion under the drift convention."""
+    mu = log_drift(drift, volatility, convention)
+    return level * np.exp(mu * dt + volatility * np.sqrt(dt) * normal_draw)
+
+
+def impulse(net_flow, depth):
+    """Log price impact of a day's net flow (+ = net buying) on a CPMM-equivalent depth."""
+    return 2.0 * np.sign(net_flow) * np.log1p(np.abs(net_flow) / np.maximum(depth, 1e-9))
+
+
+def impact_decay(half_life_days):
+    """Daily retention of transient impact: 2^(-1/h)."""
+    return 2.0 ** (-1.0 / np.maximum(half_life_days, 1e-9))
+
+
+def impact_step(permanent, transient, impulse_today, permanent_share, half_life_days):
+    """One day of impact: (A + theta f, 2^(-1/h) J + (1 - theta) f), each within +-LOG_BOUND."""
+    permanent = permanent + permanent_share * impulse_today
+    transient = impact_decay(half_life_days) * transient + (1.0 - permanent_share) * impulse_today
+    return (
+        np.clip(permanent, -LOG_IMPACT_BOUND, LOG_IMPACT_BOUND),
+        np.clip(transient, -LOG_IMPACT_BOUND, LOG_IMPACT_BOUND),
     )
 
 
-def arbitrage_swap(amm_sesh, amm_quote, target_price_quote, fee, max_sesh_in):
-    """Trade the pool towards a target SESH price (in ETH). Returns new reserves and SESH bought.
+def consolidated_depth(state, outside_depth_share):
+    """The AMM's SESH reserve at the valuation plus other venues' CPMM-equivalent depth, in SESH.
 
-    Only one direction is ever non-zero: buy SESH when the pool is below target, sell SESH (at most
+    The pool's reserve is taken where it would sit at the valuation V (same k), not where the
+    impact has pushed it: the displacement is already in the transient state J, and measuring
+    depth on the displaced pool would compound it (a buy drains the pool, the thinner pool gives
+    the next buy more impact, and so on without bound).
+    """
+    pool_at_valuation = np.sqrt(
+        state["amm_sesh"]
+        * state["amm_quote"]
+        * state["eth_usd"]
+        / np.maximum(state["ref_price_usd"], 1e-300)
+    )
+    return pool_at_valuation + outside_depth_share * market_circulating_supply(state)
+
+
+def arbitrage_swap(amm_sesh, amm_quote, target_price_quote, fee, max_sesh_in, cap):
+    """Trade the pool towards a target SESH price (in ETH), each leg capped.
+
+    Returns (amm_sesh, amm_quote, net SESH bought by wallets, unmet SESH-equivalent). Only one
+    direction is ever non-zero: buy SESH when the pool is below target, sell SESH (at most
     `max_sesh_in`) when it is above.
     """
-    quote_in = input_to_reach_ratio(amm_quote, amm_sesh, target_price_quote, fee)
-    amm_quote, amm_sesh, bought = swap(amm_quote, amm_sesh, quote_in, fee)
-    sesh_in = np.minimum(
-        input_to_reach_ratio(amm_sesh, amm_quote, 1.0 / target_price_quote, fee),
-        max_sesh_in,
+    target = np.maximum(target_price_quote, 1e-300)
+    quote_wanted = input_to_reach_ratio(amm_quote, amm_sesh, target, fee)
+    amm_quote, amm_sesh, bought, quote_unmet = capped_swap(
+        amm_quote, amm_sesh, quote_wanted, fee, cap
     )
-    amm_sesh, amm_quote, _ = swap(amm_sesh, amm_quote, sesh_in, fee)
-    return amm_sesh, amm_quote, bought - sesh_in
+    sesh_wanted = input_to_reach_ratio(amm_sesh, amm_quote, 1.0 / target, fee)
+    sesh_allowed = np.minimum(sesh_wanted, np.maximum(max_sesh_in, 0.0))
+    amm_sesh, amm_quote, _, sesh_unmet = capped_swap(amm_sesh, amm_quote, sesh_allowed, fee, cap)
+    sold = sesh_allowed - sesh_unmet
+    unmet = quote_unmet / target + sesh_unmet + (sesh_wanted - sesh_allowed)
+    return amm_sesh, amm_quote, bought - sold, unmet
+
+
+def pool_net_swap(amm_sesh, amm_quote, net_flow, open_price_quote, wallets, fee, cap):
+    """The day's net flow as one capped swap through the AMM (the pool_only model).
+
+    A net sale puts SESH from wallets into the pool; a net buy brings the ETH it is worth at the
+    open. Returns (amm_sesh, amm_quote, SESH to wallets (signed), unmet SESH).
+    """
+    want_sell = np.maximum(-net_flow, 0.0)
+    sell = np.minimum(want_sell, wallets)
+    amm_sesh, amm_quote, _, sell_unmet = capped_swap(amm_sesh, amm_quote, sell, fee, cap)
+    buy_quote = np.maximum(net_flow, 0.0) * open_price_quote
+    amm_quote, amm_sesh, bought, buy_unmet = capped_swap(amm_quote, amm_sesh, buy_quote, fee, cap)
+    to_wallets = bought - (sell - sell_unmet)
+    unmet = (want_sell - sell) + sell_unmet + buy_unmet / np.maximum(open_price_quote, 1e-300)
+    return amm_sesh, amm_quote, to_wallets, unmet
 
 
 def policy_market(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
-    """Decide ETH/USD, the outside SESH valuation and the arbitrage trade towards it."""
-    day = previous_state["day"]
+    """Decide ETH/USD, the valuation, the day's price from the net flow, and the arbitrage."""
+    s = previous_state
+    model = np.asarray(params["price_model"])
+    impact_on = model == "impact"
+    pool_only = model == "pool_only"
+    convention = params["drift_convention"]
+    cap = params["max_trade_reserve_share"]
+    fee = params["amm_fee"]
+    day = s["day"]
     crash = np.where(day == params["stress_day"], 1.0 - params["stress_price_drop"], 1.0)
     eth_usd = crash * gbm_step(
-        previous_state["eth_usd"],
+        s["eth_usd"],
         params["eth_drift"],
         params["eth_volatility"],
-        shock(params, previous_state, "eth_shock"),
+        shock(params, s, "eth_shock"),
+        convention,
     )
-    sesh_eth_open = previous_state["price_usd"] / previous_state["eth_usd"]
-    sesh_eth_now = price_of_token(previous_state["amm_sesh"], previous_state["amm_quote"])
-    flow_impact = (sesh_eth_now / sesh_eth_open) ** params["impact_persistence"]
-    reference = (
-        crash
-        * flow_impact
-        * gbm_step(
-            previous_state["ref_price_usd"],
-            params["ref_drift"],
-            params["ref_volatility"],
-            shock(params, previous_state, "ref_shock"),
-        )
+    valuation = crash * gbm_step(
+        s["ref_price_usd"],
+        params["ref_drift"],
+        params["ref_volatility"],
+        shock(params, s, "ref_shock"),
+        convention,
     )
-    pool_usd = sesh_eth_now * eth_usd
+    net_flow = s["daily_net_flow"]
+    wallets = liquid_wallets(s)
+
+    # impact / exogenous: the consolidated price
+    depth = consolidated_depth(s, params["outside_depth_share"])
+    f = np.where(impact_on, impulse(net_flow, depth), 0.0)
+    permanent, transient = impact_step(
+        s["impact_permanent"],
+        s["impact_transient"],
+        f,
+        params["impact_permanent_share"],
+        params["impact_half_life_days"],
+    )
+    price = valuation * np.exp(permanent + transient)
+
+    # pool_only: the net flow through the pool, then the former ratchet reference
+    open_quote = s["pool_price_usd"] / s["eth_usd"]
+    po_sesh, po_quote, po_to_wallets, po_unmet = pool_net_swap(
+        s["amm_sesh"], s["amm_quote"], net_flow, open_quote, wallets, fee, cap
+    )
+    pool_now = price_of_token(po_sesh, po_quote)
+    flow_impact = (pool_now / open_quote) ** params["impact_persistence"]
     strength = params["arbitrage_strength"]
-    target_usd = pool_usd ** (1.0 - strength) * reference**strength
-    amm_sesh, amm_quote, net_bought = arbitrage_swap(
-        previous_state["amm_sesh"],
-        previous_state["amm_quote"],
-        target_usd / eth_usd,
-        params["amm_fee"],
-        np.maximum(previous_state["circulating"] - previous_state["restake_pending"], 0.0),
+    legacy_target = (pool_now * eth_usd) ** (1.0 - strength) * (valuation * flow_impact) ** strength
+
+    amm_sesh = np.where(pool_only, po_sesh, s["amm_sesh"])
+    amm_quote = np.where(pool_only, po_quote, s["amm_quote"])
+    to_wallets = np.where(pool_only, po_to_wallets, 0.0)
+    target_usd = np.where(pool_only, legacy_target, price)
+    amm_sesh, amm_quote, bought, unmet = arbitrage_swap(
+        amm_sesh, amm_quote, target_usd / eth_usd, fee, wallets + to_wallets, cap
     )
+    pool_price = price_of_token(amm_sesh, amm_quote) * eth_usd
     return {
         "eth_usd": eth_usd,
-        "ref_price_usd": reference,
-        "price_usd": price_of_token(amm_sesh, amm_quote) * eth_usd,
-        "d_amm_sesh": amm_sesh - previous_state["amm_sesh"],
-        "d_amm_quote": amm_quote - previous_state["amm_quote"],
-        "d_circulating": net_bought,
+        "ref_price_usd": np.where(pool_only, valuation * flow_impact, valuation),
+        "price_usd": np.where(pool_only, pool_price, price),
+        "pool_price_usd": pool_price,
+        "market_depth": depth,
+        "impact_permanent": permanent,
+        "impact_transient": transient,
+        "d_amm_sesh": amm_sesh - s["amm_sesh"],
+        "d_amm_quote": amm_quote - s["amm_quote"],
+        "d_circulating": to_wallets + bought,
+        "d_daily_unmet_trade": unmet + np.where(pool_only, po_unmet, 0.0),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from model.constants import DAYS_PER_YEAR, MAX_SUPPLY
 from model.parts.rewards import operator_daily_reward
 from model.parts.staking import node_yields
@@ -57,5 +59,6 @@ def policy_metrics(
         "net_pool_flow": s["daily_pool_inflow"] - s["daily_emission"],
         "pol_value_usd": pol_share * 2.0 * s["amm_quote"] * s["eth_usd"],
         "market_cap_usd": supply * price,
+        "impact_factor": np.exp(s["impact_permanent"] + s["impact_transient"]),
         "conservation_residual": conservation_residual(s),
     }

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.parts.amm import swap
 from model.types import Number, Params, State
 
 
@@ -58,18 +57,15 @@ def policy_rewards(
     queue = np.concatenate([(matured - paid_stake)[..., None], queue[..., 1:]], axis=-1)
     sold = paid_rewards * params["reward_sell_share"] + paid_stake * params["exit_sell_share"]
     restaked = paid_rewards * params["reward_restake_share"]
-    amm_sesh, amm_quote, _ = swap(
-        previous_state["amm_sesh"], previous_state["amm_quote"], sold, params["amm_fee"]
-    )
+    # sales settle at the opening price with wallets as counterparty: they enter the net flow
     return {
         "reward_per_node": per_node,
         "unstake_queue": queue,
         "daily_claimed": paid_rewards,
         "d_unclaimed_rewards": -paid_rewards,
         "d_unstaking": -paid_stake,
-        "d_circulating": paid_rewards + paid_stake - sold,
+        "d_circulating": paid_rewards + paid_stake,
         "d_restake_pending": restaked,
-        "d_amm_sesh": amm_sesh - previous_state["amm_sesh"],
-        "d_amm_quote": amm_quote - previous_state["amm_quote"],
+        "d_daily_net_flow": -sold,
         "d_cum_sold": sold,
     }

@@ -1,8 +1,11 @@
 """Spending on Session Pro and Session names, and where the SESH it buys goes.
 
-Prices are in USD and converted at the oracle price (DOCS session-pro.md), so the SESH a day's
-spending buys is USD / price. Payers (or the payment gateway on their behalf) bring ETH and buy
-SESH on the AMM. Of what is bought, `fee_pool_share` goes to the Staking Reward Pool and the rest
+Pro is a fiat app-store subscription at the published plan prices (F§4), net of the store's
+commission; whether its revenue buys SESH is the scenario switch `pro_revenue_route` ("none" as
+the public facts stand, "pool" as the docs intend). Names (SNS) are paid on-chain once
+`sns_deployed`. Fees are priced in USD through oracles (DOCS session-pro.md), so the SESH bought
+is USD / the opening price, from wallets; the buy enters the day's net flow. Of what is bought,
+`fee_pool_share` goes to the Staking Reward Pool and the rest
 becomes protocol-owned liquidity (DOCS tokenomics/README.md), added by the zap rule in
 `model.parts.amm.add_liquidity_single_sided`: swap just enough SESH for ETH that the remainder and
 the proceeds match the pool's ratio, then deposit both. After `pol_review_day` the non-pool share
@@ -13,10 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.constants import DAYS_PER_YEAR
-from model.parts.amm import add_liquidity_single_sided, swap
+from model.constants import (
+    DAYS_PER_YEAR,
+    PRO_PRICE_MONTHLY_USD,
+    PRO_PRICE_QUARTERLY_USD,
+    PRO_PRICE_YEARLY_USD,
+)
+from model.parts.amm import add_liquidity_single_sided
 from model.stochastic import shock
 from model.types import Number, Params, State
+from model.utils import liquid_wallets
 
 
 def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
@@ -28,8 +37,20 @@ def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
     return np.where((day >= launch_day) & (maximum > 0), level, 0.0)
 
 
+def pro_usd_per_subscriber_year(params):
+    """Gross USD a Pro subscriber pays a year at the published prices and the plan mix."""
+    monthly = params["pro_plan_share_monthly"]
+    quarterly = params["pro_plan_share_quarterly"]
+    yearly = np.maximum(1.0 - monthly - quarterly, 0.0)
+    return (
+        monthly * PRO_PRICE_MONTHLY_USD * 12.0
+        + quarterly * PRO_PRICE_QUARTERLY_USD * 4.0
+        + yearly * PRO_PRICE_YEARLY_USD
+    )
+
+
 def daily_spend_usd(params, day, noise):
-    """USD spent that day on Pro and names, after app-store and gateway fees."""
+    """(subscribers, names, Pro USD net of store commission, SNS USD) spent that day."""
     subscribers = logistic_adoption(
         day,
         params["pro_launch_day"],
@@ -37,19 +58,29 @@ def daily_spend_usd(params, day, noise):
         params["pro_subscribers_max"],
         params["pro_growth_rate"],
     )
-    names = logistic_adoption(
-        day,
-        params["sns_launch_day"],
-        params["sns_names_at_launch"],
-        params["sns_names_max"],
-        params["sns_growth_rate"],
+    names = np.where(
+        params["sns_deployed"],
+        logistic_adoption(
+            day,
+            params["sns_launch_day"],
+            params["sns_names_at_launch"],
+            params["sns_names_max"],
+            params["sns_growth_rate"],
+        ),
+        0.0,
     )
     sigma = params["demand_volatility"]
-    gross = (
-        subscribers * params["pro_price_usd_per_year"] + names * params["sns_fee_usd_per_year"]
-    ) / DAYS_PER_YEAR
-    net = gross * (1.0 - params["payment_fee_share"]) * np.exp(sigma * noise - 0.5 * sigma**2)
-    return subscribers, names, net
+    factor = np.exp(sigma * noise - 0.5 * sigma**2)
+    pro = (
+        subscribers
+        * pro_usd_per_subscriber_year(params)
+        / DAYS_PER_YEAR
+        * (1.0 - params["app_store_commission"])
+        * factor
+    )
+    # SNS is paid on-chain: no store commission
+    sns = names * params["sns_fee_usd_per_year"] / DAYS_PER_YEAR * factor
+    return subscribers, names, pro, sns
 
 
 def pool_share_on(params, day):
@@ -63,15 +94,18 @@ def policy_spend(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
     """Decide the day's Pro and name spending, the SESH it buys and where that goes."""
-    day = previous_state["day"]
-    subscribers, names, usd = daily_spend_usd(
-        params, day, shock(params, previous_state, "demand_shock")
+    s = previous_state
+    day = s["day"]
+    subscribers, names, pro_usd, sns_usd = daily_spend_usd(
+        params, day, shock(params, s, "demand_shock")
     )
-    fee = params["amm_fee"]
-    quote_in = usd / previous_state["eth_usd"]
-    amm_quote, amm_sesh, bought = swap(
-        previous_state["amm_quote"], previous_state["amm_sesh"], quote_in, fee
-    )
+    route_pool = np.asarray(params["pro_revenue_route"]) == "pool"
+    to_market_usd = np.where(route_pool, pro_usd, 0.0) + sns_usd
+    # Oracle-priced fees settle at the opening price, bought from wallets (the rest of the
+    # market); the purchase enters the day's net flow and moves the price in the market block.
+    price = np.maximum(s["price_usd"], 1e-300)
+    wanted = to_market_usd / price
+    bought = np.minimum(wanted, liquid_wallets(s))
     to_pool = bought * pool_share_on(params, day)
     rest = bought - to_pool
     to_treasury = np.where(
@@ -79,24 +113,29 @@ def policy_spend(
         rest,
         0.0,
     )
-    to_pol = rest - to_treasury
+    # protocol-owned liquidity: zapped into the pool, at most the trade cap of the SESH reserve;
+    # what the cap leaves stays in the treasury's wallet
+    fee = params["amm_fee"]
+    to_pol = np.minimum(rest - to_treasury, params["max_trade_reserve_share"] * s["amm_sesh"])
     amm_sesh, amm_quote, lp_supply, minted = add_liquidity_single_sided(
-        amm_sesh, amm_quote, previous_state["amm_lp_supply"], to_pol, fee
+        s["amm_sesh"], s["amm_quote"], s["amm_lp_supply"], to_pol, fee
     )
     return {
         "pro_subscribers": subscribers,
         "sns_names": names,
-        "daily_fee_usd": usd,
+        "daily_fee_usd": pro_usd + sns_usd,
         "daily_fee_spent": bought,
         "daily_pool_inflow": to_pool,
         "daily_pol_added": to_pol,
         "d_reward_pool": to_pool,
-        "d_circulating": to_treasury,
-        "d_amm_sesh": amm_sesh - previous_state["amm_sesh"],
-        "d_amm_quote": amm_quote - previous_state["amm_quote"],
-        "d_amm_lp_supply": lp_supply - previous_state["amm_lp_supply"],
+        "d_circulating": -(to_pool + to_pol),
+        "d_amm_sesh": amm_sesh - s["amm_sesh"],
+        "d_amm_quote": amm_quote - s["amm_quote"],
+        "d_amm_lp_supply": lp_supply - s["amm_lp_supply"],
         "d_pol_lp": minted,
-        "d_cum_fee_usd": usd,
+        "d_cum_fee_usd": pro_usd + sns_usd,
         "d_cum_pool_inflow": to_pool,
         "d_cum_pol_added": to_pol,
+        "d_daily_net_flow": bought,
+        "d_daily_unmet_trade": (wanted - bought) + (rest - to_treasury - to_pol),
     }

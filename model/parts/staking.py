@@ -1,15 +1,20 @@
-"""Yield-driven staking and unstaking in whole nodes, liquidations, and the 15-day unlock.
+"""Yield-driven staking and unstaking in whole nodes, treasury nodes, liquidations, the unlock.
 
-Stakers compare the node's net yield, (SESH reward * price - USD operating cost) / stake value, with
-a noisy hurdle rate. Above it, nodes join at a rate that grows with the gap up to
-`max_entry_rate` of the network a day; below it, unlocked nodes leave the same way. Expected counts
-become whole nodes by stochastic rounding (floor(x + u), u uniform), which is unbiased. New stake
-comes from wallets (`circulating`) above the share holders keep liquid, or from rewards saved for
-restaking (staked only while the yield beats the hurdle). Exits wait
-UNLOCK_DAYS = 15 days (OXEND UNLOCK_DURATION) in the unstaking queue. Liquidated nodes lose
-0.03% to the liquidator and 0.17% to the pool; 99.80% goes back through the queue
-(ServiceNodeRewards.sol liquidation ratios 3:17:9980). Stake from lockups A and F cannot leave
-while locked.
+Nodes compare their net USD yield at the opening price, (SESH reward * price - USD operating cost)
+/ stake value, with two hurdles that share one daily noise: an outside entrant needs the entry
+hurdle (risk-free rate plus a premium: they buy SESH and take its price risk); an incumbent leaves
+only below the exit hurdle (the shut-down condition: cash cost not covered). Between them nodes
+neither join nor leave. Above the entry hurdle nodes join at a rate that grows with the gap up to
+`max_entry_rate` of the network a day; below the exit hurdle free nodes leave the same way.
+Expected counts become whole nodes by stochastic rounding (floor(x + u), u uniform), which is
+unbiased. New stake comes first from rewards saved for restaking; of the other entrants
+`stake_buy_share` buy their stake on the market (it enters the day's net flow), the rest stake
+wallet holdings above the share holders keep liquid. The treasury keeps `treasury_node_share` of
+the nodes from its node fund (locked lockup A first, then its unlocked reserve), whatever the
+yield, and never exits for yield; it stops nodes only to stay within its share. Exits wait UNLOCK_DAYS = 15 days (OXEND UNLOCK_DURATION) in the unstaking
+queue. Liquidated nodes lose 0.03% to the liquidator and 0.17% to the pool; 99.80% goes back
+through the queue (ServiceNodeRewards.sol liquidation ratios 3:17:9980). Stake from lockup F
+cannot leave while locked.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from model.constants import (
     LIQUIDATION_RETURNED_SHARE,
     LIQUIDATOR_SHARE,
 )
-from model.parts.amm import price_of_token
 from model.parts.emissions import contract_payout
+from model.parts.vesting import node_fund_locked
 from model.stochastic import shock
 from model.types import Number, Params, State
-from model.utils import market_circulating_supply
+from model.utils import liquid_wallets, market_circulating_supply
 
 
 def node_yields(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month):
@@ -47,53 +52,106 @@ def flow_intensity(gap, sensitivity, max_rate, nodes):
     return np.clip(gap / sensitivity, 0.0, 1.0) * max_rate * nodes
 
 
-def _net_yield_gap(params, state):
-    price = price_of_token(state["amm_sesh"], state["amm_quote"]) * state["eth_usd"]
+def net_apr_open(params, state):
+    """A node's net APR in USD terms at the opening price (what entrants and incumbents see)."""
     # With no nodes nothing is paid today; a first node would earn the pool rule alone.
     first_node = contract_payout(state["reward_pool"], params["pool_payout_rate"], 1.0)
     node_reward = np.where(state["nodes"] > 0, state["reward_per_node"], first_node)
     _, net_apr = node_yields(
         node_reward,
-        price,
+        state["price_usd"],
         params["staking_requirement"],
         params["node_opex_usd_per_month"],
     )
-    hurdle = params["hurdle_apr"] + params["hurdle_noise"] * shock(params, state, "hurdle_shock")
-    return net_apr - hurdle
+    return net_apr
+
+
+def hurdle_gaps(params, state):
+    """(entry gap, exit gap): net APR over the entry hurdle, and the exit hurdle over net APR.
+
+    Both hurdles move with the same daily noise; between them (the hysteresis band) nodes
+    neither join nor leave.
+    """
+    net_apr = net_apr_open(params, state)
+    noise = params["hurdle_noise"] * shock(params, state, "hurdle_shock")
+    entry_gap = net_apr - (params["node_entry_hurdle_apr"] + noise)
+    exit_gap = (params["node_exit_hurdle_apr"] + noise) - net_apr
+    return entry_gap, exit_gap
 
 
 def free_nodes(state, staking_requirement):
-    """Nodes whose stake is not under a lockup and so may leave."""
-    locked = state["locked_staked_a"] + state["locked_staked_f"]
-    return np.maximum(np.floor((state["staked"] - locked) / staking_requirement + 1e-9), 0.0)
+    """Nodes that may leave: not staked from a lockup and not run by the treasury."""
+    fixed = state["treasury_nodes"] * staking_requirement + state["locked_staked_f"]
+    return np.maximum(np.floor((state["staked"] - fixed) / staking_requirement + 1e-9), 0.0)
+
+
+def policy_treasury_stake(
+    params: Params, substep: int, state_history: list, previous_state: State
+) -> dict[str, Number]:
+    """Decide the treasury nodes started (locked fund first, then reserve) or stopped today."""
+    s = previous_state
+    req = params["staking_requirement"]
+    target = np.floor(params["treasury_node_share"] * s["nodes"] + 1e-9)
+    want = np.maximum(target - s["treasury_nodes"], 0.0)
+    from_locked = np.minimum(want, np.floor(node_fund_locked(s["locked_a"]) / req + 1e-9))
+    from_reserve = np.minimum(
+        want - from_locked, np.floor(np.maximum(s["node_fund_reserve"], 0.0) / req + 1e-9)
+    )
+    # Above its share (the network shrank) the treasury stops nodes: stake still under the
+    # lockup goes back to it, unlocked stake back to the node-fund reserve (no market sale).
+    excess = np.maximum(s["treasury_nodes"] - target, 0.0)
+    to_locked = np.minimum(excess, np.floor(s["locked_staked_a"] / req + 1e-9))
+    to_reserve = excess - to_locked
+    locked_move = (from_locked - to_locked) * req
+    reserve_move = (from_reserve - to_reserve) * req
+    started = from_locked + from_reserve - excess
+    return {
+        "d_staked": started * req,
+        "d_nodes": started,
+        "d_treasury_nodes": started,
+        "d_locked_a": -locked_move,
+        "d_locked_staked_a": locked_move,
+        "d_vesting_locked": -locked_move,
+        "d_circulating": -reserve_move,
+        "d_node_fund_reserve": -reserve_move,
+    }
 
 
 def policy_stake(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
-    """Decide how many whole nodes join today, from wallets and from saved rewards."""
+    """Decide how many whole nodes join today, from saved rewards, market buys and wallets."""
+    s = previous_state
     req = params["staking_requirement"]
-    gap = _net_yield_gap(params, previous_state)
-    wallets = previous_state["circulating"]
+    entry_gap, _ = hurdle_gaps(params, s)
     # Entry scales with the network, but even a tiny one draws entrants as if it had
-    # `entry_base_nodes`; holders keep `liquid_float_floor` of the supply unstaked.
-    base = np.maximum(previous_state["nodes"], params["entry_base_nodes"])
+    # `entry_base_nodes`.
+    base = np.maximum(s["nodes"], params["entry_base_nodes"])
     joiners = whole_nodes(
-        flow_intensity(gap, params["yield_sensitivity"], params["max_entry_rate"], base),
-        shock(params, previous_state, "entry_draw"),
+        flow_intensity(entry_gap, params["yield_sensitivity"], params["max_entry_rate"], base),
+        shock(params, s, "entry_draw"),
     )
-    floor = params["liquid_float_floor"] * market_circulating_supply(previous_state)
-    joiners = np.minimum(joiners, np.floor(np.maximum(wallets - floor, 0.0) / req + 1e-9))
-    # Saved rewards are staked only while staking pays.
-    savings = np.minimum(previous_state["restake_pending"], wallets)
-    restakers = np.where(gap > 0.0, np.floor(savings / req + 1e-9), 0.0)
-    new_nodes = np.minimum(joiners + restakers, np.floor(wallets / req + 1e-9))
-    from_savings = np.minimum(restakers, new_nodes) * req
+    liquid = liquid_wallets(s)
+    # Of the entrants, `stake_buy_share` buy their stake on the market (from liquid wallets,
+    # entering the net flow); the rest stake holdings above the share holders keep liquid.
+    buy = params["stake_buy_share"]
+    above_floor = np.maximum(
+        liquid - params["liquid_float_floor"] * market_circulating_supply(s), 0.0
+    )
+    holder_cap = np.floor(above_floor / np.maximum(req * (1.0 - buy), 1e-300) + 1e-9)
+    joiners = np.minimum(joiners, np.minimum(holder_cap, np.floor(liquid / req + 1e-9)))
+    # Saved rewards are staked only while staking beats the entry hurdle.
+    savings = np.minimum(s["restake_pending"], s["circulating"])
+    restakers = np.where(entry_gap > 0.0, np.floor(savings / req + 1e-9), 0.0)
+    new_nodes = np.minimum(joiners + restakers, np.floor((liquid + savings) / req + 1e-9))
+    from_savings = np.minimum(restakers, new_nodes)
+    bought = (new_nodes - from_savings) * req * buy
     return {
         "d_staked": new_nodes * req,
         "d_nodes": new_nodes,
         "d_circulating": -new_nodes * req,
-        "d_restake_pending": -from_savings,
+        "d_restake_pending": -from_savings * req,
+        "d_daily_net_flow": bought,
         "daily_nodes_joined": new_nodes,
     }
 
@@ -102,31 +160,31 @@ def policy_unstake(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
     """Decide how many whole nodes leave or are liquidated today into the unlock queue."""
+    s = previous_state
     req = params["staking_requirement"]
-    day = previous_state["day"]
-    gap = _net_yield_gap(params, previous_state)
-    nodes = previous_state["nodes"]
-    leavable = free_nodes(previous_state, req)
+    day = s["day"]
+    _, exit_gap = hurdle_gaps(params, s)
+    nodes = np.maximum(s["nodes"] - s["treasury_nodes"], 0.0)
+    leavable = free_nodes(s, req)
     stressed = np.where(day == params["stress_day"], params["stress_exit_share"], 0.0)
     expected = (
-        flow_intensity(-gap, params["yield_sensitivity"], params["max_exit_rate"], nodes)
+        flow_intensity(exit_gap, params["yield_sensitivity"], params["max_exit_rate"], nodes)
         + stressed * leavable
     )
-    leavers = np.minimum(
-        whole_nodes(expected, shock(params, previous_state, "exit_draw")), leavable
-    )
+    leavers = np.minimum(whole_nodes(expected, shock(params, s, "exit_draw")), leavable)
     liquidated = np.minimum(
         whole_nodes(
             nodes * params["liquidation_rate"] / DAYS_PER_YEAR,
-            shock(params, previous_state, "liquidation_draw"),
+            shock(params, s, "liquidation_draw"),
         ),
         leavable - leavers,
     )
     returned = leavers * req + liquidated * req * LIQUIDATION_RETURNED_SHARE
     to_pool = liquidated * req * LIQUIDATION_POOL_SHARE
-    queue = previous_state["unstake_queue"]
-    entering = np.zeros_like(queue)
-    entering[..., -1] = returned
+    queue = s["unstake_queue"]
+    entering = np.concatenate(
+        [np.zeros_like(queue[..., :-1]), (queue[..., -1] * 0.0 + returned)[..., None]], axis=-1
+    )
     return {
         "d_staked": -(leavers + liquidated) * req,
         "d_nodes": -(leavers + liquidated),
