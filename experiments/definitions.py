@@ -130,8 +130,9 @@ def sensitivity_experiment(samples: int = 32, parameters: Sequence[str] | None =
     return SensitivityExperiment(
         "sensitivity",
         "Morris sensitivity of pool at 5 y, fee parity day, node APR, price to behavioural "
-        "parameters",
+        "parameters, with Pro revenue routed to the pool (else no fee flow to vary)",
         runs=1,
+        base=sensitivity.BASE,
         engine="vectorized",
         kpi_only=True,
         common_draws=True,
@@ -163,7 +164,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     for e in (
         Experiment(
             "baseline",
-            "the model's defaults: 90/10 fee split, 15.1% payout, 25,000 SESH per node",
+            "the model's defaults, as the public facts stand: Pro revenue does not reach the pool, "
+            "no name service; 90/10 fee split, 15.1% payout, 25,000 SESH per node",
         ),
         Experiment(
             "fee_split",

@@ -46,6 +46,9 @@ KPIS = {
     "node_apr_sesh_last_year": "mean",
     "price_usd_end": "median",
 }
+# Fixed for every point: the docs' intended flow of Pro revenue to the pool. Under the default
+# (no route, as the public code stands) no fee reaches the pool and fee parity never varies.
+BASE = {"pro_revenue_route": "pool"}
 MIN_YEARS = 5.0  # reward_pool_5y needs the 5-year state
 NUM_LEVELS = 4
 CONF_LEVEL = 0.95
@@ -249,7 +252,7 @@ def sensitivity_analysis(
             "leave it out of `parameters` or of `overrides`"
         )
     sets = [
-        Parameters.from_overrides({**(overrides or {}), **point})
+        Parameters.from_overrides({**BASE, **(overrides or {}), **point})
         for _, point in points(names, samples, seed)
     ]
     per_run = stream(sets, spec, kpis.per_run_paths, record=kpis.KPI_COLUMNS).reduced
