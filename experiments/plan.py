@@ -21,7 +21,7 @@ from experiments import definitions
 from experiments.analysis import kpis
 from experiments.engines.base import INDEX_COLUMNS, state_columns
 from experiments.engines.registry import DEFAULT_ENGINE, RunSpec, ray_context, simulate
-from experiments.engines.streaming import stream_batch_size
+from experiments.engines.streaming import STREAM_MEMORY_BYTES
 from experiments.run import stream_kpis
 
 # The full timeseries is held in memory before it is written; beyond this, refuse up front.
@@ -29,9 +29,6 @@ MAX_TIMESERIES_BYTES = 8 * 10**9
 # Peak memory per (run, day) row while an engine runs one subset (its raw records before `tidy`),
 # measured on this model with 5-year baselines: cadCAD keeps every substep, radCAD drops them.
 ENGINE_BYTES_PER_ROW = {"cadcad": 32_000, "radcad": 6_000, "vectorized": 1_000}
-# KPI-only: peak memory per (trajectory, day) of one batch (its arrays, drivers and KPI work),
-# measured at ~570 bytes with 1,000-trajectory batches of 5-year baselines.
-STREAM_BYTES_PER_ROW = 600
 
 
 class UsageError(Exception):
@@ -147,9 +144,8 @@ def estimated_peak_bytes(plan: Plan) -> int:
     subset's raw engine records (the engines hold far more per row than the tidy frame); for a
     KPI-only run, one batch of trajectories instead of a subset."""
     if plan.kpi_only:
-        batch = min(stream_batch_size(plan.timesteps), len(plan.subsets) * plan.runs)
-        batch_rows = batch * (plan.timesteps + 1)
-        return 2 * estimated_bytes(plan) + batch_rows * STREAM_BYTES_PER_ROW
+        # the batch size is chosen to keep every batch in flight within the streaming budget
+        return 2 * estimated_bytes(plan) + STREAM_MEMORY_BYTES
     subset_rows = plan.runs * (plan.timesteps + 1)
     return 2 * estimated_bytes(plan) + subset_rows * ENGINE_BYTES_PER_ROW.get(plan.engine, 6_000)
 

@@ -181,3 +181,31 @@ def test_bad_kpi_only_input_exits_2_with_one_line(args, tmp_path, capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error: "), err
     assert list(tmp_path.iterdir()) == []
+
+
+# --- batch size from memory, and every core --------------------------------------------------------
+
+
+def test_batch_size_keeps_the_batches_in_flight_within_the_memory_budget():
+    from experiments.engines import streaming
+
+    for days in (30, 365, 1825, 7300, 36500):
+        for workers in (1, 2, 8):
+            for kpi_only in (False, True):
+                size = streaming.stream_batch_size(days, workers, kpi_only)
+                per_day = streaming.BYTES_PER_TRAJECTORY_DAY["kpi" if kpi_only else "full"]
+                assert 1 <= size <= streaming.STREAM_BATCH_MAX
+                if size > 1:
+                    assert workers * size * per_day * (days + 1) <= streaming.STREAM_MEMORY_BYTES
+    # KPI-only records less, so its batches may be larger
+    assert streaming.stream_batch_size(1825, 2, True) > streaming.stream_batch_size(1825, 2, False)
+
+
+def test_kpi_only_on_a_process_pool_equals_one_process(streamed):
+    pooled = simulate_kpis(
+        SUBSETS, runs=RUNS, years=YEARS, seed=SEED, thin=THIN, batch_size=BATCH, processes=2
+    )
+    pd.testing.assert_frame_equal(pooled.per_run, streamed.per_run, check_exact=True)
+    pd.testing.assert_frame_equal(pooled.timeseries, streamed.timeseries, check_exact=True)
+    alone = simulate_kpis(SUBSETS, runs=RUNS, years=YEARS, seed=SEED, processes=2, batch_size=11)
+    pd.testing.assert_frame_equal(alone.per_run, streamed.per_run, check_exact=True)
