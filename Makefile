@@ -10,7 +10,7 @@ RUNS ?= 100
 YEARS ?= 5
 SEED ?= 0
 
-.PHONY: setup test lint run regress notebooks benchmark clean
+.PHONY: setup test lint run regress notebooks benchmark fuzz clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,12 @@ regress-update: $(STAMP)
 # Execute every notebook headless (fails on any error) and export HTML into build/notebooks/.
 notebooks: $(STAMP)
 	$(PY) -m experiments.reporting.notebooks --out build/notebooks
+
+# A longer fuzz over every parameter's range endpoints and near-endpoints, combined: invariants on
+# every example, and the vectorized engine equal to radCAD (FUZZ_EXAMPLES=2000 for longer still).
+FUZZ_EXAMPLES ?= 400
+fuzz: $(STAMP)
+	SESH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/test_scenarios.py -k range_edges
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/engines.py
