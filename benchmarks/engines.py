@@ -1,18 +1,22 @@
-"""Time cadCAD, radCAD and the vectorized engine on the same model and horizon.
+"""Time cadCAD, radCAD and the vectorized engine on the same model, and the paths users take.
 
     .venv/bin/python benchmarks/engines.py [--runs 1000] [--sample-runs 10] [--years 5]
-                                           [--kpi-only-runs 10000]
+                                           [--kpi-only-runs 10000] [--long-years 20] [--quick]
 
-Each engine runs `experiments.run.simulate` (the default parameter set, one subset) in its own
-child process of this script, so the peak resident memory it reports belongs to that engine alone
-(it includes the ~100-200 MB of imported libraries). cadCAD runs single process with deepcopy off,
-radCAD with its best settings (SINGLE_PROCESS, deepcopy off, substeps dropped), as the runner
-configures them. The two step-by-step engines cost the same per run, so they run `--sample-runs`
-runs and their time is scaled linearly to `--runs` (which slightly overstates them: it also scales
-their fixed set-up cost); their memory is what the sample used. A last line times the vectorized
-engine's KPI-only streaming mode (`experiments.run.simulate_kpis`, what `--kpi-only` runs) on
-`--kpi-only-runs` runs, with its peak memory: bounded by one batch, not by the run count. A
-script, not a timed test: timings depend on the machine, so only the ratios mean something.
+Every measurement runs in its own child process of this script, and its peak memory is the peak
+of the summed resident memory of that process and its children (sampled every 20 ms with
+psutil), so a process pool's workers count. Lines:
+- engines: `simulate` of the default parameter set on cadCAD (single process, deepcopy off),
+  radCAD (SINGLE_PROCESS and MULTIPROCESSING with 2 processes, deepcopy off, substeps dropped:
+  the better one is "radCAD best") and the vectorized engine. The step-by-step engines cost the
+  same per run, so they run `--sample-runs` runs; every cost is quoted per run-day and as ratios
+  of per-run cost against radCAD best and cadCAD;
+- KPI-only: `simulate_kpis` (what `--kpi-only` runs: batches reduced to KPIs, every core) on
+  `--kpi-only-runs` runs, its time per run-day, ratio, and peak memory;
+- CLI end to end: `python -m experiments run baseline --runs RUNS` (full timeseries, parquet,
+  KPI tables, report), per run against radCAD best's per-run simulation cost;
+- long horizon: the full frame of `--runs` runs over `--long-years` years, its peak memory.
+A script, not a timed test: timings depend on the machine; the ratios are what to compare.
 """
 
 from __future__ import annotations
@@ -21,120 +25,195 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINES = ("cadcad", "radcad", "vectorized")
-SETTINGS = {
-    "cadcad": "single process, deepcopy off",
-    "radcad": "SINGLE_PROCESS, deepcopy off, substeps dropped",
-    "vectorized": "all runs as numpy arrays",
+DAYS_PER_YEAR = 365
+# The targets of the speed issue, as ratios of per-run cost measured side by side here.
+TARGETS = {
+    "vectorized_vs_radcad": 30.0,
+    "vectorized_vs_cadcad": 100.0,
+    "kpi_only_vs_radcad": 500.0,
+    "cli_vs_radcad": 150.0,
 }
-# The issue's targets for the vectorized engine at 1,000 runs x 5 years.
-TARGETS = {"radcad": 30.0, "cadcad": 100.0}
-KPI_ONLY = "kpi-only"
-KPI_ONLY_PEAK_TARGET_MB = 4096  # the issue's: 10,000 runs x 5 years in under 4 GB
+KPI_ONLY_PEAK_TARGET_MB = 1536
+LONG_PEAK_TARGET_MB = 4096
+CASES = ("cadcad", "radcad", "radcad_mp", "vectorized", "kpi_only", "cli", "long")
 
 
-def measure(engine: str, runs: int, years: float, seed: int) -> dict:
-    """Run one engine (or "kpi-only") in this process; wall time and the process's peak RSS."""
+class PeakSampler:
+    """The peak of this process's and its children's summed RSS, sampled in a thread."""
+
+    def __init__(self, interval: float = 0.02):
+        import psutil
+
+        self.process = psutil.Process()
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> int:
+        total = self.process.memory_info().rss
+        for child in self.process.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except Exception:  # a child that just ended
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+
+def measure(case: str, runs: int, years: float, seed: int) -> dict:
+    """Run one case in this (child) process: wall seconds and peak memory."""
     from experiments.run import simulate, simulate_kpis
     from model import Parameters
 
-    start = time.perf_counter()
-    if engine == KPI_ONLY:
-        rows = len(simulate_kpis([Parameters()], runs=runs, years=years, seed=seed).per_run)
-    else:
-        rows = len(simulate([Parameters()], runs=runs, years=years, seed=seed, engine=engine))
-    seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"seconds": seconds, "peak_mb": peak_kib / 1024.0, "rows": rows}
+    with PeakSampler() as sampler:
+        start = time.perf_counter()
+        if case == "kpi_only":
+            simulate_kpis([Parameters()], runs=runs, years=years, seed=seed)
+        elif case == "cli":
+            with tempfile.TemporaryDirectory() as tmp:
+                command = [sys.executable, "-m", "experiments", "run", "baseline"]
+                command += ["--runs", str(runs), "--years", str(years), "--seed", str(seed)]
+                command += ["--out", str(Path(tmp) / "baseline")]
+                done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+                if done.returncode != 0:
+                    raise SystemExit(done.stderr)
+        else:
+            engine = {"radcad_mp": "radcad", "long": "vectorized"}.get(case, case)
+            backend = "multiprocessing" if case == "radcad_mp" else "single_process"
+            processes = 2 if case == "radcad_mp" else None
+            simulate(
+                [Parameters()],
+                runs=runs,
+                years=years,
+                seed=seed,
+                engine=engine,
+                backend=backend,
+                processes=processes,
+            )
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_mb": sampler.peak / 2**20}
 
 
-def measure_in_child(engine: str, runs: int, years: float, seed: int) -> dict:
-    command = [sys.executable, __file__, "--child", engine, "--runs", str(runs)]
+def in_child(case: str, runs: int, years: float, seed: int) -> dict:
+    command = [sys.executable, __file__, "--child", case, "--runs", str(runs)]
     command += ["--years", str(years), "--seed", str(seed)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
-        sys.exit(f"benchmark of {engine} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        sys.exit(f"benchmark of {case} failed:\n{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    days = round(years * DAYS_PER_YEAR)
+    return dict(
+        result, runs=runs, years=years, us_per_run_day=result["seconds"] / runs / days * 1e6
+    )
 
 
-def table(results: dict, runs: int) -> list[str]:
-    """Markdown rows: times at `runs` runs (extrapolated for sampled engines) and the ratios."""
-    seconds = {e: r["seconds"] / r["runs"] * runs for e, r in results.items()}
-    lines = [
-        "| engine | settings | runs timed | seconds at "
-        f"{runs} runs | runs/s | vs radCAD | vs cadCAD | peak RSS (MB) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for engine, r in results.items():
-        timed = f"{r['runs']}" + ("" if r["runs"] == runs else " (scaled linearly)")
-        ratios = [
-            _ratio(seconds[reference] / seconds[engine], engine == "vectorized", TARGETS[reference])
-            for reference in ("radcad", "cadcad")
-        ]
-        lines.append(
-            f"| {engine} | {SETTINGS[engine]} | {timed} | {seconds[engine]:.1f} | "
-            f"{runs / seconds[engine]:.1f} | {ratios[0]} | {ratios[1]} | {r['peak_mb']:.0f} |"
-        )
-    return lines
-
-
-def _ratio(ratio: float, targeted: bool, target: float) -> str:
-    if not targeted:
-        return f"{ratio:.1f}x"
-    return f"{ratio:.1f}x (target >= {target:g}x: {'met' if ratio >= target else 'MISSED'})"
+def _ratio(ratio: float, target: float | None) -> str:
+    if target is None:
+        return f"{ratio:,.0f}x"
+    return f"{ratio:,.0f}x (target >= {target:g}x: {'met' if ratio >= target else 'MISSED'})"
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000, help="runs of the vectorized engine")
-    parser.add_argument(
-        "--sample-runs", type=int, default=10, help="runs actually timed on cadCAD and radCAD"
-    )
+    parser.add_argument("--runs", type=int, default=1000, help="vectorized and CLI runs")
+    parser.add_argument("--sample-runs", type=int, default=10, help="runs timed on cadCAD/radCAD")
     parser.add_argument("--years", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--kpi-only-runs", type=int, default=10_000, help="runs of the KPI-only line (0: skip it)"
-    )
-    parser.add_argument("--child", choices=(*ENGINES, KPI_ONLY), help=argparse.SUPPRESS)
+    parser.add_argument("--kpi-only-runs", type=int, default=10_000)
+    parser.add_argument("--long-years", type=float, default=20.0)
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
+    parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(measure(args.child, args.runs, args.years, args.seed)))
         return
+    if args.quick:
+        args.runs, args.sample_runs, args.kpi_only_runs, args.long_years = 50, 2, 200, 2.0
 
     import numpy
 
     print(
-        f"SESH model, default parameters, {args.years:g} years of daily steps, seed {args.seed}; "
-        f"Python {platform.python_version()}, numpy {numpy.__version__}, {os.cpu_count()} CPUs"
+        f"SESH model, default parameters, seed {args.seed}; {time.strftime('%Y-%m-%d')}; "
+        f"{platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"numpy {numpy.__version__}"
     )
-    results = {}
-    for engine in ENGINES:
-        runs = args.runs if engine == "vectorized" else min(args.sample_runs, args.runs)
-        print(f"timing {engine} ({runs} runs) ...", flush=True)
-        results[engine] = dict(measure_in_child(engine, runs, args.years, args.seed), runs=runs)
-    print()
-    print("\n".join(table(results, args.runs)))
+    r = {}
+    for case, runs in (
+        ("cadcad", args.sample_runs),
+        ("radcad", args.sample_runs),
+        ("radcad_mp", max(args.sample_runs, 4)),
+        ("vectorized", args.runs),
+    ):
+        print(f"timing {case} ({runs} runs x {args.years:g} y) ...", flush=True)
+        r[case] = in_child(case, runs, args.years, args.seed)
+    best = min(("radcad", "radcad_mp"), key=lambda c: r[c]["us_per_run_day"])
+    radcad_cost, cadcad_cost = r[best]["us_per_run_day"], r["cadcad"]["us_per_run_day"]
+    print(f"timing kpi_only ({args.kpi_only_runs} runs) ...", flush=True)
+    r["kpi_only"] = in_child("kpi_only", args.kpi_only_runs, args.years, args.seed)
+    print(f"timing the CLI end to end ({args.runs} runs) ...", flush=True)
+    r["cli"] = in_child("cli", args.runs, args.years, args.seed)
+    print(f"timing the long horizon ({args.runs} runs x {args.long_years:g} y) ...", flush=True)
+    r["long"] = in_child("long", args.runs, args.long_years, args.seed)
+
     print()
     print(
-        f"cadCAD and radCAD timed on {min(args.sample_runs, args.runs)} runs; their seconds at "
-        f"{args.runs} runs are that time scaled linearly, and their peak RSS is the sample's."
+        "| case | runs x years | seconds | us per run-day | vs radCAD best | vs cadCAD | peak MB |"
     )
-    if args.kpi_only_runs > 0:
-        print(f"timing vectorized KPI-only streaming ({args.kpi_only_runs} runs) ...", flush=True)
-        r = measure_in_child(KPI_ONLY, args.kpi_only_runs, args.years, args.seed)
-        met = "met" if r["peak_mb"] < KPI_ONLY_PEAK_TARGET_MB else "MISSED"
+    print("|---|---|---|---|---|---|---|")
+    targets = {
+        "vectorized": ("vectorized_vs_radcad", "vectorized_vs_cadcad"),
+        "kpi_only": ("kpi_only_vs_radcad", None),
+        "cli": ("cli_vs_radcad", None),
+    }
+    names = {
+        "cadcad": "cadCAD, single process",
+        "radcad": "radCAD, SINGLE_PROCESS",
+        "radcad_mp": "radCAD, MULTIPROCESSING x2",
+        "vectorized": "vectorized, full frame",
+        "kpi_only": "vectorized --kpi-only (every core)",
+        "cli": "CLI `run baseline` end to end (parquet + report)",
+        "long": "vectorized, full frame, long horizon",
+    }
+    for case, m in r.items():
+        cost = m["us_per_run_day"]
+        first, second = targets.get(case, (None, None))
+        vs_radcad = _ratio(radcad_cost / cost, TARGETS.get(first))
+        vs_cadcad = _ratio(cadcad_cost / cost, TARGETS.get(second))
         print(
-            f"vectorized --kpi-only, {args.kpi_only_runs} runs x {args.years:g} years: "
-            f"{r['seconds']:.1f} s ({args.kpi_only_runs / r['seconds']:.0f} runs/s), peak RSS "
-            f"{r['peak_mb']:.0f} MB (target < {KPI_ONLY_PEAK_TARGET_MB} MB: {met})"
+            f"| {names[case]} | {m['runs']:,} x {m['years']:g} | {m['seconds']:.1f} | {cost:.2f} |"
+            f" {vs_radcad} | {vs_cadcad} | {m['peak_mb']:,.0f} |"
         )
+    print()
+    kpi_met = "met" if r["kpi_only"]["peak_mb"] <= KPI_ONLY_PEAK_TARGET_MB else "MISSED"
+    long_met = "met" if r["long"]["peak_mb"] <= LONG_PEAK_TARGET_MB else "MISSED"
+    print(
+        f"radCAD best = {names[best]}. KPI-only peak {r['kpi_only']['peak_mb']:,.0f} MB "
+        f"(target <= {KPI_ONLY_PEAK_TARGET_MB} MB: {kpi_met}); long-horizon peak "
+        f"{r['long']['peak_mb']:,.0f} MB (target <= {LONG_PEAK_TARGET_MB} MB: {long_met}). "
+        "cadCAD and radCAD are timed on a sample of runs; costs per run-day compare directly."
+    )
 
 
 if __name__ == "__main__":
