@@ -602,7 +602,8 @@ def tge_stake(p: Parameters) -> tuple[int, int, float, float, float]:
     the others.
     """
     nodes = int(p.initial_stake_sesh // p.staking_requirement)
-    treasury_nodes = round(p.treasury_node_share * nodes)
+    # floor, as the daily treasury rule does: it never holds more than its share of the nodes
+    treasury_nodes = math.floor(p.treasury_node_share * nodes)
     staked = float(nodes * p.staking_requirement)
     staked_a = float(treasury_nodes * p.staking_requirement)
     staked_f = min(p.testnet_staked_share * LOCKUP_F, staked - staked_a)

@@ -14,7 +14,7 @@ from model.constants import MAX_SUPPLY
 KPI_COLUMNS = (
     "reward_pool circulating_supply staking_ratio nodes node_apr_sesh node_net_usd_per_day "
     "price_usd pol_value_usd cum_emission cum_pool_inflow conservation_residual "
-    "daily_pool_inflow daily_emission"
+    "daily_pool_inflow daily_emission daily_unmet_trade"
 ).split()
 
 
@@ -172,8 +172,8 @@ def test_share_of_runs_that_lose_parity_counts_only_runs_that_reached_it():
 def test_usd_twins_value_each_day_at_its_price():
     price = np.linspace(0.1, 0.2, 11)
     traj = trajectory(10, daily_pool_inflow=100.0, price_usd=price, reward_pool=1_000.0)
-    # day 0 (TGE) is not an inflow day
-    assert kpis.pool_inflow_usd(traj) == pytest.approx(100.0 * price[1:].sum())
+    # day 0 (TGE) is not an inflow day; day d's inflow is bought at its open, day d-1's close
+    assert kpis.pool_inflow_usd(traj) == pytest.approx(100.0 * price[:-1].sum())
     assert kpis.reward_pool_usd_end(traj) == pytest.approx(1_000.0 * 0.2)
 
 

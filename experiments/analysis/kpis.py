@@ -132,9 +132,21 @@ def fee_parity_lost(trajectory: pd.DataFrame) -> float:
 
 
 def pool_inflow_usd(trajectory: pd.DataFrame) -> float:
-    """Fee SESH paid into the pool since TGE, each day's inflow valued at that day's price."""
-    days = trajectory[trajectory["timestep"] >= 1]
-    return float((days["daily_pool_inflow"] * days["price_usd"]).sum())
+    """Fee SESH paid into the pool since TGE, each day's inflow valued at that day's opening
+    price (the previous close), the price its trades settle at."""
+    inflow = trajectory["daily_pool_inflow"].to_numpy()[1:]
+    opening = trajectory["price_usd"].to_numpy()[:-1]
+    return float(pd.Series(inflow * opening).sum())
+
+
+def unmet_trade_total(trajectory: pd.DataFrame) -> float:
+    """SESH that trades wanted but could not get: the tradable float or a reserve ran out."""
+    return float(trajectory["daily_unmet_trade"].to_numpy()[1:].sum())
+
+
+def unmet_trade_days(trajectory: pd.DataFrame) -> float:
+    """Days on which some trade could not be filled."""
+    return float((trajectory["daily_unmet_trade"].to_numpy()[1:] > 0).sum())
 
 
 def reward_pool_usd_end(trajectory: pd.DataFrame) -> float:
@@ -279,9 +291,17 @@ RUN_KPIS: tuple[KPI, ...] = (
     KPI(
         "cum_pool_inflow_usd_end",
         "USD",
-        "fee SESH paid into the pool since TGE, each day at that day's price",
+        "fee SESH paid into the pool since TGE, each day at its opening price",
         pool_inflow_usd,
     ),
+    KPI(
+        "unmet_trade_total",
+        "SESH",
+        "trades that could not be filled (tradable wallets or a reserve ran out): a sign that "
+        "the run's tail comes from a limit, not from the economy",
+        unmet_trade_total,
+    ),
+    KPI("unmet_trade_days", "days", "days with an unfilled trade", unmet_trade_days),
     KPI(
         "inflow_to_emission_end",
         "ratio",
@@ -297,6 +317,12 @@ RUN_KPIS: tuple[KPI, ...] = (
 )
 
 
+def share_limited(per_run: pd.DataFrame) -> float:
+    """The share of runs in which some trade could not be filled."""
+    days = per_run["unmet_trade_days"].dropna()
+    return float((days > 0).mean()) if len(days) else math.nan
+
+
 def share_lost(per_run: pd.DataFrame) -> float:
     """Of the runs that reached parity, the share below it again on their last day."""
     lost = per_run["fee_parity_lost"].dropna()
@@ -309,6 +335,12 @@ SUBSET_KPIS: tuple[SubsetKPI, ...] = (
         "share of runs",
         f"share of runs whose first crossing to fee parity is within {PARITY_DEADLINE_DAYS} days",
         share_within(PARITY_DEADLINE_DAYS),
+    ),
+    SubsetKPI(
+        "runs_with_unmet_trade_share",
+        "share of runs",
+        "share of runs in which some trade could not be filled (read their tails with care)",
+        share_limited,
     ),
     SubsetKPI(
         "fee_parity_lost_share",
@@ -444,7 +476,7 @@ def _lost(paths: Paths) -> np.ndarray:
 
 
 def _inflow_usd(paths: Paths) -> np.ndarray:
-    value = np.ascontiguousarray(paths["daily_pool_inflow"][:, 1:] * paths["price_usd"][:, 1:])
+    value = np.ascontiguousarray(paths["daily_pool_inflow"][:, 1:] * paths["price_usd"][:, :-1])
     return value.sum(axis=1)
 
 
@@ -480,6 +512,8 @@ ARRAY_KPIS: dict[str, Callable[[Paths], np.ndarray]] = {
     "cum_pool_inflow_usd_end": _inflow_usd,
     "inflow_to_emission_end": _ratio_end,
     "max_abs_conservation_residual": lambda p: np.abs(p["conservation_residual"]).max(axis=1),
+    "unmet_trade_total": lambda p: np.ascontiguousarray(p["daily_unmet_trade"][:, 1:]).sum(axis=1),
+    "unmet_trade_days": lambda p: (p["daily_unmet_trade"][:, 1:] > 0).sum(axis=1).astype(float),
 }
 # The columns the KPIs read: a KPI-only run needs to keep only these.
 KPI_COLUMNS = (
@@ -496,6 +530,7 @@ KPI_COLUMNS = (
     "daily_pool_inflow",
     "daily_emission",
     "conservation_residual",
+    "daily_unmet_trade",
 )
 
 

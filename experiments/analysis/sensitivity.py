@@ -64,7 +64,6 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "fee_pool_share": (0.8, 1.0),
     "pro_subscribers_max": (10_000.0, 160_000.0),
     "app_store_commission": (0.15, 0.30),
-    "sns_names_max": (25_000.0, 400_000.0),
     "unlock_sell_share_strategic": (0.2, 0.8),
     "unlock_sell_share_ecosystem": (0.0, 0.3),
     "unlock_sell_share_treasury_ops": (0.05, 0.5),
