@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from experiments import definitions
+from experiments.engines.guard import NEGATIVE_LIMIT
 from experiments.engines.registry import RunSpec, simulate
 from model import ParameterError, Parameters
 from model.constants import MAX_SUPPLY, POOL_AT_TGE
@@ -143,9 +144,11 @@ def _check_invariants(frame):
     numbers = frame.drop(columns=["subset", "run", "timestep"]).to_numpy(dtype=float)
     assert np.isfinite(numbers).all()
     stocks = frame[list(STOCKS)]
-    assert (stocks >= 0).all().all(), stocks.min()
+    # float rounding may leave a stock that reached zero a hair below it (-3e-11 seen): the
+    # invariant guard's tolerance, -1e-9 x 240M, is a quarter of a token
+    assert (stocks >= NEGATIVE_LIMIT).all().all(), stocks.min()
     for column in ("amm_quote", "node_fund_reserve", "restake_pending", "nodes"):
-        assert (frame[column] >= 0).all(), column
+        assert (frame[column] >= NEGATIVE_LIMIT).all(), column
     assert np.max(np.abs(stocks.sum(axis=1) - MAX_SUPPLY)) <= 1e-6 * MAX_SUPPLY
     assert (frame["price_usd"] > 0).all() and (frame["pool_price_usd"] > 0).all()
     assert (frame["amm_sesh"] > 0).all()
