@@ -10,7 +10,7 @@ RUNS ?= 100
 YEARS ?= 5
 SEED ?= 0
 
-.PHONY: setup test lint run regress notebooks benchmark fuzz clean
+.PHONY: setup test lint run regress notebooks benchmark fuzz explore lab clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,15 @@ fuzz: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/engines.py
+
+# The interactive explorer on http://127.0.0.1:8050/ (PORT=... to change; Ctrl+C stops it).
+PORT ?= 8050
+explore: $(STAMP)
+	$(PY) -m experiments explore --port $(PORT)
+
+# JupyterLab on the notebooks, with the project's kernel (the .venv Python).
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 clean:
 	rm -rf results site build artifacts .pytest_cache .ruff_cache .hypothesis

@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument(
         "--force", action="store_true", help="replace SITE_DIR even if it is not a published site"
     )
+    explore = commands.add_parser("explore", help="the interactive explorer (a local web app)")
+    explore.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    explore.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
     return parser
 
 
@@ -140,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # `... | head`: the reader has all it wants
             sys.stdout = open(os.devnull, "w")  # silence the flush at exit
             return 0
+    if args.command == "explore":
+        return cmd_explore(args)
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         if args.command == "regress":
@@ -319,6 +326,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             lambda tmp: results.write_results(tmp, plan, frame, summary, manifest, extras, missing)
         )
     print(f"wrote {_relative(plan.out)}/ ({', '.join(files)})")
+    return 0
+
+
+# --- explore -------------------------------------------------------------------------------------
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    """Serve the explorer until Ctrl+C or SIGTERM (imported here: Dash loads only for this)."""
+    if not 0 < args.port < 65536:
+        return _fail(f"invalid --port: must be 1 to 65535, got {args.port}")
+    from experiments.reporting import explorer
+
+    try:
+        explorer.serve(args.host, args.port)
+    except OSError as error:
+        return _fail(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}")
     return 0
 
 

@@ -1,0 +1,873 @@
+"""The interactive explorer: `python -m experiments explore`, a Dash app over the vectorized engine.
+
+The page's query string is the view: every parameter (`name=value`, as `--set` reads it), scenario
+B's own overrides (`b.name=value`, on top of A's), `runs`, `years` and `seed`. So
+`/?fee_pool_share=1.0&runs=100&years=5` opens that scenario, and every change of a control
+rewrites the query string. Scenario A and, when B has an override, scenario B run as two subsets
+of one `simulate` call on common random numbers (run r of both sees the same shocks), so the
+paired differences (`analysis.compare`) measure the parameters only.
+
+Everything the page needs is served by the app itself (Dash serves its JavaScript from the
+Python package; the styles are inline; system fonts): it works offline. A bad value never
+raises: the page shows the `ParameterError` message the command line would print beside its
+control, and leaves the charts as they were. Requests above `MAX_RUN_YEARS` are refused with a
+message (they would take more than about ten seconds here); the server is threaded, so one slow
+request does not hold up another.
+
+The callbacks' work is done by plain functions (`parse_query`, `render_query`,
+`query_from_controls`, `controls_from_query`, `compute`, `cli_lines`), which the tests call
+directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import re
+import shlex
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pandas as pd
+
+from experiments.analysis import compare, kpis
+from experiments.engines.registry import RunSpec, simulate
+from experiments.reporting import plots, report
+from model import ParameterError, Parameters
+from model.parameters import allowed, parse_value
+
+DEFAULT_RUNS = 100
+DEFAULT_YEARS = 5.0
+DEFAULT_SEED = 0
+RUN_KEYS = ("runs", "years", "seed")
+B_PREFIX = "b."
+# runs x years x scenarios above which a request is refused: ~10 s of simulation on 2 cores
+MAX_RUN_YEARS = 5_000
+LABELS = {0: "A", 1: "B"}
+INFO = Parameters.field_info()
+
+# The main levers, shown first; every other parameter is in the "all parameters" panel.
+MAIN_LEVERS: dict[str, tuple[str, ...]] = {
+    "Fee split and payout": ("fee_pool_share", "pool_payout_rate"),
+    "Staking": ("staking_requirement", "launch_smoothing"),
+    "Demand": ("pro_subscribers_max", "sns_names_max", "pro_revenue_route", "sns_deployed"),
+    "Price": ("price_model", "eth_volatility", "ref_volatility", "demand_volatility"),
+    "Unlock selling": (
+        "unlock_sell_share_strategic",
+        "unlock_sell_share_ecosystem",
+        "unlock_sell_share_treasury_ops",
+        "unlock_sell_share_contributors",
+    ),
+}
+MAIN_NAMES = tuple(name for names in MAIN_LEVERS.values() for name in names)
+OTHER_NAMES = tuple(name for name in INFO if name not in MAIN_NAMES)
+
+# (chart id, timeseries column or the emission chart): the report's fan charts
+CHARTS = (
+    ("reward_pool", "reward_pool"),
+    ("emission", report.EMISSION_CHART),
+    ("price", "price_usd"),
+    ("nodes", "nodes"),
+    ("yield", "node_apr_sesh"),
+    ("supply", "circulating_supply"),
+)
+CHART_COLUMNS = [c for _, c in CHARTS if c != report.EMISSION_CHART] + [
+    "daily_emission",
+    "daily_pool_inflow",
+]
+RUN_KPI_NAMES = [k.name for k in kpis.RUN_KPIS]
+
+
+# --- the view and its query string ---------------------------------------------------------------
+
+
+@dataclass
+class View:
+    """What the page shows: A's overrides, B's own overrides (on top of A's) and the run."""
+
+    a: dict[str, Any] = field(default_factory=dict)
+    b: dict[str, Any] = field(default_factory=dict)
+    runs: int = DEFAULT_RUNS
+    years: float = DEFAULT_YEARS
+    seed: int = DEFAULT_SEED
+
+    @property
+    def has_b(self) -> bool:
+        return bool(self.b)
+
+    @property
+    def scenarios(self) -> int:
+        return 2 if self.has_b else 1
+
+    def parameter_sets(self) -> list[Parameters]:
+        sets = [Parameters.from_overrides(self.a)]
+        if self.has_b:
+            sets.append(Parameters.from_overrides({**self.a, **self.b}))
+        return sets
+
+    @property
+    def run_years(self) -> float:
+        return self.runs * self.years * self.scenarios
+
+
+def value_text(value: Any) -> str:
+    """A typed value as `--set` and the query string write it (parse_value reads it back)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def years_text(years: float) -> str:
+    return str(int(years)) if float(years).is_integer() else repr(float(years))
+
+
+def key_of(scenario: str, name: str) -> str:
+    """The query-string key of a control: `name` for A and the run, `b.name` for B."""
+    return B_PREFIX + name if scenario == "b" else name
+
+
+def render_query(view: View) -> str:
+    """The query string of a view (with its leading "?")."""
+    pairs = [(name, value_text(v)) for name, v in view.a.items()]
+    pairs += [(B_PREFIX + name, value_text(v)) for name, v in view.b.items()]
+    pairs += [("runs", str(view.runs)), ("years", years_text(view.years)), ("seed", str(view.seed))]
+    return "?" + urlencode(pairs)
+
+
+def _pairs(search: str | None) -> list[tuple[str, str]]:
+    return parse_qsl((search or "").lstrip("?"), keep_blank_values=True)
+
+
+def _run_setting(name: str, text: str) -> float | int:
+    """runs or seed (integers) or years (a number) from text; ParameterError as RunSpec says."""
+    text = text.strip().replace("_", "")
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if name == "years":
+        if not math.isfinite(number):
+            raise ParameterError(f"invalid years: must be a number in (0, 100], got {text!r}")
+        return number
+    if not math.isfinite(number) or number != int(number):
+        floor = 1 if name == "runs" else 0
+        raise ParameterError(f"invalid {name}: must be an integer >= {floor}, got {text!r}")
+    return int(number)
+
+
+_QUOTED = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)'")
+
+
+def _blame(message: str, prefix: str) -> str:
+    """The query key a cross-parameter message is about: its first quoted parameter name."""
+    for name in _QUOTED.findall(message):
+        if name in INFO:
+            return prefix + name
+    return prefix + "parameters"
+
+
+def parse_query(search: str | None) -> tuple[View, dict[str, str]]:
+    """The view a query string asks for, and its errors: query key -> the one-line message the
+    command line prints for that value. Empty values mean the default (A) or A's value (B); a
+    bad value is left out of the view."""
+    view, errors = View(), {}
+    for key, text in _pairs(search):
+        if not text.strip():
+            continue
+        try:
+            if key in RUN_KEYS:
+                value = _run_setting(key, text)
+                RunSpec(**{key: value}, engine="vectorized", common_draws=True)
+                setattr(view, key, value)
+                continue
+            target, name = (
+                (view.b, key[len(B_PREFIX) :]) if key.startswith(B_PREFIX) else (view.a, key)
+            )
+            value = parse_value(name, text)
+            _check_alone(name, value)
+            target[name] = value
+        except ParameterError as error:
+            errors[key] = str(error)
+    if not errors or not any(k in errors for k in RUN_KEYS):
+        try:  # the settings together (each was checked alone)
+            RunSpec(view.runs, view.years, view.seed, engine="vectorized", common_draws=True)
+        except ParameterError as error:
+            errors["runs"] = str(error)
+    try:  # the values together: a rule over several parameters
+        Parameters.from_overrides(view.a)
+    except ParameterError as error:
+        errors[_blame(str(error), "")] = str(error)
+    else:
+        if view.b:
+            try:
+                Parameters.from_overrides({**view.a, **view.b})
+            except ParameterError as error:
+                errors[_blame(str(error), B_PREFIX)] = f"scenario B: {error}"
+    return view, errors
+
+
+def _check_alone(name: str, value: Any) -> None:
+    """ParameterError if the value is not one the parameter accepts (its kind and range)."""
+    try:
+        Parameters.from_overrides({name: value})
+    except ParameterError as error:
+        if str(error).startswith(f"invalid parameter '{name}'"):
+            raise
+        # a rule over several parameters: checked once every value is in
+
+
+# --- controls <-> query string -------------------------------------------------------------------
+
+
+def control_id(scenario: str, name: str) -> dict[str, str]:
+    return {"type": "control", "scenario": scenario, "name": name}
+
+
+def error_id(scenario: str, name: str) -> dict[str, str]:
+    return {"type": "error", "scenario": scenario, "name": name}
+
+
+def control_key(control: Mapping[str, str]) -> str:
+    return key_of(control["scenario"], control["name"])
+
+
+def query_from_controls(items: Iterable[tuple[Mapping[str, str], Any]]) -> str:
+    """The query string the controls spell (ids and values): every non-empty control, as typed
+    (a bad value too: the page then shows its message), in the parameter table's order."""
+    order = {name: i for i, name in enumerate(INFO)}
+    texts = {}
+    for control, value in items:
+        text = "" if value is None else str(value).strip()
+        if text:
+            texts[(control["scenario"], control["name"])] = text
+
+    def rank(item):
+        (scenario, name), _ = item
+        position = RUN_KEYS.index(name) if scenario == "run" else order.get(name, len(order))
+        return ({"a": 0, "b": 1, "run": 2}[scenario], position)
+
+    pairs = [(key_of(s, n), text) for (s, n), text in sorted(texts.items(), key=rank)]
+    return "?" + urlencode(pairs)
+
+
+def controls_from_query(search: str | None, controls: Sequence[Mapping[str, str]]) -> list[Any]:
+    """Each control's value for a query string: the text given (None when absent; the run
+    settings show their defaults)."""
+    given = dict(_pairs(search))
+    defaults = {"runs": str(DEFAULT_RUNS), "years": years_text(DEFAULT_YEARS), "seed": "0"}
+    values = []
+    for control in controls:
+        text = given.get(control_key(control))
+        if control["scenario"] == "run":
+            values.append(text if text else defaults[control["name"]])
+            continue
+        name = control["name"]
+        if text and name in INFO and isinstance(INFO[name]["default"], bool):
+            try:  # the dropdown's own spelling of yes/1/on
+                text = value_text(parse_value(name, text))
+            except ParameterError:
+                pass
+        values.append(text or None)
+    return values
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def cli_line(overrides: Mapping[str, Any], view: View) -> str:
+    """The `python -m experiments run` line that reproduces one scenario (same seeds)."""
+    words = ["python", "-m", "experiments", "run", "baseline"]
+    words += ["--runs", str(view.runs), "--years", years_text(view.years), "--seed", str(view.seed)]
+    for name, value in overrides.items():
+        words += ["--set", f"{name}={value_text(value)}"]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def cli_lines(view: View) -> dict[str, str]:
+    lines = {"A": cli_line(view.a, view)}
+    if view.has_b:
+        lines["B"] = cli_line({**view.a, **view.b}, view)
+    return lines
+
+
+# --- the numbers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One view, simulated: the tidy frame (subset 0 = A, 1 = B), run-level KPIs, their summary
+    and, with B, the paired differences B - A."""
+
+    view: View
+    frame: pd.DataFrame
+    per_run: pd.DataFrame
+    summary: dict[int, dict[str, dict[str, float]]]
+    differences: pd.DataFrame | None
+    seconds: float
+
+
+def refusal(view: View) -> str | None:
+    """Why a view is too big to compute here (None: it is not)."""
+    if view.run_years <= MAX_RUN_YEARS:
+        return None
+    scenarios = f" x {view.scenarios} scenarios" if view.scenarios > 1 else ""
+    return (
+        f"refused: {view.runs:,} runs x {years_text(view.years)} years{scenarios} = "
+        f"{view.run_years:,.0f} run-years is above the explorer's limit of {MAX_RUN_YEARS:,} "
+        "(about ten seconds here). Use fewer runs or years, or run it from the command line "
+        "(below), with --kpi-only for thousands of runs."
+    )
+
+
+def compute(view: View) -> Outcome:
+    """Simulate a valid view (A and B as two subsets of one call, common random numbers)."""
+    return _compute(render_query(view))
+
+
+@functools.lru_cache(maxsize=2)
+def _compute(query: str) -> Outcome:
+    started = time.perf_counter()
+    view, errors = parse_query(query)
+    if errors:
+        raise ParameterError(next(iter(errors.values())))
+    spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized", common_draws=True)
+    frame = simulate(view.parameter_sets(), spec)
+    per_run = kpis.per_run(frame)
+    summary = kpis.summarize_runs(per_run)
+    differences = compare.comparison_table(per_run, RUN_KPI_NAMES) if view.has_b else None
+    return Outcome(view, frame, per_run, summary, differences, time.perf_counter() - started)
+
+
+def figures(outcome: Outcome) -> dict[str, list]:
+    """Chart id -> one figure per scenario (A, then B), B's y axis matched to A's."""
+    frame = outcome.frame[["subset", "run", "timestep", *CHART_COLUMNS]]
+    subsets = sorted(int(s) for s in frame["subset"].unique())
+    out = {}
+    for chart, column in CHARTS:
+        row = []
+        for subset in subsets:
+            one = frame[frame["subset"] == subset]
+            label = LABELS.get(subset, f"subset {subset}")
+            if column == report.EMISSION_CHART:
+                fig = plots.emission_vs_inflow(one, {subset: label})
+                title = "Daily emission vs daily pool inflow"
+            else:
+                fig = plots.fan_chart(one, column)
+                title = plots.variable(column).title
+            fig.update_layout(title_text=f"{label}: {title}" if len(subsets) > 1 else title)
+            row.append(fig)
+        if len(row) > 1:
+            _match_y(row)
+        out[chart] = row
+    return out
+
+
+def _match_y(row: Sequence) -> None:
+    """One y range for side-by-side figures, so A and B read on the same scale."""
+    values = []
+    for fig in row:
+        for trace in fig.data:
+            if trace.y is not None:
+                values.extend(float(v) for v in trace.y if v is not None)
+    finite = [v for v in values if math.isfinite(v)]
+    log = row[0].layout.yaxis.type == "log"
+    if log:
+        finite = [math.log10(v) for v in finite if v > 0]
+    if not finite:
+        return
+    low, high = min(finite), max(finite)
+    pad = 0.04 * (high - low) or 0.5
+    for fig in row:
+        fig.update_yaxes(range=[low - pad, high + pad])
+
+
+def kpi_rows(outcome: Outcome) -> dict:
+    """The report's KPI comparison (median, P5 to P95 under it; or the single value)."""
+    return report.comparison_table(outcome.summary, LABELS)
+
+
+def difference_rows(outcome: Outcome) -> list[dict[str, str]]:
+    """The paired differences B - A, formatted as the report formats them."""
+    if outcome.differences is None:
+        return []
+    rows = []
+    for row in outcome.differences.itertuples(index=False):
+        unit = kpis.REGISTRY[row.kpi].unit
+        low = plots.format_difference(row.ci_low, unit)
+        high = plots.format_difference(row.ci_high, unit)
+        rows.append(
+            {
+                "kpi": row.kpi,
+                "unit": plots.difference_unit(unit),
+                "mean_difference": plots.format_difference(row.mean_difference, unit),
+                "interval": f"{low} to {high}" if low != "–" else "–",
+                "share_positive": plots.format_value(row.share_positive, "share"),
+                "n": plots.format_value(row.n, count=True),
+            }
+        )
+    return rows
+
+
+def kpi_csv(outcome: Outcome) -> str:
+    labels = {s: LABELS.get(s, "") for s in outcome.summary}
+    return kpis.tidy(outcome.summary, labels).to_csv(index=False)
+
+
+def timeseries_parquet(outcome: Outcome) -> bytes:
+    buffer = io.BytesIO()
+    outcome.frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial,
+  sans-serif; margin: 0; color: #1f2933; background: #f5f7fa; }
+header { background: #0b7a75; color: white; padding: 10px 20px; }
+header h1 { margin: 0; font-size: 20px; }
+header p { margin: 2px 0 0; font-size: 13px; opacity: 0.9; }
+.page { display: grid; grid-template-columns: 360px 1fr; gap: 16px; padding: 16px; }
+.side { background: white; border: 1px solid #dde2ea; border-radius: 6px; padding: 10px 12px;
+  max-height: calc(100vh - 110px); overflow-y: auto; position: sticky; top: 8px; }
+.side h2 { font-size: 15px; margin: 12px 0 4px; }
+.side h3 { font-size: 13px; margin: 10px 0 2px; color: #30638e; }
+.control { margin: 6px 0 10px; }
+.control label { font-family: ui-monospace, monospace; font-size: 12px; font-weight: 600; }
+.control input { width: 100%; box-sizing: border-box; padding: 4px 6px; font-size: 13px;
+  border: 1px solid #b8c0cc; border-radius: 4px; }
+.help { font-size: 11px; color: #5f6b7a; }
+.error { font-size: 12px; color: #b42318; font-weight: 600; }
+.error:empty { display: none; }
+details > summary { cursor: pointer; font-weight: 600; font-size: 14px; margin: 10px 0 4px; }
+.main { min-width: 0; }
+.card { background: white; border: 1px solid #dde2ea; border-radius: 6px; padding: 10px 14px;
+  margin-bottom: 14px; }
+.card:empty { display: none; }
+.card h2 { font-size: 16px; margin: 2px 0 8px; }
+#status { font-size: 14px; }
+.status-bad { color: #b42318; font-weight: 600; }
+.cli { display: flex; gap: 6px; align-items: flex-start; margin: 4px 0; }
+.cli pre { margin: 0; padding: 6px 8px; background: #f0f3f7; border-radius: 4px;
+  white-space: pre-wrap; word-break: break-all; font-size: 12px; flex: 1; }
+button { padding: 5px 10px; border: 1px solid #0b7a75; background: white; color: #0b7a75;
+  border-radius: 4px; cursor: pointer; margin-right: 6px; }
+table { border-collapse: collapse; font-size: 12.5px; width: 100%; }
+th, td { border-bottom: 1px solid #e6e9ef; padding: 3px 6px; text-align: right; }
+th:first-child, td:first-child { text-align: left; font-family: ui-monospace, monospace; }
+td .spread { display: block; color: #6b7685; font-size: 11px; }
+.charts { display: grid; gap: 12px; }
+.charts.two { grid-template-columns: 1fr 1fr; }
+"""
+
+INDEX = (
+    """<!DOCTYPE html>
+<html lang="en">
+<head>{%metas%}<title>{%title%}</title>{%favicon%}{%css%}<style>"""
+    + CSS
+    + """</style></head>
+<body>{%app_entry%}<footer>{%config%}{%scripts%}{%renderer%}</footer></body>
+</html>"""
+)
+
+
+def _help(name: str) -> str:
+    meta = INFO[name]
+    unit = meta["unit"] if meta["unit"] not in ("bool", "choice") else ""
+    return (
+        f"{meta['meaning']}. {allowed(name).capitalize()}"
+        + (f" {unit}" if unit else "")
+        + f"; default {value_text(meta['default'])}. Source: {meta['source']}"
+    )
+
+
+def _control(scenario: str, name: str):
+    from dash import dcc, html
+
+    meta = INFO[name]
+    ident = control_id(scenario, name)
+    default = value_text(meta["default"])
+    placeholder = f"= A (default {default})" if scenario == "b" else default
+    if isinstance(meta["default"], bool) or meta["choices"]:
+        options = ["true", "false"] if isinstance(meta["default"], bool) else meta["choices"]
+        widget = dcc.Dropdown(
+            id=ident,
+            options=[{"label": o, "value": o} for o in options],
+            placeholder=placeholder,
+            clearable=True,
+            searchable=False,
+        )
+    else:
+        widget = dcc.Input(id=ident, type="text", debounce=True, placeholder=placeholder)
+    return html.Div(
+        [
+            html.Label(name),
+            widget,
+            html.Div(id=error_id(scenario, name), className="error"),
+            html.Div(_help(name), className="help"),
+        ],
+        className="control",
+    )
+
+
+def _run_control(name: str, help_text: str):
+    from dash import dcc, html
+
+    return html.Div(
+        [
+            html.Label(name),
+            dcc.Input(id=control_id("run", name), type="text", debounce=True),
+            html.Div(id=error_id("run", name), className="error"),
+            html.Div(help_text, className="help"),
+        ],
+        className="control",
+    )
+
+
+def _scenario_controls(scenario: str) -> list:
+    from dash import html
+
+    out = []
+    for group, names in MAIN_LEVERS.items():
+        out.append(html.H3(group))
+        out += [_control(scenario, name) for name in names]
+    out.append(
+        html.Details(
+            [
+                html.Summary(f"All parameters ({len(OTHER_NAMES)} more)"),
+                *[_control(scenario, name) for name in OTHER_NAMES],
+            ]
+        )
+    )
+    return out
+
+
+def layout():
+    from dash import dcc, html
+
+    limit = f"runs x years x scenarios up to {MAX_RUN_YEARS:,}"
+    side = html.Div(
+        [
+            html.H2("Run"),
+            _run_control("runs", f"Monte Carlo runs per scenario; {limit}"),
+            _run_control("years", "horizon in years (one day to 100)"),
+            _run_control("seed", "master seed: the same seed gives the same shocks"),
+            html.H2("Scenario A"),
+            html.Div("Empty: the model's default (shown grey).", className="help"),
+            *_scenario_controls("a"),
+            html.H2("Scenario B"),
+            html.Div(
+                "Set any value to add scenario B: A's parameters plus these, on the same "
+                "shocks run by run (common random numbers).",
+                className="help",
+            ),
+            html.Details([html.Summary("Scenario B's overrides"), *_scenario_controls("b")]),
+        ],
+        className="side",
+    )
+    main = html.Div(
+        [
+            html.Div(
+                [
+                    html.Div(id="status"),
+                    html.Div(id="cli"),
+                    html.Button("KPIs (CSV)", id="download-kpis"),
+                    html.Button("Timeseries (parquet)", id="download-timeseries"),
+                    dcc.Download(id="download"),
+                ],
+                className="card",
+            ),
+            dcc.Loading(
+                html.Div(
+                    [
+                        html.Div(id="differences"),
+                        html.Div(id="charts-holder"),
+                        html.Div(id="kpis", className="card"),
+                    ]
+                ),
+                delay_show=300,
+            ),
+        ],
+        className="main",
+    )
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            html.Header(
+                [
+                    html.H1("SESH economy explorer"),
+                    html.P(
+                        "The cadCAD model of the Session Token, vectorized engine. The address "
+                        "bar holds the whole view: copy it to share this scenario."
+                    ),
+                ]
+            ),
+            html.Div([side, main], className="page"),
+        ]
+    )
+
+
+def _kpi_table(outcome: Outcome):
+    from dash import html
+
+    table = kpi_rows(outcome)
+    head = [html.Th("KPI"), html.Th("unit")] + [
+        html.Th(f"{label}: median (P5 to P95)") for _, label in table["subsets"]
+    ]
+    body = []
+    for row in table["rows"]:
+        cells = [
+            html.Td(
+                [cell.text, html.Span(cell.spread, className="spread")]
+                if cell.spread and cell.spread != "– to –"
+                else cell.text,
+                **{"data-value": cell.value},
+            )
+            for cell in row["cells"]
+        ]
+        meaning = kpis.REGISTRY[row["kpi"]].description if row["kpi"] in kpis.REGISTRY else ""
+        body.append(html.Tr([html.Td(row["kpi"], title=meaning), html.Td(row["unit"]), *cells]))
+    runs = outcome.view.runs
+    return [
+        html.H2(f"Key performance indicators ({runs:,} runs per scenario)"),
+        html.Table([html.Thead(html.Tr(head)), html.Tbody(body)]),
+    ]
+
+
+def _difference_table(outcome: Outcome):
+    from dash import html
+
+    rows = difference_rows(outcome)
+    if not rows:
+        return None
+    head = ["KPI", "unit", "mean B − A", "95% interval", "share B > A", "pairs"]
+    body = [
+        html.Tr(
+            [
+                html.Td(r["kpi"]),
+                html.Td(r["unit"]),
+                html.Td(r["mean_difference"]),
+                html.Td(r["interval"]),
+                html.Td(r["share_positive"]),
+                html.Td(r["n"]),
+            ]
+        )
+        for r in rows
+    ]
+    return html.Div(
+        [
+            html.H2("Paired differences B − A, on common random numbers"),
+            html.Div(
+                "Run r of A and of B see the same shocks; per KPI: the mean of the run-by-run "
+                "differences, its 95% bootstrap interval (BCa), the share of pairs where B is "
+                "higher, the number of pairs.",
+                className="help",
+            ),
+            html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)]),
+        ],
+        className="card",
+    )
+
+
+def _charts(outcome: Outcome) -> list:
+    from dash import dcc, html
+
+    out = []
+    config = {"displaylogo": False, "responsive": True}
+    for chart, row in figures(outcome).items():
+        for position, fig in enumerate(row):
+            label = LABELS.get(position, str(position))
+            height = fig.layout.height or 460  # the template's; responsive fills the box
+            graph = dcc.Graph(
+                id=f"chart-{chart}-{label}",
+                figure=fig,
+                config=config,
+                style={"height": f"{height}px"},
+            )
+            out.append(html.Div(graph, className="card chart"))
+    return out
+
+
+def _cli(view: View) -> list:
+    from dash import dcc, html
+
+    out = []
+    for label, line in cli_lines(view).items():
+        ident = f"cli-{label}"
+        out.append(
+            html.Div(
+                [
+                    html.Pre(f"# {label}\n{line}", id=ident),
+                    dcc.Clipboard(target_id=ident, title=f"copy the command line of {label}"),
+                ],
+                className="cli",
+            )
+        )
+    return out
+
+
+def update(search: str | None, controls: Sequence[Mapping[str, str]]) -> tuple:
+    """The compute callback as a plain function: (charts, KPI table, differences, status, CLI
+    lines, one error text per control). Never raises: a bad value or a failure is a message."""
+    from dash import html, no_update
+
+    try:
+        view, errors = parse_query(search)
+        keys = {control_key(c) for c in controls}
+        shown = [errors.get(control_key(c), "") for c in controls]
+        if errors:
+            loose = [message for key, message in errors.items() if key not in keys]
+            status = html.Div(
+                [
+                    html.Div(
+                        f"Not recomputed: {len(errors)} value{'s' * (len(errors) != 1)} to fix "
+                        "(shown beside the control).",
+                        className="status-bad",
+                    ),
+                    *[html.Div(message, className="error") for message in loose],
+                ]
+            )
+            return no_update, no_update, no_update, status, no_update, shown
+        too_big = refusal(view)
+        if too_big:
+            status = html.Div(too_big, className="status-bad")
+            return no_update, no_update, no_update, status, _cli(view), shown
+        started = time.perf_counter()
+        outcome = compute(view)
+        charts = _charts(outcome)
+        kpi_table = _kpi_table(outcome)
+        differences = _difference_table(outcome)
+        seconds = time.perf_counter() - started
+        scenarios = "A and B" if view.has_b else "A"
+        status = html.Div(
+            f"Scenario {scenarios}: {view.runs:,} runs x {years_text(view.years)} years, seed "
+            f"{view.seed}; computed in {seconds:.1f} s (simulation and KPIs "
+            f"{outcome.seconds:.1f} s, cached for the last views)."
+        )
+        chart_box = html.Div(charts, className="charts two" if view.has_b else "charts")
+        return chart_box, kpi_table, differences, status, _cli(view), shown
+    except Exception as error:  # the server never raises to the page
+        message = " ".join(f"{type(error).__name__}: {error}".split())
+        status = html.Div(f"error: {message}", className="status-bad")
+        return no_update, no_update, no_update, status, no_update, [""] * len(controls)
+
+
+def sync(
+    search: str | None,
+    values: Sequence[Any],
+    controls: Sequence[Mapping[str, str]],
+    url_changed: bool,
+):
+    """The URL <-> controls callback as a plain function: (new search or None, new control
+    values or None). The URL changed: the controls follow it; a control changed: the URL
+    follows the controls."""
+    if url_changed:
+        return None, controls_from_query(search, controls)
+    query = query_from_controls(zip(controls, values, strict=True))
+    current = "?" + (search or "").lstrip("?")
+    return (None if query == current else query), None
+
+
+def download(which: str, search: str | None):
+    """The bytes of a download: ("kpis" | "timeseries") -> dcc.Download's data, None if the
+    view is not valid or too big."""
+    from dash import dcc
+
+    view, errors = parse_query(search)
+    if errors or refusal(view):
+        return None
+    outcome = compute(view)
+    if which == "kpis":
+        return dcc.send_string(kpi_csv(outcome), "kpis.csv")
+    return dcc.send_bytes(timeseries_parquet(outcome), "timeseries.parquet")
+
+
+def make_app():
+    """The Dash app (its Flask server is `app.server`)."""
+    from dash import ALL, Dash, Input, Output, State, ctx, no_update
+
+    app = Dash(
+        __name__,
+        title="SESH explorer",
+        serve_locally=True,
+        index_string=INDEX,
+        update_title=None,
+        include_assets_files=False,  # nothing but Dash's own bundles is served
+    )
+    app.layout = layout
+    controls = {"type": "control", "scenario": ALL, "name": ALL}
+    errors = {"type": "error", "scenario": ALL, "name": ALL}
+
+    @app.callback(
+        Output("url", "search"),
+        Output(controls, "value"),
+        Input("url", "search"),
+        Input(controls, "value"),
+    )
+    def _sync(search, values):
+        ids = [item["id"] for item in ctx.inputs_list[1]]
+        url_changed = ctx.triggered_id is None or ctx.triggered_id == "url"
+        try:
+            new_search, new_values = sync(search, values, ids, url_changed)
+        except Exception:  # the page keeps what it has; the server never raises to it
+            new_search, new_values = None, None
+        return (
+            no_update if new_search is None else new_search,
+            [no_update] * len(ids) if new_values is None else new_values,
+        )
+
+    @app.callback(
+        Output("charts-holder", "children"),
+        Output("kpis", "children"),
+        Output("differences", "children"),
+        Output("status", "children"),
+        Output("cli", "children"),
+        Output(errors, "children"),
+        Input("url", "search"),
+    )
+    def _update(search):
+        ids = [item["id"] for item in ctx.outputs_list[-1]]
+        return update(search, ids)
+
+    @app.callback(
+        Output("download", "data"),
+        Input("download-kpis", "n_clicks"),
+        Input("download-timeseries", "n_clicks"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def _download(_kpis, _timeseries, search):
+        try:
+            which = "kpis" if ctx.triggered_id == "download-kpis" else "timeseries"
+            return download(which, search) or no_update
+        except Exception:
+            return no_update
+
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8050) -> None:
+    """Run the explorer until interrupted (Ctrl+C or SIGTERM), on a threaded server."""
+    import logging
+    import signal
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+
+    def _stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        app = make_app()
+        print(f"SESH explorer on http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
+        app.run(host=host, port=port, debug=False, threaded=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

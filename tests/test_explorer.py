@@ -1,0 +1,484 @@
+"""The explorer (`python -m experiments explore`): its callbacks as plain functions, then the
+running app in headless Chromium.
+
+Plain functions: the query string round trip, bad values reported with the command line's own
+message (never raised), refused large requests, scenario B's paired differences on common random
+numbers, the command lines and the downloads. Browser: the server started as the CLI starts it
+on a free loopback port; two URLs with different scenarios draw different chart data; a bad value
+shows its message in the page; a typed change rewrites the URL; no request leaves the app's own
+origin; no JavaScript error; the server stops cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import cli
+from experiments.analysis import kpis
+from experiments.engines.registry import RunSpec, simulate
+from experiments.reporting import explorer
+from model import ParameterError, Parameters
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+SMALL = {"runs": 6, "years": 0.4, "seed": 3}
+
+
+def _cli_message(name: str, text: str) -> str:
+    """The message `run --set name=text` prints (after "error: ")."""
+    try:
+        Parameters.from_overrides(cli.parse_overrides([f"{name}={text}"]))
+    except ParameterError as error:
+        return str(error)
+    raise AssertionError("the value was accepted")
+
+
+# --- the query string ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        explorer.View(),
+        explorer.View(a={"fee_pool_share": 1.0}, runs=100, years=5.0, seed=0),
+        explorer.View(
+            a={"launch_smoothing": False, "price_model": "exogenous", "pol_review_day": 900},
+            b={"fee_pool_share": 1.0, "staking_requirement": 20_000.0, "sns_deployed": True},
+            runs=7,
+            years=1.25,
+            seed=42,
+        ),
+        explorer.View(a={"eth_volatility": 0.1 + 0.2, "initial_price_usd": 1e-06}, years=0.1),
+    ],
+)
+def test_query_round_trip(view):
+    query = explorer.render_query(view)
+    assert explorer.parse_query(query) == (view, {})
+    # and through the controls: the URL sets them, they write the same URL back
+    controls = [explorer.control_id(s, n) for s in ("a", "b") for n in Parameters.names()]
+    controls += [explorer.control_id("run", n) for n in explorer.RUN_KEYS]
+    values = explorer.controls_from_query(query, controls)
+    again = explorer.query_from_controls(zip(controls, values, strict=True))
+    assert explorer.parse_query(again) == (view, {})
+
+
+def test_the_issue_example_opens_that_scenario():
+    view, errors = explorer.parse_query("?fee_pool_share=1.0&runs=100&years=5")
+    assert errors == {}
+    assert view == explorer.View(a={"fee_pool_share": 1.0}, runs=100, years=5.0, seed=0)
+    assert explorer.render_query(view) == "?fee_pool_share=1.0&runs=100&years=5&seed=0"
+
+
+def test_empty_values_mean_default_and_b_inherits_a():
+    view, errors = explorer.parse_query("?fee_pool_share=&b.fee_pool_share=1&pool_payout_rate=0.2")
+    assert errors == {}
+    assert view.a == {"pool_payout_rate": 0.2} and view.b == {"fee_pool_share": 1.0}
+    a, b = view.parameter_sets()
+    assert (a.pool_payout_rate, b.pool_payout_rate) == (0.2, 0.2)
+    assert (a.fee_pool_share, b.fee_pool_share) == (0.9, 1.0)
+
+
+def test_sync_follows_the_url_then_the_controls():
+    controls = [explorer.control_id("a", "fee_pool_share"), explorer.control_id("run", "runs")]
+    search, values = explorer.sync("?fee_pool_share=1.0&runs=9", [None, None], controls, True)
+    assert search is None and values == ["1.0", "9"]
+    search, values = explorer.sync("?fee_pool_share=1.0&runs=9", ["0.8", "9"], controls, False)
+    assert values is None and search == "?fee_pool_share=0.8&runs=9"
+    assert explorer.sync(search, ["0.8", "9"], controls, False) == (None, None)  # no loop
+
+
+# --- bad values ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("fee_pool_share", "1.5"),
+        ("fee_pool_share", "abc"),
+        ("staking_requirement", "-3"),
+        ("price_model", "magic"),
+        ("launch_smoothing", "maybe"),
+        ("pol_review_day", "1.5"),
+        ("fee_pol_share", "0.5"),  # unknown: the did-you-mean message
+    ],
+)
+def test_bad_values_carry_the_cli_message(key, text):
+    view, errors = explorer.parse_query(f"?{key}={text}&runs=3&b.{key}={text}")
+    assert errors[key] == _cli_message(key, text)
+    assert errors["b." + key] == _cli_message(key, text)
+
+
+def test_bad_run_settings_and_combinations():
+    _, errors = explorer.parse_query("?runs=0&years=abc&seed=-1")
+    assert errors["runs"] == "invalid runs: must be an integer >= 1, got 0"
+    assert errors["years"].startswith("invalid years:")
+    assert errors["seed"].startswith("invalid seed:")
+    _, errors = explorer.parse_query("?years=500")
+    assert errors == {"years": str(_raises(lambda: RunSpec(years=500.0)))}
+    # a combination: blamed on the first parameter its message names
+    _, errors = explorer.parse_query("?reward_sell_share=0.9")
+    assert errors == {"reward_sell_share": _cli_message("reward_sell_share", "0.9")}
+    _, errors = explorer.parse_query("?reward_sell_share=0.7&b.reward_restake_share=0.5")
+    assert list(errors) == ["b.reward_sell_share"]
+    assert errors["b.reward_sell_share"].startswith("scenario B: invalid parameters")
+
+
+def _raises(call) -> Exception:
+    try:
+        call()
+    except ParameterError as error:
+        return error
+    raise AssertionError("no error")
+
+
+def _controls():
+    return [
+        explorer.control_id("a", "fee_pool_share"),
+        explorer.control_id("b", "fee_pool_share"),
+        explorer.control_id("run", "runs"),
+    ]
+
+
+def test_update_shows_a_bad_value_beside_its_control_and_does_not_compute(monkeypatch):
+    from dash import no_update
+
+    monkeypatch.setattr(explorer, "compute", _must_not_compute)
+    charts, table, diffs, status, lines, shown = explorer.update(
+        "?fee_pool_share=2&runs=3&unknown_thing=1", _controls()
+    )
+    assert (charts, table, diffs, lines) == (no_update,) * 4
+    assert shown == [_cli_message("fee_pool_share", "2"), "", ""]
+    text = str(status)
+    assert "Not recomputed: 2 values to fix" in text
+    assert "unknown parameter 'unknown_thing'" in text  # no control of its own: in the status
+
+
+def _must_not_compute(view):
+    raise AssertionError("computed a view it should not have")
+
+
+def test_update_refuses_a_large_request_with_a_message(monkeypatch):
+    monkeypatch.setattr(explorer, "compute", _must_not_compute)
+    *_, status, lines, shown = explorer.update("?runs=5000&years=5", _controls())
+    assert "refused: 5,000 runs x 5 years = 25,000 run-years" in str(status)
+    assert "--runs 5000" in str(lines)  # the command line is still offered
+    assert explorer.refusal(explorer.View(runs=1000, years=5)) is None
+    assert explorer.refusal(explorer.View(runs=1000, years=5, b={"fee_pool_share": 1.0}))
+
+
+def test_update_never_raises(monkeypatch):
+    def broken(view):
+        raise RuntimeError("the engine fell over")
+
+    monkeypatch.setattr(explorer, "compute", broken)
+    *_, status, _, shown = explorer.update("?runs=3&years=1", _controls())
+    assert "error: RuntimeError: the engine fell over" in str(status)
+    assert shown == ["", "", ""]
+
+
+# --- scenario B ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    view = explorer.View(b={"fee_pool_share": 1.0, "pool_payout_rate": 0.12}, **SMALL)
+    return explorer.compute(view)
+
+
+def test_b_is_a_plus_its_overrides_on_common_random_numbers(outcome):
+    view = outcome.view
+    spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized")
+    for subset, overrides in ((0, view.a), (1, {**view.a, **view.b})):
+        alone = simulate([Parameters.from_overrides(overrides)], spec)
+        mine = outcome.frame[outcome.frame["subset"] == subset].drop(columns="subset")
+        # each scenario equals its own single run: what the command line reproduces
+        pd.testing.assert_frame_equal(
+            mine.reset_index(drop=True), alone.drop(columns="subset").reset_index(drop=True)
+        )
+    # common shocks: the exogenous ETH price path is the same run by run
+    eth = outcome.frame.pivot_table(index=["run", "timestep"], columns="subset", values="eth_usd")
+    np.testing.assert_array_equal(eth[0].to_numpy(), eth[1].to_numpy())
+
+
+def test_b_differences_are_paired_per_run(outcome):
+    table = outcome.differences
+    assert list(table["kpi"]) == explorer.RUN_KPI_NAMES
+    per_run = outcome.per_run.set_index(["subset", "run"])
+    pool = table.set_index("kpi").loc["cum_emission_end"]
+    d = per_run.loc[1, "cum_emission_end"] - per_run.loc[0, "cum_emission_end"]
+    assert pool["mean_difference"] == pytest.approx(d.mean(), rel=1e-12)
+    assert pool["share_positive"] == (d > 0).mean()
+    assert pool["n"] == SMALL["runs"]
+    assert pool["ci_low"] <= pool["mean_difference"] <= pool["ci_high"]
+    rows = explorer.difference_rows(outcome)
+    assert [r["kpi"] for r in rows] == explorer.RUN_KPI_NAMES
+    assert all(
+        set(r) == {"kpi", "unit", "mean_difference", "interval", "share_positive", "n"}
+        for r in rows
+    )
+
+
+def test_b_identical_to_a_differs_by_exactly_zero():
+    view = explorer.View(b={"fee_pool_share": 0.9}, **SMALL)  # A's default: the same scenario
+    table = explorer.compute(view).differences.dropna(subset=["mean_difference"])
+    assert len(table) > 0
+    assert (table["mean_difference"] == 0).all()
+    assert (table["ci_low"] == table["ci_high"]).all()
+
+
+def test_figures_tables_and_downloads(outcome):
+    figs = explorer.figures(outcome)
+    assert list(figs) == [chart for chart, _ in explorer.CHARTS]
+    assert all(len(row) == 2 for row in figs.values())  # A beside B
+    pool_a, pool_b = figs["reward_pool"]
+    assert pool_a.layout.yaxis.range == pool_b.layout.yaxis.range  # one scale for both
+    assert list(pool_a.data[-1].y) != list(pool_b.data[-1].y)
+    table = explorer.kpi_rows(outcome)
+    assert [label for _, label in table["subsets"]] == ["A", "B"]
+    csv = pd.read_csv(io.StringIO(explorer.kpi_csv(outcome)))
+    assert list(csv.columns) == ["subset", "label", "kpi", "unit", "stat", "value"]
+    assert set(csv["label"]) == {"A", "B"}
+    expected = kpis.tidy(outcome.summary, {0: "A", 1: "B"})
+    assert len(csv) == len(expected)
+    frame = pd.read_parquet(io.BytesIO(explorer.timeseries_parquet(outcome)))
+    pd.testing.assert_frame_equal(frame, outcome.frame.reset_index(drop=True))
+
+
+def test_cli_lines_reproduce_the_view():
+    view = explorer.View(
+        a={"fee_pool_share": 1.0, "price_model": "exogenous"},
+        b={"launch_smoothing": False},
+        runs=12,
+        years=2.5,
+        seed=4,
+    )
+    lines = explorer.cli_lines(view)
+    assert lines["A"] == (
+        "python -m experiments run baseline --runs 12 --years 2.5 --seed 4 "
+        "--set fee_pool_share=1.0 --set price_model=exogenous"
+    )
+    import shlex
+
+    for label, overrides in (("A", view.a), ("B", {**view.a, **view.b})):
+        args = cli.build_parser().parse_args(shlex.split(lines[label])[3:])
+        assert (args.name, args.runs, args.years, args.seed) == ("baseline", 12, 2.5, 4)
+        assert cli.parse_overrides(args.overrides) == overrides
+
+
+def test_layout_has_a_control_and_an_error_slot_for_every_parameter():
+    app = explorer.make_app()
+    text = json.dumps(app.layout().to_plotly_json(), default=lambda o: o.to_plotly_json())
+    for scenario in ("a", "b"):
+        for name in Parameters.names():
+            for ident in (explorer.control_id(scenario, name), explorer.error_id(scenario, name)):
+                assert json.dumps(ident) in text, (scenario, name)
+    for meta in Parameters.field_info().values():  # meanings as help text
+        assert json.dumps(meta["meaning"])[1:-1] in text
+
+
+# --- the running app in headless Chromium ----------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WINDOW = (1400, 1000)
+FLAGS = (  # as tests/test_browser.py
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    f"--window-size={WINDOW[0]},{WINDOW[1]}",
+)
+START_SECONDS = 120
+RENDER_SECONDS = 120
+STOP_SECONDS = 20
+BROWSER_RUN = "runs=10&years=1"
+# every chart's plotted y data (one JSON text per trace: plotly ships numpy arrays as base64
+# {dtype, bdata}), and the status line
+CHARTS_SCRIPT = """
+const status = document.getElementById('status');
+return {
+  status: status === null ? '' : status.innerText,
+  charts: Array.from(document.querySelectorAll('div.js-plotly-plot')).map(
+    div => (div.data || []).map(t => t.y === undefined ? '' : JSON.stringify(t.y))),
+};
+"""
+
+
+def _require_browser() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package")
+    if missing:
+        message = (
+            f"browser check needs {', '.join(missing)}: "
+            "apt-get install -y chromium chromium-driver (see .ci/run)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The explorer as `python -m experiments explore --port PORT` starts it; its origin."""
+    _require_browser()
+    port = _free_port()
+    log = tmp_path_factory.mktemp("explorer") / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "experiments", "explore", "--port", str(port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    origin = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_SECONDS
+    try:
+        while True:
+            assert process.poll() is None, f"the server exited: {log.read_text()}"
+            try:
+                with urllib.request.urlopen(origin + "/", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"no answer in {START_SECONDS} s: {log.read_text()}"
+            time.sleep(0.2)
+        yield {"origin": origin, "process": process, "log": log}
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _load(driver, url: str, done) -> dict:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    return WebDriverWait(driver, RENDER_SECONDS).until(
+        lambda d: (state := d.execute_script(CHARTS_SCRIPT)) and done(state) and state
+    )
+
+
+def _drawn(state: dict) -> bool:
+    return (
+        "computed in" in state["status"]
+        and len(state["charts"]) == len(explorer.CHARTS)
+        and all(any(len(y) > 2 for y in chart) for chart in state["charts"])
+    )
+
+
+def _requests(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def test_explorer_in_the_browser(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    origin = server["origin"]
+    browser.set_window_size(*WINDOW)
+    browser.get_log("browser")
+    browser.get_log("performance")
+    requests = []
+
+    first = _load(browser, f"{origin}/?{BROWSER_RUN}", _drawn)
+    requests += _requests(browser)
+    second = _load(browser, f"{origin}/?pool_payout_rate=0.3&{BROWSER_RUN}", _drawn)
+    requests += _requests(browser)
+    assert "10 runs x 1 years" in second["status"]
+    # the pool fan chart's data (bands and median) differ between the two scenarios
+    assert first["charts"][0] != second["charts"][0]
+    assert first["charts"] != second["charts"]
+
+    # a typed change rewrites the URL (and recomputes)
+    field = browser.find_element(By.XPATH, "(//label[text()='fee_pool_share']/following::input)[1]")
+    field.send_keys("1.0", Keys.ENTER)
+    WebDriverWait(browser, RENDER_SECONDS).until(
+        lambda d: "fee_pool_share=1.0" in d.current_url and "pool_payout_rate=0.3" in d.current_url
+    )
+
+    # a bad value: the CLI's message beside its control, and the server keeps serving
+    message = _cli_message("fee_pool_share", "abc")
+    _load(
+        browser,
+        f"{origin}/?fee_pool_share=abc&{BROWSER_RUN}",
+        lambda s: "Not recomputed" in s["status"],
+    )
+    errors = browser.find_elements(By.CSS_SELECTOR, "div.error")
+    assert message in [e.text for e in errors]
+    requests += _requests(browser)
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "explorer-bad-value.png"))
+
+    # scenario B beside A, its differences table, then a screenshot for a person
+    both = _load(
+        browser,
+        f"{origin}/?b.fee_pool_share=1.0&b.pool_payout_rate=0.1&{BROWSER_RUN}",
+        lambda s: (
+            "Scenario A and B" in s["status"] and len(s["charts"]) == 2 * len(explorer.CHARTS)
+        ),
+    )
+    assert "Paired differences B" in browser.find_element(By.ID, "differences").text
+    assert both["charts"][0] != both["charts"][1]
+    requests += _requests(browser)
+    assert browser.save_screenshot(str(ARTIFACTS / "explorer.png"))
+
+    foreign = [u for u in requests if not u.startswith((origin + "/", "data:", "blob:", "about:"))]
+    assert requests and foreign == []
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+
+    # SIGTERM: the server stops cleanly, promptly, with status 0
+    process = server["process"]
+    process.terminate()
+    assert process.wait(timeout=STOP_SECONDS) == 0, server["log"].read_text()
