@@ -289,12 +289,15 @@ def plan_run(args: argparse.Namespace) -> Plan:
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """`NAME=VALUE` strings -> typed overrides (the last one wins for a repeated name)."""
+    """`NAME=VALUE` strings -> typed overrides; a name given twice is refused (which one was
+    meant?)."""
     overrides = {}
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"invalid --set {item!r}: expected NAME=VALUE")
+        if name.strip() in overrides:
+            raise UsageError(f"invalid --set {item!r}: '{name.strip()}' is set twice; set it once")
         overrides[name.strip()] = parse_value(name.strip(), text)
     return overrides
 

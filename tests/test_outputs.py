@@ -303,3 +303,9 @@ def test_a_horizon_under_one_day_is_refused_and_short_kpis_say_why(tmp_path, cap
     notes = document["subsets"]["0"]["not_available"]
     assert notes["reward_pool_1y"].startswith("not available: needs a horizon of 365 days")
     assert "nodes_end" not in notes  # available on any horizon
+
+
+def test_a_parameter_set_twice_is_refused(tmp_path, capsys, no_simulation):
+    args = ("--set", "staking_requirement=1000", "--set", "staking_requirement=2000")
+    assert _main(*RUN, *args, "--out", str(tmp_path / "o")) == 2
+    assert "set twice" in _one_error_line(capsys)
