@@ -339,6 +339,13 @@ def cmd_explore(args: argparse.Namespace) -> int:
     """Serve the explorer until Ctrl+C or SIGTERM (imported here: Dash loads only for this)."""
     if not 0 < args.port < 65536:
         return _fail(f"invalid --port: must be 1 to 65535, got {args.port}")
+    import socket
+
+    try:  # a port in use (or a host not on this machine) is bad input: say so in one line
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as error:
+        return _fail(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}")
     from experiments.reporting import explorer
 
     try:

@@ -309,3 +309,12 @@ def test_a_parameter_set_twice_is_refused(tmp_path, capsys, no_simulation):
     args = ("--set", "staking_requirement=1000", "--set", "staking_requirement=2000")
     assert _main(*RUN, *args, "--out", str(tmp_path / "o")) == 2
     assert "set twice" in _one_error_line(capsys)
+
+
+def test_explore_on_a_port_in_use_is_one_line_and_exit_2(capsys):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        assert _main("explore", "--port", str(port)) == 2
+    assert "cannot serve on 127.0.0.1" in _one_error_line(capsys)
