@@ -81,6 +81,7 @@ def run_batch(
         spec.common_draws,
         record=None if thin is not None or reduce is None else record,
         as_paths=True,
+        layout="trajectory" if reduce is None else "day",
     )
     if reduce is None:
         return recorded.frame()

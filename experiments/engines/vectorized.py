@@ -41,6 +41,7 @@ def run_vectorized(
     common_draws: bool = False,
     record: Sequence[str] | None = None,
     as_paths: bool = False,
+    layout: str = "trajectory",
 ):
     """All subsets x runs for `timesteps` days. One row per (subset, run, timestep), day 0 = TGE.
 
@@ -53,7 +54,8 @@ def run_vectorized(
 
     `record` limits what is kept to those variables (plus what the invariant guard checks); with
     `as_paths` the result is a `Recorded` (the arrays, with the trajectories' subsets and runs)
-    instead of a frame: what a KPI-only batch reduces, without building rows.
+    instead of a frame: what a KPI-only batch reduces, without building rows. `layout` is the
+    recorder's (`day` for KPI-only batches: see `Recorder`).
     """
     chosen = select_trajectories(len(parameter_sets), runs, first_subset, batch)
     params = stacked_params(
@@ -64,7 +66,7 @@ def run_vectorized(
     if record is not None:
         wanted = set(record) | set(GUARD_COLUMNS)
         variables = [name for name in variables if name in wanted]
-    recorder = Recorder(variables, len(chosen.runs), timesteps)
+    recorder = Recorder(variables, len(chosen.runs), timesteps, layout)
     blocks = compile_blocks(partial_state_update_blocks)
     shapes = {name: np.shape(value) for name, value in state.items()}
 
@@ -76,7 +78,7 @@ def run_vectorized(
             state = step_day(params, state, blocks, shapes, day)
         recorder.record(day, state)
         check_day(
-            recorder.values[:, :, day],
+            recorder.day(day),
             recorder.variables,
             day,
             chosen.subsets,
@@ -198,33 +200,58 @@ def _shaped(value, shape: tuple):
 class Recorder:
     """End-of-day values of the recorded variables, written into one preallocated float block.
 
-    The block is laid out (variable, trajectory, timestep), so the finished frame is a view of it in
-    (subset, run, timestep) row order, without copying the results again.
+    Two layouts. `trajectory` (the full frame): (variable, trajectory, timestep), so the finished
+    frame is a view of the block in (subset, run, timestep) row order, without copying the
+    results again. `day` (KPI-only batches): (variable, timestep, trajectory), so each day's
+    write and the guard's check are contiguous; `paths()` then gives transposed views, and a
+    (thinned) frame is copied out of it.
     """
 
-    def __init__(self, variables: list[str], trajectories: int, timesteps: int):
+    def __init__(
+        self, variables: list[str], trajectories: int, timesteps: int, layout: str = "trajectory"
+    ):
         self.variables = variables
-        self.values = np.empty((len(variables), trajectories, timesteps + 1))
+        self.layout = layout
+        if layout == "day":
+            self.values = np.empty((len(variables), timesteps + 1, trajectories))
+        else:
+            self.values = np.empty((len(variables), trajectories, timesteps + 1))
 
     def record(self, timestep: int, state: dict) -> None:
+        if self.layout == "day":
+            for row, name in zip(self.values, self.variables, strict=True):
+                row[timestep] = state[name]
+            return
         for row, name in zip(self.values, self.variables, strict=True):
             row[:, timestep] = state[name]
 
+    def day(self, timestep: int) -> np.ndarray:
+        """(variables, trajectories) values of one day."""
+        if self.layout == "day":
+            return self.values[:, timestep, :]
+        return self.values[:, :, timestep]
+
     def paths(self) -> dict[str, np.ndarray]:
         """variable -> (trajectories, timesteps + 1) view of the block (no copy)."""
-        return dict(zip(self.variables, self.values, strict=True))
+        rows = self.values if self.layout != "day" else self.values.transpose(0, 2, 1)
+        return dict(zip(self.variables, rows, strict=True))
 
     def frame(self, subsets: np.ndarray, run_numbers: np.ndarray, every: int = 1) -> pd.DataFrame:
         """The tidy frame (already in (subset, run, timestep) order, float64 columns); `every`
         keeps the days that are multiples of it."""
-        values = self.values if every == 1 else self.values[:, :, ::every]
+        if self.layout == "day":
+            values = np.ascontiguousarray(self.values[:, ::every, :].transpose(0, 2, 1))
+            days = self.values.shape[1]
+        else:
+            values = self.values if every == 1 else self.values[:, :, ::every]
+            days = self.values.shape[2]
         count, trajectories, steps = values.shape
         columns = values.reshape(count, trajectories * steps).T
         frame = pd.DataFrame(columns, columns=self.variables, copy=False)
         index = {
             "subset": np.repeat(np.asarray(subsets, dtype="int64"), steps),
             "run": np.repeat(np.asarray(run_numbers, dtype="int64"), steps),
-            "timestep": np.tile(np.arange(0, self.values.shape[2], every), trajectories),
+            "timestep": np.tile(np.arange(0, days, every), trajectories),
         }
         for position, name in enumerate(INDEX_COLUMNS):
             frame.insert(position, name, index[name])
