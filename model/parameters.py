@@ -235,8 +235,9 @@ class Parameters:
         0.5,
         "share/day",
         "share of the log gap to the reference price traders close each day (pool_only)",
-        "assumption",
-        0.0,
+        "assumption; at least 0.01: with no arbitrage the pool_only pool follows a steady "
+        "one-sided flow without bound, to non-finite prices",
+        0.01,
         1.0,
     )
     impact_persistence: float = _p(

@@ -27,7 +27,7 @@ RANGES = {
     "max_trade_reserve_share": (0.001, 10.0),
     "stake_buy_share": (0.0, 1.0),
     "app_store_commission": (0.0, 1.0),
-    "arbitrage_strength": (0.0, 1.0),
+    "arbitrage_strength": (0.01, 1.0),
     "impact_persistence": (0.0, 1.0),
     "eth_volatility": (0.0, 2.0),
     "ref_volatility": (0.0, 2.0),

@@ -118,7 +118,8 @@ CORNERS = [
     (
         2,
         {
-            "arbitrage_strength": 0.0,
+            # the corner had 0, which the range now refuses (see the test below)
+            "arbitrage_strength": 0.01,
             "sns_deployed": True,
             "sns_names_at_launch": 1e9,
             "pro_subscribers_max": 0.0,
@@ -152,6 +153,11 @@ def _check_invariants(frame):
     assert np.max(np.abs(stocks.sum(axis=1) - MAX_SUPPLY)) <= 1e-6 * MAX_SUPPLY
     assert (frame["price_usd"] > 0).all() and (frame["pool_price_usd"] > 0).all()
     assert (frame["amm_sesh"] > 0).all()
+
+
+def test_no_arbitrage_is_refused_with_its_reason():
+    with pytest.raises(ParameterError, match="arbitrage_strength.*0.01"):
+        Parameters(arbitrage_strength=0.0)
 
 
 @pytest.mark.parametrize("price_model", PRICE_MODELS)

@@ -172,8 +172,16 @@ def policy_market(
     )
     pool_now = price_of_token(po_sesh, po_quote)
     flow_impact = (pool_now / open_quote) ** params["impact_persistence"]
+    # the ratchet's reference, held within e^+-50 of the launch price (the same numerical guard
+    # as the impact states): a steady one-sided flow compounds in it, and must stay finite
+    start = params["initial_price_usd"]
+    reference = np.clip(
+        valuation * flow_impact,
+        start * np.exp(-LOG_IMPACT_BOUND),
+        start * np.exp(LOG_IMPACT_BOUND),
+    )
     strength = params["arbitrage_strength"]
-    legacy_target = (pool_now * eth_usd) ** (1.0 - strength) * (valuation * flow_impact) ** strength
+    legacy_target = (pool_now * eth_usd) ** (1.0 - strength) * reference**strength
 
     amm_sesh = np.where(pool_only, po_sesh, s["amm_sesh"])
     amm_quote = np.where(pool_only, po_quote, s["amm_quote"])
@@ -185,7 +193,7 @@ def policy_market(
     pool_price = price_of_token(amm_sesh, amm_quote) * eth_usd
     return {
         "eth_usd": eth_usd,
-        "ref_price_usd": np.where(pool_only, valuation * flow_impact, valuation),
+        "ref_price_usd": np.where(pool_only, reference, valuation),
         "price_usd": np.where(pool_only, pool_price, price),
         "pool_price_usd": pool_price,
         "market_depth": depth,
