@@ -32,8 +32,9 @@ import threading
 import time
 from pathlib import Path
 
+from model.constants import DAYS_PER_YEAR
+
 ROOT = Path(__file__).resolve().parent.parent
-DAYS_PER_YEAR = 365
 # The targets of the speed issue, as ratios of per-run cost measured side by side here.
 TARGETS = {
     "vectorized_vs_radcad": 30.0,
