@@ -9,31 +9,18 @@ fails when CI is set and is skipped otherwise.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from browser_support import chrome, require_browser
 
 from experiments.reporting import report
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-WINDOW = (1400, 900)
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    f"--window-size={WINDOW[0]},{WINDOW[1]}",
-)
+WINDOW = (1400, 900)  # the window the report must fit, never resized before the checks
 RENDER_SECONDS = 60
 # Every chart div with its plot SVG, the number of drawn data traces, the SVG's drawn width and
 # the inner width of the card it sits in.
@@ -52,39 +39,10 @@ return Array.from(document.querySelectorAll('div.plotly-graph-div')).map(div => 
 """
 
 
-def _require_browser() -> None:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the selenium package")
-    if missing:
-        message = (
-            f"browser check needs {', '.join(missing)}: "
-            "apt-get install -y chromium chromium-driver (see .ci/run)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
+    with chrome(tmp_path_factory.mktemp("chromium-profile"), WINDOW) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _run(out: Path, *args: str) -> Path:
@@ -102,7 +60,7 @@ def _run(out: Path, *args: str) -> Path:
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory) -> dict[str, Path]:
-    _require_browser()  # no point simulating without a browser
+    require_browser()  # no point simulating without a browser
     tmp = tmp_path_factory.mktemp("browser")
     return {
         "baseline": _run(tmp / "baseline", "baseline", "--runs", "3", "--years", "1"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from browser_support import chrome, require_browser
 
 from experiments import cli
 from experiments.analysis import kpis
@@ -290,20 +290,7 @@ def test_layout_has_a_control_and_an_error_slot_for_every_parameter():
 
 # --- the running app in headless Chromium ----------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WINDOW = (1400, 1000)
-FLAGS = (  # as tests/test_browser.py
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    f"--window-size={WINDOW[0]},{WINDOW[1]}",
-)
 START_SECONDS = 120
 RENDER_SECONDS = 120
 STOP_SECONDS = 20
@@ -320,39 +307,10 @@ return {
 """
 
 
-def _require_browser() -> None:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the selenium package")
-    if missing:
-        message = (
-            f"browser check needs {', '.join(missing)}: "
-            "apt-get install -y chromium chromium-driver (see .ci/run)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
+    with chrome(tmp_path_factory.mktemp("chromium-profile"), WINDOW) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _free_port() -> int:
@@ -364,7 +322,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The explorer as `python -m experiments explore --port PORT` starts it; its origin."""
-    _require_browser()
+    require_browser()
     port = _free_port()
     log = tmp_path_factory.mktemp("explorer") / "server.log"
     with open(log, "w") as out:

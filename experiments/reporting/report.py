@@ -27,7 +27,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from experiments.analysis import kpis
+from experiments.analysis import compare, kpis
 from experiments.files import write_text_atomically
 from experiments.reporting import plots
 from model import Parameters
@@ -48,16 +48,7 @@ EMISSION_CHART = "emission_vs_inflow"
 # Subsets shown as their own columns in the assumptions table; beyond this, a range.
 MAX_SUBSET_COLUMNS = 8
 SENSITIVITY_COLUMNS = ("kpi", "parameter", "mu_star", "mu_star_conf", "sigma", "rank")
-COMPARISON_COLUMNS = (
-    "kpi",
-    "subset",
-    "reference_subset",
-    "mean_difference",
-    "ci_low",
-    "ci_high",
-    "share_positive",
-    "n",
-)
+COMPARISON_COLUMNS = tuple(compare.COLUMNS)
 COMPARISON_CHART = "comparison"
 # comparison rows shown open; a longer table (a big sweep) is folded in a <details>
 MAX_OPEN_COMPARISON_ROWS = 60
