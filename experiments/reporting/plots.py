@@ -165,7 +165,7 @@ def _sampled(frame: pd.DataFrame, step: int | None) -> pd.DataFrame:
 
 def bands(frame: pd.DataFrame, column: str, step: int | None = None) -> pd.DataFrame:
     """P5, P25, P50, P75 and P95 of `column` across runs, per subset and timestep."""
-    sampled = _sampled(frame, step)
+    sampled = _sampled(frame[["subset", "run", "timestep", column]], step)
     table = (
         sampled.groupby(["subset", "timestep"], sort=True)[column]
         .quantile(list(BANDS.values()))
@@ -299,7 +299,7 @@ def fan_chart(
                 f"frame has {len(subsets)} subsets: pass subset= or use subset_lines()"
             )
         subset = int(subsets[0])
-    one = frame[frame["subset"] == subset]
+    one = frame.loc[frame["subset"] == subset, ["subset", "run", "timestep", column]]
     table = bands(one, column, step)
     var = variable(column)
     runs = one["run"].nunique()
@@ -344,7 +344,11 @@ def subset_lines(
 ) -> go.Figure:
     """The median of `column` across runs, one line per subset (the first MAX_LINES)."""
     names = _labels(frame, labels)
-    table = bands(frame[frame["subset"].isin(list(names))], column, step)
+    table = bands(
+        frame.loc[frame["subset"].isin(list(names)), ["subset", "run", "timestep", column]],
+        column,
+        step,
+    )
     var = variable(column)
     runs = frame["run"].nunique()
     fig = _figure(
@@ -420,7 +424,8 @@ def emission_vs_inflow(
     fee_parity_day KPI has it).
     """
     names = _labels(frame, labels)
-    chosen = frame[frame["subset"].isin(list(names))]
+    columns = ["subset", "run", "timestep", "daily_emission", "daily_pool_inflow"]
+    chosen = frame.loc[frame["subset"].isin(list(names)), columns]
     daily = is_daily(chosen)
     window = kpis.PARITY_WINDOW_DAYS
     if daily:
@@ -530,7 +535,15 @@ def emission_inflow_bands(frame: pd.DataFrame, step: int | None = None) -> pd.Da
     in long form (`column` says which). The inflow is each run's trailing mean over the
     fee-parity window when the frame holds every day (the quantity the parity rule compares),
     else the saved days' values; days before a full window are left out."""
-    data = frame[frame["timestep"] >= 1].sort_values(["subset", "run", "timestep"])
+    # only the columns drawn: filtering or sorting the whole frame copies every column
+    columns = ["subset", "run", "timestep", "daily_pool_inflow", "daily_emission"]
+    data = frame.loc[frame["timestep"] >= 1, columns]
+    keys = data[["subset", "run", "timestep"]].to_numpy()
+    if (
+        len(keys) > 1
+        and not (np.diff(keys[:, 0] * 10**9 + keys[:, 1] * 10**5 + keys[:, 2]) > 0).all()
+    ):
+        data = data.sort_values(["subset", "run", "timestep"])
     if is_daily(frame):
         inflow = (
             data.groupby(["subset", "run"], sort=False)["daily_pool_inflow"]
