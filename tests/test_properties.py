@@ -59,9 +59,10 @@ def valid_overrides(draw):
     overrides["drift_convention"] = draw(st.sampled_from(["median", "mean"]))
     overrides["pro_revenue_route"] = draw(st.sampled_from(["none", "pool"]))
     overrides["sns_deployed"] = draw(st.booleans())
-    if "node_exit_hurdle_apr" in overrides:  # the exit hurdle is at most the entry hurdle
+    if {"node_exit_hurdle_apr", "node_entry_hurdle_apr"} & set(overrides):
+        # the exit hurdle is at most the entry hurdle (either may be drawn, the other default)
         entry = overrides.get("node_entry_hurdle_apr", 0.10)
-        overrides["node_exit_hurdle_apr"] = min(overrides["node_exit_hurdle_apr"], entry)
+        overrides["node_exit_hurdle_apr"] = min(overrides.get("node_exit_hurdle_apr", 0.0), entry)
     return overrides
 
 
