@@ -131,6 +131,8 @@ def in_child(case: str, runs: int, years: float, seed: int) -> dict:
 
 
 def _ratio(ratio: float, target: float | None) -> str:
+    if ratio != ratio:  # NaN: the reference case was skipped
+        return "not run"
     if target is None:
         return f"{ratio:,.0f}x"
     return f"{ratio:,.0f}x (target >= {target:g}x: {'met' if ratio >= target else 'MISSED'})"
