@@ -138,3 +138,15 @@ def test_every_block_gives_each_trajectory_its_own_scalar_result():
                     err_msg=f"block {substep}, {name}, trajectory {trajectory}",
                 )
         state = {**state, **{k: np.broadcast_to(v, np.shape(state[k])) for k, v in results.items()}}
+
+
+def test_the_chunked_recorder_gives_the_same_frame_at_every_chunk_size(monkeypatch):
+    from experiments.engines import vectorized
+
+    sets = [Parameters(), Parameters(fee_pool_share=1.0)]
+    frames = []
+    for chunk in (1, 7, 64):  # 183 days: chunk boundaries inside and at the end
+        monkeypatch.setattr(vectorized.Recorder, "CHUNK", chunk)
+        frames.append(simulate(sets, runs=3, years=0.5, seed=5, engine="vectorized"))
+    for frame in frames[1:]:
+        pd.testing.assert_frame_equal(frame, frames[0], check_exact=True)

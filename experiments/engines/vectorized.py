@@ -216,29 +216,53 @@ class Recorder:
             self.values = np.empty((len(variables), timesteps + 1, trajectories))
         else:
             self.values = np.empty((len(variables), trajectories, timesteps + 1))
+            # days are written contiguously into a small day-major buffer and moved into the
+            # block a chunk at a time: one strided write per variable and day is slow
+            self._buffer = np.empty((len(variables), self.CHUNK, trajectories))
+            self._first = 0  # the day the buffer's first row holds
+            self._count = 0
+
+    CHUNK = 64
 
     def record(self, timestep: int, state: dict) -> None:
         if self.layout == "day":
             for row, name in zip(self.values, self.variables, strict=True):
                 row[timestep] = state[name]
             return
-        for row, name in zip(self.values, self.variables, strict=True):
-            row[:, timestep] = state[name]
+        if self._count == self.CHUNK:
+            self.flush()
+        if self._count == 0:
+            self._first = timestep
+        for row, name in zip(self._buffer, self.variables, strict=True):
+            row[self._count] = state[name]
+        self._count += 1
+
+    def flush(self) -> None:
+        """Move the buffered days into the block (trajectory layout)."""
+        if self.layout == "day" or self._count == 0:
+            return
+        first, count = self._first, self._count
+        self.values[:, :, first : first + count] = self._buffer[:, :count, :].transpose(0, 2, 1)
+        self._count = 0
 
     def day(self, timestep: int) -> np.ndarray:
-        """(variables, trajectories) values of one day."""
+        """(variables, trajectories) values of one day (the latest recorded, or a flushed one)."""
         if self.layout == "day":
             return self.values[:, timestep, :]
+        if self._count and self._first <= timestep < self._first + self._count:
+            return self._buffer[:, timestep - self._first, :]
         return self.values[:, :, timestep]
 
     def paths(self) -> dict[str, np.ndarray]:
         """variable -> (trajectories, timesteps + 1) view of the block (no copy)."""
+        self.flush()
         rows = self.values if self.layout != "day" else self.values.transpose(0, 2, 1)
         return dict(zip(self.variables, rows, strict=True))
 
     def frame(self, subsets: np.ndarray, run_numbers: np.ndarray, every: int = 1) -> pd.DataFrame:
         """The tidy frame (already in (subset, run, timestep) order, float64 columns); `every`
         keeps the days that are multiples of it."""
+        self.flush()
         if self.layout == "day":
             values = np.ascontiguousarray(self.values[:, ::every, :].transpose(0, 2, 1))
             days = self.values.shape[1]
