@@ -31,6 +31,7 @@ def add_delta(variable: str) -> StateUpdate:
         return variable, previous_state[variable] + policy_input[key]
 
     update.__name__ = update.__qualname__ = f"add_{variable}"
+    update.adds = (variable, key)  # what it does, for engines that apply it without the call
     return update
 
 
@@ -47,7 +48,20 @@ def set_value(variable: str) -> StateUpdate:
         return variable, policy_input[variable]
 
     update.__name__ = update.__qualname__ = f"set_{variable}"
+    update.sets = variable  # what it does, for engines that apply it without the call
     return update
+
+
+def clip(values, low, high):
+    """`numpy.clip` for arrays or scalars, as two ufunc calls: the same values (NaN stays NaN),
+    without `np.clip`'s per-call dispatch, which costs several times the arithmetic on the small
+    arrays the model steps."""
+    return np.minimum(np.maximum(values, low), high)
+
+
+def today(state: State) -> int:
+    """The state's day as an int: every trajectory stepped together is on the same day."""
+    return int(np.ravel(state["day"])[0])
 
 
 def market_circulating_supply(state: State) -> SESH:

@@ -121,7 +121,8 @@ def test_every_block_gives_each_trajectory_its_own_scalar_result():
     state = _diverse_state(params)
     differing = [k for k, v in state.items() if np.ndim(v) and np.unique(v, axis=0).shape[0] > 1]
     assert len(differing) > 40
-    for substep, (policies, updates) in enumerate(compile_blocks(partial_state_update_blocks), 1):
+    for substep, block in enumerate(partial_state_update_blocks, 1):
+        policies, updates = list(block["policies"].values()), list(block["variables"].values())
         signal = block_signal(params, substep, state, policies)
         results = dict(update(params, substep, [], state, signal) for update in updates)
         for trajectory in range(trajectories):
@@ -138,6 +139,25 @@ def test_every_block_gives_each_trajectory_its_own_scalar_result():
                     err_msg=f"block {substep}, {name}, trajectory {trajectory}",
                 )
         state = {**state, **{k: np.broadcast_to(v, np.shape(state[k])) for k, v in results.items()}}
+
+
+def test_the_compiled_blocks_do_what_the_update_functions_do():
+    """The day loop applies tagged updates directly; each tag must match its function."""
+    params = stacked_params(DIVERSE_SUBSETS, RUNS, SEED, CHECK_DAY + 1)
+    state = _diverse_state(params)
+    shapes = {name: np.shape(value) for name, value in state.items()}
+    compiled = compile_blocks(partial_state_update_blocks)
+    assert sum(len(b.adds) + len(b.sets) for b in compiled) > 80  # nearly every update is tagged
+    for substep, (block, raw) in enumerate(
+        zip(compiled, partial_state_update_blocks, strict=True), 1
+    ):
+        assert block.policies == tuple(raw["policies"].values())
+        stepped = step_day(params, state, [block], shapes, CHECK_DAY)
+        signal = block_signal(params, substep, state, list(raw["policies"].values()))
+        for update in raw["variables"].values():
+            name, value = update(params, substep, [], state, signal)
+            np.testing.assert_array_equal(stepped[name], np.broadcast_to(value, shapes[name]))
+        state = stepped
 
 
 def test_the_chunked_recorder_gives_the_same_frame_at_every_chunk_size(monkeypatch):

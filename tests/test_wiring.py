@@ -76,11 +76,14 @@ def _params(**overrides):
 
 
 def test_every_parameter_is_read_by_some_function():
-    # a horizon past the POL review, with a stress day, so every branch's inputs are read
-    recording = RecordingParameters(Parameters(stress_day=30, pol_review_day=40))
+    # a horizon past the POL review and the first unlock (day 90), with a stress day, names
+    # deployed and the pool_only model, so every branch's inputs are read (the model skips work
+    # on the parameters: names not deployed, no trajectory on pool_only, nothing unlocking)
+    settings = dict(stress_day=30, pol_review_day=40, sns_deployed=True, price_model="pool_only")
+    recording = RecordingParameters(Parameters(**settings))
     state = dict(initial_state(recording), run=1)
-    params = RecordingDict(_params(stress_day=30, pol_review_day=40))
-    _step_all_blocks(params, state, days=60)
+    params = RecordingDict(_params(**settings))
+    _step_all_blocks(params, state, days=100)
     unread = set(Parameters.names()) - params.read - recording.read
     assert not unread, f"parameters no function reads: {sorted(unread)}"
 

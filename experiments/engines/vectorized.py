@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.engines.base import INDEX_COLUMNS, INTERNAL_STATE
-from experiments.engines.guard import GUARD_COLUMNS, check_day
+from experiments.engines.guard import GUARD_COLUMNS, check_days
 from model import Parameters, initial_state, partial_state_update_blocks
 from model.stochastic import stack_drivers
 
@@ -77,14 +77,14 @@ def run_vectorized(
         if day:
             state = step_day(params, state, blocks, shapes, day)
         recorder.record(day, state)
-        check_day(
-            recorder.day(day),
-            recorder.variables,
-            day,
-            chosen.subsets,
-            chosen.runs,
-            parameters_of,
-        )
+        if recorder.chunk_full() or day == timesteps:
+            # the guard checks the days recorded since its last check in one pass; a breach
+            # names the first broken day, as a check after every day would
+            first, values = recorder.pending()
+            check_days(
+                values, recorder.variables, first, chosen.subsets, chosen.runs, parameters_of
+            )
+            recorder.flush()
     recorded = Recorded(recorder, chosen.subsets, chosen.runs)
     return recorded if as_paths else recorded.frame()
 
@@ -159,13 +159,36 @@ def recorded_variables(state: dict) -> list[str]:
     return [name for name in state if name not in INTERNAL_STATE]
 
 
-def compile_blocks(blocks: list[dict]) -> list[tuple[list, list]]:
-    """(policies, state updates) per block, in the order cadCAD calls them."""
-    return [(list(b["policies"].values()), list(b["variables"].values())) for b in blocks]
+@dataclass(frozen=True)
+class Block:
+    """One partial state update block, compiled: its policies, and its state updates sorted by
+    what they do. The model's generic updates (`model.utils.add_delta` / `set_value`) say what
+    they do in an attribute, so the day loop applies them directly instead of calling them and
+    checking each result's shape; any other update is called as cadCAD calls it."""
+
+    policies: tuple
+    adds: tuple[tuple[str, str], ...]  # (variable, signal key): variable += signal[key]
+    sets: tuple[str, ...]  # variable = signal[variable]
+    calls: tuple  # other update functions
 
 
-def block_signal(params: dict, substep: int, state: dict, policies: list) -> dict:
+def compile_blocks(blocks: list[dict]) -> list[Block]:
+    """The blocks in the order cadCAD runs them, each compiled (see `Block`)."""
+    compiled = []
+    for block in blocks:
+        updates = list(block["variables"].values())
+        adds = tuple(u.adds for u in updates if hasattr(u, "adds"))
+        sets = tuple(u.sets for u in updates if hasattr(u, "sets"))
+        calls = tuple(u for u in updates if not (hasattr(u, "adds") or hasattr(u, "sets")))
+        compiled.append(Block(tuple(block["policies"].values()), adds, sets, calls))
+    return compiled
+
+
+def block_signal(params: dict, substep: int, state: dict, policies) -> dict:
     """Every policy's signals, summed by key in policy order (cadCAD's default `policy_ops`)."""
+    if len(policies) == 1:  # most blocks: the policy's own signals
+        (policy,) = policies
+        return policy(params, substep, [], state)
     signal = {}
     for policy in policies:
         for key, value in policy(params, substep, [], state).items():
@@ -173,16 +196,21 @@ def block_signal(params: dict, substep: int, state: dict, policies: list) -> dic
     return signal
 
 
-def step_day(params: dict, state: dict, blocks: list, shapes: dict, day: int) -> dict:
+def step_day(params: dict, state: dict, blocks: list[Block], shapes: dict, day: int) -> dict:
     """One day for every trajectory: each block in order, as cadCAD runs a day.
 
     Every update reads the state the block started from. Each substep builds a new state dict and
-    never writes into an array, so recorded values and earlier states stay valid.
+    never writes into an array, so recorded values and earlier states stay valid. A stock plus a
+    delta has the stock's shape already; a set value may be a plain scalar and is broadcast.
     """
-    for substep, (policies, updates) in enumerate(blocks, start=1):
-        signal = block_signal(params, substep, state, policies)
+    for substep, block in enumerate(blocks, start=1):
+        signal = block_signal(params, substep, state, block.policies)
         new_state = dict(state)
-        for update in updates:
+        for name, key in block.adds:
+            new_state[name] = state[name] + signal[key]
+        for name in block.sets:
+            new_state[name] = _shaped(signal[name], shapes[name])
+        for update in block.calls:
             name, value = update(params, substep, [], state, signal)
             new_state[name] = _shaped(value, shapes[name])
         new_state["timestep"] = day
@@ -192,7 +220,7 @@ def step_day(params: dict, state: dict, blocks: list, shapes: dict, day: int) ->
 
 def _shaped(value, shape: tuple):
     """The value as an array of the variable's shape (a policy may return a plain scalar)."""
-    if np.shape(value) == shape:
+    if type(value) is np.ndarray and value.shape == shape:
         return value
     return np.full(shape, value)
 
@@ -202,10 +230,14 @@ class Recorder:
 
     Two layouts. `trajectory` (the full frame): (variable, trajectory, timestep), so the finished
     frame is a view of the block in (subset, run, timestep) row order, without copying the
-    results again. `day` (KPI-only batches): (variable, timestep, trajectory), so each day's
-    write and the guard's check are contiguous; `paths()` then gives transposed views, and a
-    (thinned) frame is copied out of it.
+    results again; days are written contiguously into a small day-major buffer and moved into the
+    block a chunk at a time (one strided write per variable and day is slow). `day` (KPI-only
+    batches): (variable, timestep, trajectory), written in place; `paths()` then gives transposed
+    views, and a (thinned) frame is copied out of it. In both, `pending()` is the chunk of days
+    recorded since the last `flush()`, day-major, which the invariant guard checks in one pass.
     """
+
+    CHUNK = 64
 
     def __init__(
         self, variables: list[str], trajectories: int, timesteps: int, layout: str = "trajectory"
@@ -216,42 +248,40 @@ class Recorder:
             self.values = np.empty((len(variables), timesteps + 1, trajectories))
         else:
             self.values = np.empty((len(variables), trajectories, timesteps + 1))
-            # days are written contiguously into a small day-major buffer and moved into the
-            # block a chunk at a time: one strided write per variable and day is slow
             self._buffer = np.empty((len(variables), self.CHUNK, trajectories))
-            self._first = 0  # the day the buffer's first row holds
-            self._count = 0
-
-    CHUNK = 64
+        self._first = 0  # the first day not yet flushed
+        self._count = 0  # days recorded since
 
     def record(self, timestep: int, state: dict) -> None:
-        if self.layout == "day":
-            for row, name in zip(self.values, self.variables, strict=True):
-                row[timestep] = state[name]
-            return
         if self._count == self.CHUNK:
             self.flush()
         if self._count == 0:
             self._first = timestep
-        for row, name in zip(self._buffer, self.variables, strict=True):
-            row[self._count] = state[name]
+        if self.layout == "day":
+            rows, at = self.values, timestep
+        else:
+            rows, at = self._buffer, self._count
+        for row, name in zip(rows, self.variables, strict=True):
+            row[at] = state[name]
         self._count += 1
 
-    def flush(self) -> None:
-        """Move the buffered days into the block (trajectory layout)."""
-        if self.layout == "day" or self._count == 0:
-            return
-        first, count = self._first, self._count
-        self.values[:, :, first : first + count] = self._buffer[:, :count, :].transpose(0, 2, 1)
-        self._count = 0
+    def chunk_full(self) -> bool:
+        return self._count == self.CHUNK
 
-    def day(self, timestep: int) -> np.ndarray:
-        """(variables, trajectories) values of one day (the latest recorded, or a flushed one)."""
+    def pending(self) -> tuple[int, np.ndarray]:
+        """(first day, (variables, days, trajectories) values) of the days not yet flushed."""
+        first, count = self._first, self._count
         if self.layout == "day":
-            return self.values[:, timestep, :]
-        if self._count and self._first <= timestep < self._first + self._count:
-            return self._buffer[:, timestep - self._first, :]
-        return self.values[:, :, timestep]
+            return first, self.values[:, first : first + count, :]
+        return first, self._buffer[:, :count, :]
+
+    def flush(self) -> None:
+        """Move the buffered days into the block (trajectory layout); start a new chunk."""
+        if self.layout != "day" and self._count:
+            first, count = self._first, self._count
+            self.values[:, :, first : first + count] = self._buffer[:, :count, :].transpose(0, 2, 1)
+        self._first += self._count
+        self._count = 0
 
     def paths(self) -> dict[str, np.ndarray]:
         """variable -> (trajectories, timesteps + 1) view of the block (no copy)."""

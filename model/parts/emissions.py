@@ -22,6 +22,7 @@ from model.constants import (
     REWARD_MAX_INCREASE_PER_BLOCK,
 )
 from model.types import Number, Params, State
+from model.utils import clip
 
 
 def contract_payout(balance, annual_rate, elapsed_days):
@@ -47,7 +48,7 @@ def clamped_basis_day(
     growth = np.where(target >= basis, 1.0 + up, 1.0 - down)
     # Blocks whose clamped basis is still short of the target: b * g^k stays on the wrong side.
     steps_to_target = np.log(target / basis) / np.log(growth)
-    capped = np.clip(np.ceil(steps_to_target - 1e-12) - 1.0, 0.0, blocks)
+    capped = clip(np.ceil(steps_to_target - 1e-12) - 1.0, 0.0, blocks)
     capped_sum = basis * growth * (growth**capped - 1.0) / (growth - 1.0)
     total = capped_sum + (blocks - capped) * target
     end = np.where(capped >= blocks, basis * growth**blocks, target)

@@ -30,7 +30,7 @@ from model.constants import DAYS_PER_YEAR
 from model.parts.amm import capped_swap, input_to_reach_ratio, price_of_token
 from model.stochastic import shock
 from model.types import Number, Params, State
-from model.utils import liquid_wallets, market_circulating_supply
+from model.utils import clip, liquid_wallets, market_circulating_supply
 
 DT = 1.0 / DAYS_PER_YEAR  # one timestep, in years
 # A numerical guard, not economics: each impact state stays within e^+-50 (about 10^+-22) of the
@@ -65,8 +65,8 @@ def impact_step(permanent, transient, impulse_today, permanent_share, half_life_
     permanent = permanent + permanent_share * impulse_today
     transient = impact_decay(half_life_days) * transient + (1.0 - permanent_share) * impulse_today
     return (
-        np.clip(permanent, -LOG_IMPACT_BOUND, LOG_IMPACT_BOUND),
-        np.clip(transient, -LOG_IMPACT_BOUND, LOG_IMPACT_BOUND),
+        clip(permanent, -LOG_IMPACT_BOUND, LOG_IMPACT_BOUND),
+        clip(transient, -LOG_IMPACT_BOUND, LOG_IMPACT_BOUND),
     )
 
 
@@ -123,6 +123,35 @@ def pool_net_swap(amm_sesh, amm_quote, net_flow, open_price_quote, wallets, fee,
     return amm_sesh, amm_quote, to_wallets, unmet
 
 
+def pool_only_market(params, s, net_flow, wallets, valuation, eth_usd):
+    """The pool_only model's day: the net flow as one swap, then the ratchet's reference and the
+    arbitrage target. Returns (amm_sesh, amm_quote, SESH to wallets, unmet SESH, reference,
+    target price in USD)."""
+    open_quote = s["pool_price_usd"] / s["eth_usd"]
+    po_sesh, po_quote, po_to_wallets, po_unmet = pool_net_swap(
+        s["amm_sesh"],
+        s["amm_quote"],
+        net_flow,
+        open_quote,
+        wallets,
+        params["amm_fee"],
+        params["max_trade_reserve_share"],
+    )
+    pool_now = price_of_token(po_sesh, po_quote)
+    flow_impact = (pool_now / open_quote) ** params["impact_persistence"]
+    # the ratchet's reference, held within e^+-50 of the launch price (the same numerical guard
+    # as the impact states): a steady one-sided flow compounds in it, and must stay finite
+    start = params["initial_price_usd"]
+    reference = clip(
+        valuation * flow_impact,
+        start * np.exp(-LOG_IMPACT_BOUND),
+        start * np.exp(LOG_IMPACT_BOUND),
+    )
+    strength = params["arbitrage_strength"]
+    target = (pool_now * eth_usd) ** (1.0 - strength) * reference**strength
+    return po_sesh, po_quote, po_to_wallets, po_unmet, reference, target
+
+
 def policy_market(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
@@ -165,35 +194,26 @@ def policy_market(
     )
     price = valuation * np.exp(permanent + transient)
 
-    # pool_only: the net flow through the pool, then the former ratchet reference
-    open_quote = s["pool_price_usd"] / s["eth_usd"]
-    po_sesh, po_quote, po_to_wallets, po_unmet = pool_net_swap(
-        s["amm_sesh"], s["amm_quote"], net_flow, open_quote, wallets, fee, cap
-    )
-    pool_now = price_of_token(po_sesh, po_quote)
-    flow_impact = (pool_now / open_quote) ** params["impact_persistence"]
-    # the ratchet's reference, held within e^+-50 of the launch price (the same numerical guard
-    # as the impact states): a steady one-sided flow compounds in it, and must stay finite
-    start = params["initial_price_usd"]
-    reference = np.clip(
-        valuation * flow_impact,
-        start * np.exp(-LOG_IMPACT_BOUND),
-        start * np.exp(LOG_IMPACT_BOUND),
-    )
-    strength = params["arbitrage_strength"]
-    legacy_target = (pool_now * eth_usd) ** (1.0 - strength) * reference**strength
-
-    amm_sesh = np.where(pool_only, po_sesh, s["amm_sesh"])
-    amm_quote = np.where(pool_only, po_quote, s["amm_quote"])
-    to_wallets = np.where(pool_only, po_to_wallets, 0.0)
-    target_usd = np.where(pool_only, legacy_target, price)
+    # pool_only: the net flow through the pool, then the former ratchet reference (worked out
+    # only when some trajectory uses it: a branch on the parameters, not on the state)
+    amm_sesh, amm_quote = s["amm_sesh"], s["amm_quote"]
+    reference, to_wallets, target_usd, po_unmet = valuation, 0.0, price, 0.0
+    if np.any(pool_only):
+        legacy = pool_only_market(params, s, net_flow, wallets, valuation, eth_usd)
+        po_sesh, po_quote, po_to_wallets, po_unmet, reference, legacy_target = legacy
+        amm_sesh = np.where(pool_only, po_sesh, amm_sesh)
+        amm_quote = np.where(pool_only, po_quote, amm_quote)
+        to_wallets = np.where(pool_only, po_to_wallets, 0.0)
+        target_usd = np.where(pool_only, legacy_target, price)
+        po_unmet = np.where(pool_only, po_unmet, 0.0)
+        reference = np.where(pool_only, reference, valuation)
     amm_sesh, amm_quote, bought, unmet = arbitrage_swap(
         amm_sesh, amm_quote, target_usd / eth_usd, fee, wallets + to_wallets, cap
     )
     pool_price = price_of_token(amm_sesh, amm_quote) * eth_usd
     return {
         "eth_usd": eth_usd,
-        "ref_price_usd": np.where(pool_only, reference, valuation),
+        "ref_price_usd": reference,
         "price_usd": np.where(pool_only, pool_price, price),
         "pool_price_usd": pool_price,
         "market_depth": depth,
@@ -202,5 +222,5 @@ def policy_market(
         "d_amm_sesh": amm_sesh - s["amm_sesh"],
         "d_amm_quote": amm_quote - s["amm_quote"],
         "d_circulating": to_wallets + bought,
-        "d_daily_unmet_trade": unmet + np.where(pool_only, po_unmet, 0.0),
+        "d_daily_unmet_trade": unmet + po_unmet,
     }

@@ -31,7 +31,7 @@ from model.utils import liquid_wallets
 def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
     """Users on `day` of a logistic curve that starts at `at_launch` on `launch_day` (0 before)."""
     capacity = np.maximum(maximum, 1e-12)
-    start = np.clip(at_launch, 1e-12, None)
+    start = np.maximum(at_launch, 1e-12)
     elapsed = np.maximum(day - launch_day, 0.0)
     level = capacity / (1.0 + (capacity - start) / start * np.exp(-growth_rate * elapsed))
     return np.where((day >= launch_day) & (maximum > 0), level, 0.0)
@@ -58,17 +58,19 @@ def daily_spend_usd(params, day, noise):
         params["pro_subscribers_max"],
         params["pro_growth_rate"],
     )
-    names = np.where(
-        params["sns_deployed"],
-        logistic_adoption(
-            day,
-            params["sns_launch_day"],
-            params["sns_names_at_launch"],
-            params["sns_names_max"],
-            params["sns_growth_rate"],
-        ),
-        0.0,
-    )
+    names = 0.0
+    if np.any(params["sns_deployed"]):  # a branch on the parameters (names not yet deployed)
+        names = np.where(
+            params["sns_deployed"],
+            logistic_adoption(
+                day,
+                params["sns_launch_day"],
+                params["sns_names_at_launch"],
+                params["sns_names_max"],
+                params["sns_growth_rate"],
+            ),
+            0.0,
+        )
     sigma = params["demand_volatility"]
     factor = np.exp(sigma * noise - 0.5 * sigma**2)
     pro = (

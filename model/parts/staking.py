@@ -31,7 +31,7 @@ from model.parts.emissions import contract_payout
 from model.parts.vesting import node_fund_locked
 from model.stochastic import shock
 from model.types import Number, Params, State
-from model.utils import liquid_wallets, market_circulating_supply
+from model.utils import clip, liquid_wallets, market_circulating_supply
 
 
 def node_yields(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month):
@@ -49,7 +49,7 @@ def whole_nodes(expected, uniform_draw):
 
 def flow_intensity(gap, sensitivity, max_rate, nodes):
     """Expected nodes moving per day for a yield gap: linear in the gap, capped at max_rate."""
-    return np.clip(gap / sensitivity, 0.0, 1.0) * max_rate * nodes
+    return clip(gap / sensitivity, 0.0, 1.0) * max_rate * nodes
 
 
 def net_apr_open(params, state):

@@ -14,11 +14,12 @@ import numpy as np
 
 from model.constants import LOCKUP_A_STRATEGIC, LOCKUP_GROUPS, STAKABLE_LOCKUPS, VESTING_WINDOWS
 from model.types import Number, Params, State
+from model.utils import clip, today
 
 
 def vested_fraction(day, start_day, end_day):
     """Share of a lockup released by the end of `day` for a linear release over (start, end]."""
-    return np.clip((day - start_day) / (end_day - start_day), 0.0, 1.0)
+    return clip((day - start_day) / (end_day - start_day), 0.0, 1.0)
 
 
 def release_share(day, start_day, end_day):
@@ -26,6 +27,24 @@ def release_share(day, start_day, end_day):
     before = vested_fraction(day - 1, start_day, end_day)
     now = vested_fraction(day, start_day, end_day)
     return np.where(before < 1.0, (now - before) / np.maximum(1.0 - before, 1e-300), 0.0)
+
+
+def release_schedule(last_day: int) -> list[dict[str, float]]:
+    """Each lockup class's `release_share` on every day 0..last_day, worked out at once."""
+    days = np.arange(last_day + 1)
+    shares = {cls: release_share(days, *window) for cls, window in VESTING_WINDOWS.items()}
+    return [{cls: float(shares[cls][day]) for cls in shares} for day in days]
+
+
+# The windows are constants, so what each class releases depends on the day alone: the schedule
+# is worked out once, and after the last window nothing is released.
+LAST_RELEASE_DAY = max(end for _, end in VESTING_WINDOWS.values())
+RELEASE_SCHEDULE = release_schedule(LAST_RELEASE_DAY + 1)
+
+
+def release_shares_on(day: int) -> dict[str, float]:
+    """Each lockup class's `release_share` on `day` (from the schedule)."""
+    return RELEASE_SCHEDULE[min(day, LAST_RELEASE_DAY + 1)]
 
 
 def unlock_sell_shares(params):
@@ -63,15 +82,22 @@ def policy_vesting(
     """Decide what each lockup releases today (the day advances) and what each group sells."""
     s = previous_state
     day = s["day"] + 1
-    shares = unlock_sell_shares(params)
+    release = release_shares_on(today(s) + 1)
     signal = {}
     released = 0.0
     unlocked_stake = 0.0
     still_locked = 0.0
     sold = 0.0
     to_reserve = 0.0
-    for cls, (start, end) in VESTING_WINDOWS.items():
-        share = release_share(day, start, end)
+    if any(release.values()):
+        shares = unlock_sell_shares(params)
+    for cls, share in release.items():
+        if not share:  # nothing of this class unlocks today (most days): nothing moves
+            still_locked = still_locked + s[f"locked_{cls}"]
+            signal[f"d_locked_{cls}"] = 0.0
+            if cls in STAKABLE_LOCKUPS:
+                signal[f"d_locked_staked_{cls}"] = 0.0
+            continue
         from_wallet_lock = s[f"locked_{cls}"] * share
         signal[f"d_locked_{cls}"] = -from_wallet_lock
         still_locked = still_locked + (s[f"locked_{cls}"] - from_wallet_lock)
