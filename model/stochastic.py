@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from model.utils import today
+
 NORMAL_DRIVERS = ("eth_shock", "ref_shock", "demand_shock", "hurdle_shock")
 UNIFORM_DRIVERS = ("entry_draw", "exit_draw", "liquidation_draw")
 DRIVERS = NORMAL_DRIVERS + UNIFORM_DRIVERS
@@ -47,17 +49,18 @@ def _cached_drivers(seed: int, subset: int, run: int, timesteps: int):
 
 
 def stack_drivers(seed: int, subsets, runs, timesteps: int) -> dict[str, np.ndarray]:
-    """Draws for many trajectories at once, shape (trajectories, timesteps + 1)."""
+    """Draws for many trajectories at once, day-major: shape (timesteps + 1, trajectories), so a
+    day's draws for every trajectory are one contiguous row."""
     tables = [draw_drivers(seed, s, r, timesteps) for s, r in zip(subsets, runs, strict=True)]
-    return {name: np.stack([t[name] for t in tables]) for name in DRIVERS}
+    return {name: np.stack([t[name] for t in tables], axis=1) for name in DRIVERS}
 
 
 def shock(params: dict, state: dict, name: str):
     """Today's draw `name` for the trajectory (or trajectories) that `state` belongs to."""
-    day = int(np.ravel(state["day"])[0])  # the same day for every trajectory
+    day = today(state)
     table = params.get("_drivers")
     if table is not None:
-        return table[name][:, day]
+        return table[name][day]
     # cadCAD numbers a one-run sweep's runs 1, 2, ...; fold labels back into 1..runs.
     # A caller running a few runs at a time numbers them from `_first_run` + 1.
     run = (int(state["run"]) - 1) % int(params["_runs"]) + 1 + int(params.get("_first_run", 0))

@@ -213,4 +213,4 @@ class Params(TypedDict):
     _runs: NotRequired[int]
     _timesteps: NotRequired[int]
     _first_run: NotRequired[int]
-    _drivers: NotRequired[dict[str, np.ndarray]]  # vectorized engine: (trajectories, days) draws
+    _drivers: NotRequired[dict[str, np.ndarray]]  # vectorized engine: (days, trajectories) draws

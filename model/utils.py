@@ -61,7 +61,8 @@ def clip(values, low, high):
 
 def today(state: State) -> int:
     """The state's day as an int: every trajectory stepped together is on the same day."""
-    return int(np.ravel(state["day"])[0])
+    day = state["day"]
+    return int(day[0]) if type(day) is np.ndarray and day.ndim else int(day)
 
 
 def market_circulating_supply(state: State) -> SESH:

@@ -13,6 +13,8 @@ the model counts it as still in the pool (see ASSUMPTIONS.md).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from model.constants import (
@@ -45,13 +47,17 @@ def clamped_basis_day(
     """
     basis = np.maximum(basis, 1e-12)
     target = np.maximum(target, 1e-12)
-    growth = np.where(target >= basis, 1.0 + up, 1.0 - down)
+    rising = target >= basis
+    # the growth factor takes one of two values: their logs and day powers are worked out once
+    growth = np.where(rising, 1.0 + up, 1.0 - down)
+    log_growth = np.where(rising, math.log(1.0 + up), math.log(1.0 - down))
     # Blocks whose clamped basis is still short of the target: b * g^k stays on the wrong side.
-    steps_to_target = np.log(target / basis) / np.log(growth)
+    steps_to_target = np.log(target / basis) / log_growth
     capped = clip(np.ceil(steps_to_target - 1e-12) - 1.0, 0.0, blocks)
     capped_sum = basis * growth * (growth**capped - 1.0) / (growth - 1.0)
     total = capped_sum + (blocks - capped) * target
-    end = np.where(capped >= blocks, basis * growth**blocks, target)
+    full_day = np.where(rising, (1.0 + up) ** blocks, (1.0 - down) ** blocks)
+    end = np.where(capped >= blocks, basis * full_day, target)
     return total, end
 
 
