@@ -170,3 +170,22 @@ def test_the_chunked_recorder_gives_the_same_frame_at_every_chunk_size(monkeypat
         frames.append(simulate(sets, runs=3, years=0.5, seed=5, engine="vectorized"))
     for frame in frames[1:]:
         pd.testing.assert_frame_equal(frame, frames[0], check_exact=True)
+
+
+def test_recording_into_a_reused_block_gives_the_same_paths():
+    from experiments.analysis.kpis import KPI_COLUMNS
+    from experiments.engines.vectorized import run_vectorized
+
+    sets = [Parameters(), Parameters(fee_pool_share=1.0)]
+    settings = dict(record=KPI_COLUMNS, as_paths=True, layout="day")
+    fresh = [run_vectorized(sets, 4, 90, 7, batch=b, **settings) for b in (range(4), range(4, 8))]
+    block = np.full(10**6, np.nan)  # larger than a batch's block; stale values from batch 1
+    for expected, b in zip(fresh, (range(4), range(4, 8)), strict=True):
+        reused = run_vectorized(sets, 4, 90, 7, batch=b, out=block, **settings)
+        paths = reused.paths()
+        assert np.shares_memory(next(iter(paths.values())), block)
+        for name, values in expected.paths().items():
+            np.testing.assert_array_equal(paths[name], values, err_msg=name)
+    too_small = np.empty(10)  # not big enough: a new block, same numbers
+    again = run_vectorized(sets, 4, 90, 7, batch=range(4), out=too_small, **settings)
+    assert not np.shares_memory(next(iter(again.paths().values())), too_small)
