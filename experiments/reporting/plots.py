@@ -623,12 +623,18 @@ def emission_inflow_bands(frame: pd.DataFrame, step: int | None = None) -> pd.Da
     ):
         data = data.sort_values(["subset", "run", "timestep"])
     if is_daily(frame):
-        inflow = (
-            data.groupby(["subset", "run"], sort=False)["daily_pool_inflow"]
-            .rolling(kpis.PARITY_WINDOW_DAYS)
-            .mean()
-            .reset_index(level=[0, 1], drop=True)
-        )
+        grid = _grid(data, "daily_pool_inflow")
+        if grid is not None:  # every run at once, pandas' rolling mean to the bit
+            _, days, values = grid
+            means = kpis.rolling_mean(values.reshape(-1, len(days)), kpis.PARITY_WINDOW_DAYS)
+            inflow = pd.Series(means.ravel(), index=data.index)
+        else:
+            inflow = (
+                data.groupby(["subset", "run"], sort=False)["daily_pool_inflow"]
+                .rolling(kpis.PARITY_WINDOW_DAYS)
+                .mean()
+                .reset_index(level=[0, 1], drop=True)
+            )
         data = data.assign(daily_pool_inflow=inflow)
     tables = []
     for column in ("daily_pool_inflow", "daily_emission"):
