@@ -51,6 +51,21 @@ def test_pairs_are_matched_by_run_and_n_counts_pairs_with_values():
     assert row.n == 2 and row.mean_difference == 18.0 and row.share_positive == 1.0
 
 
+def test_pairs_of_subsets_with_the_same_runs_equal_the_join_by_run():
+    # the usual table (every subset the same runs, in order) takes a shortcut: same pairs
+    rng = np.random.default_rng(4)
+    x = rng.normal(0.0, 1.0, 3 * 50)
+    x[rng.random(x.size) < 0.2] = math.nan
+    per_run = pd.DataFrame({"subset": np.repeat([0, 1, 2], 50), "run": np.tile(range(50), 3)})
+    per_run["x"] = x
+    for subset in (1, 2):
+        a = per_run[per_run["subset"] == subset].set_index("run")["x"]
+        b = per_run[per_run["subset"] == 0].set_index("run")["x"]
+        both = pd.concat([a, b], axis=1, keys=["a", "b"], join="inner").dropna()
+        expected = (both["a"] - both["b"]).to_numpy()
+        np.testing.assert_array_equal(compare.paired(per_run, "x", subset, 0), expected)
+
+
 def test_the_interval_contains_the_mean_and_narrows_with_more_pairs():
     rng = np.random.default_rng(1)
     widths = []

@@ -230,6 +230,39 @@ def test_rolling_mean_repeats_pandas_bit_for_bit():
         np.testing.assert_array_equal(mine, pd.Series(row).rolling(30).mean().to_numpy())
 
 
+def test_day_major_rolling_mean_of_many_series_repeats_pandas_bit_for_bit():
+    # columns are series, as parity_days stacks inflow and emission: runs of identical values
+    # (positive, negative, zeros of both signs), all-negative and all-positive stretches, and
+    # horizons shorter than the window
+    rng = np.random.default_rng(11)
+    for days, series, window in ((400, 9, 30), (40, 3, 30), (29, 2, 30), (120, 5, 1), (90, 4, 7)):
+        values = rng.lognormal(1, 2, (days, series)) * rng.choice([-1, 1], (days, series))
+        values[:, 1] = np.round(values[:, 1])
+        values[: days // 2, 2 % series] = -3.5
+        values[days // 3 :, 3 % series] = np.where(np.arange(days - days // 3) % 2, 0.0, -0.0)
+        values[:, 4 % series] = np.abs(values[:, 4 % series]) * 1e-12
+        ours = kpis.rolling_mean_day_major(values, window)
+        assert ours.shape == values.shape
+        for column in range(series):
+            expected = pd.Series(values[:, column]).rolling(window).mean().to_numpy()
+            # bit for bit: the same floats, and -0.0 where pandas gives -0.0
+            np.testing.assert_array_equal(ours[:, column].view("int64"), expected.view("int64"))
+
+
+def test_parity_days_stacks_inflow_and_emission_as_two_rolling_means():
+    rng = np.random.default_rng(3)
+    paths = {
+        "daily_pool_inflow": rng.lognormal(2, 1, (6, 200)) - 3.0,
+        "daily_emission": rng.lognormal(2, 0.5, (6, 200)),
+    }
+    inflow = kpis.rolling_mean(paths["daily_pool_inflow"][:, 1:], kpis.PARITY_WINDOW_DAYS)
+    emission = kpis.rolling_mean(paths["daily_emission"][:, 1:], kpis.PARITY_WINDOW_DAYS)
+    expected = (inflow > 0) & (inflow >= emission)
+    reached = kpis.parity_days(paths)
+    assert reached.any() and not reached.all()
+    np.testing.assert_array_equal(reached, expected)
+
+
 def test_a_frame_out_of_order_falls_back_to_the_reference():
     frame = _frame([trajectory(40, daily_pool_inflow=10.0, daily_emission=5.0)] * 2)
     shuffled = frame.sample(frac=1.0, random_state=1)

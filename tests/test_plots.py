@@ -201,3 +201,23 @@ def test_format_difference():
     assert plots.format_difference(float("nan"), "SESH") == "–"
     assert plots.difference_unit("share") == "pp"
     assert plots.difference_unit("1/year") == "pp/year"
+
+
+def test_bands_on_arrays_equal_the_groupby_quantile():
+    # a frame of whole sorted trajectories takes the numpy path; the same rows shuffled take
+    # pandas' groupby-quantile: the same numbers, NaN runs skipped, daily and weekly points
+    rng = np.random.default_rng(8)
+    for runs, days in ((7, 30), (1, 12), (5, plots.MAX_DAILY_POINTS + 20)):
+        frame = _frame(days, runs, lambda r, d: 0.0, lambda r, d: 0.0, subsets=2)
+        values = np.round(rng.normal(0.0, 3.0, len(frame)), 1)
+        values[rng.random(len(frame)) < 0.2] = math.nan
+        frame["reward_pool"] = values
+        assert plots._grid(frame, "reward_pool") is not None
+        shuffled = frame.sample(frac=1.0, random_state=2)
+        assert plots._grid(shuffled, "reward_pool") is None
+        for step in (None, 1, 3):
+            pd.testing.assert_frame_equal(
+                plots.bands(frame, "reward_pool", step),
+                plots.bands(shuffled, "reward_pool", step),
+                check_exact=True,
+            )

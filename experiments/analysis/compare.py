@@ -36,8 +36,18 @@ BOOTSTRAP_SEED = 20250521  # fixed: the same table for the same runs, on every m
 
 def paired(per_run: pd.DataFrame, kpi: str, subset: int, reference: int) -> np.ndarray:
     """KPI(subset, r) - KPI(reference, r) for every run r where both have a value."""
-    a = per_run[per_run["subset"] == subset].set_index("run")[kpi]
-    b = per_run[per_run["subset"] == reference].set_index("run")[kpi]
+    labels = per_run["subset"].to_numpy()
+    runs = per_run["run"].to_numpy()
+    values = per_run[kpi].to_numpy(dtype="float64")
+    mine, theirs = labels == subset, labels == reference
+    if np.array_equal(runs[mine], runs[theirs]) and len(np.unique(runs[mine])) == mine.sum():
+        # the usual table: both subsets hold the same runs in the same order (a join on run
+        # would pair them row by row)
+        a, b = values[mine], values[theirs]
+        both = ~(np.isnan(a) | np.isnan(b))
+        return a[both] - b[both]
+    a = per_run[mine].set_index("run")[kpi]
+    b = per_run[theirs].set_index("run")[kpi]
     both = pd.concat([a, b], axis=1, keys=["a", "b"], join="inner").dropna()
     return (both["a"] - both["b"]).to_numpy(dtype="float64")
 

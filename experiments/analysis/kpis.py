@@ -382,52 +382,83 @@ PARITY_KEY = "__parity__"  # where per_run_paths keeps the parity table it compu
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """pandas' `Series.rolling(window).mean()` on every row of `values` at once, bit for bit:
-    Kahan-compensated running sums (separate compensations for adding and removing), the mean
-    of a run of identical values taken as that value, and the sign clamps."""
-    n, days = values.shape
-    out = np.full((n, days), np.nan)
-    total = np.zeros(n)
-    add_error = np.zeros(n)
-    remove_error = np.zeros(n)
-    negatives = np.zeros(n, dtype=np.int64)
-    repeats = np.zeros(n, dtype=np.int64)
-    previous = np.full(n, np.nan)
-    count = 0
-    for i in range(days):
-        if i >= window:
-            gone = values[:, i - window]
-            y = -gone - remove_error
-            t = total + y
-            remove_error = t - total - y
-            total = t
-            negatives = negatives - np.signbit(gone)
-            count -= 1
-        value = values[:, i]
-        y = value - add_error
-        t = total + y
-        add_error = t - total - y
-        total = t
-        negatives = negatives + np.signbit(value)
-        repeats = np.where(value == previous, repeats + 1, 1)
-        previous = value
-        count += 1
-        if count >= window:
-            mean = total / count
-            mean = np.where(repeats >= count, previous, mean)
-            mean = np.where((negatives == 0) & (mean < 0), 0.0, mean)
-            out[:, i] = np.where((negatives == count) & (mean > 0), 0.0, mean)
+    """pandas' `Series.rolling(window).mean()` on every row of `values` (trajectories, days) at
+    once, bit for bit (see `rolling_mean_day_major`, which does the work)."""
+    return np.ascontiguousarray(rolling_mean_day_major(np.asarray(values, "float64").T, window).T)
+
+
+def rolling_mean_day_major(values: np.ndarray, window: int) -> np.ndarray:
+    """pandas' rolling mean down each column of `values` (days, series), bit for bit.
+
+    pandas (`roll_mean` in its window aggregations) keeps, per series, a running sum that it
+    updates day by day: first it removes the day leaving the window, then it adds the new day,
+    each with its own Kahan compensation. A day's mean is that sum over the window, except that
+    a window of identical values gives that value, a window without negatives never gives a
+    negative mean and a window of negatives never a positive one (the sign clamps). Days
+    before a full window are NaN.
+
+    Only the running sum depends on the day before, so only it is a Python loop over days,
+    working on every series at once: the rows of a day-major (C-contiguous) array, updated in
+    place (`out=`) so that a step allocates nothing. The same operations in the same order as
+    pandas give the same sums to the last bit. The counts of negatives and the runs of
+    identical values are then integer window sums over all days at once, and the mean and its
+    clamps one vectorized step.
+    """
+    values = np.ascontiguousarray(values, dtype="float64")
+    days, n = values.shape
+    out = np.full((days, n), np.nan)
+    if days < window:
+        return out
+    # --- the compensated running sum: sums[i] once day i is in (and day i - window out)
+    sums = np.empty((days, n))
+    negated = np.negative(values)  # pandas removes v as y = -v - compensation
+    add_error, remove_error = np.zeros(n), np.zeros(n)
+    y, removed = np.empty(n), np.empty(n)
+    subtract, add = np.subtract, np.add  # ~15,000 calls on short rows: skip the lookups
+    before = np.zeros(n)  # the sum before today's changes
+    for i, (value, total) in enumerate(zip(values, sums, strict=True)):  # total: row i of sums
+        if i >= window:  # remove the day leaving the window: t = sum + y, c = (t - sum) - y
+            subtract(negated[i - window], remove_error, out=y)
+            add(before, y, out=removed)
+            subtract(removed, before, out=remove_error)
+            subtract(remove_error, y, out=remove_error)
+            before = removed
+        subtract(value, add_error, out=y)  # add day i, the new sum written into its row
+        add(before, y, out=total)
+        subtract(total, before, out=add_error)
+        subtract(add_error, y, out=add_error)
+        before = total
+    # --- the means of the full windows, days window - 1 .. days - 1 (each holds `window` days)
+    mean = sums[window - 1 :] / window
+    # a window of identical values (each day == the day before): its mean is the value
+    breaks = np.zeros((days, n), dtype=np.int32)
+    np.cumsum(values[1:] != values[:-1], axis=0, out=breaks[1:])  # breaks[k]: among days 1..k
+    identical = breaks[window - 1 :] == breaks[: days - window + 1]
+    np.copyto(mean, values[window - 1 :], where=identical)
+    # the sign clamps, by the number of negatives (sign bit set, -0.0 too) in the window
+    negatives = np.zeros((days + 1, n), dtype=np.int32)
+    np.cumsum(np.signbit(values), axis=0, out=negatives[1:])
+    negatives = negatives[window:] - negatives[: days - window + 1]
+    mean[(negatives == 0) & (mean < 0)] = 0.0
+    mean[(negatives == window) & (mean > 0)] = 0.0
+    out[window - 1 :] = mean
     return out
 
 
 def parity_days(paths: Paths, window: int = PARITY_WINDOW_DAYS) -> np.ndarray:
     """`at_parity` for every trajectory: (trajectories, days) booleans for days 1..T (computed
-    once per `paths` for the default window: three KPIs read it)."""
+    once per `paths` for the default window: three KPIs read it). Both rolling means are one
+    call, on pool inflow and emission side by side in a day-major array."""
     if window == PARITY_WINDOW_DAYS and PARITY_KEY in paths:
         return paths[PARITY_KEY]
-    inflow = rolling_mean(paths["daily_pool_inflow"][:, 1:], window)
-    emission = rolling_mean(paths["daily_emission"][:, 1:], window)
-    return (inflow > 0) & (inflow >= emission)
+    inflow = paths["daily_pool_inflow"][:, 1:]
+    n = len(inflow)
+    both = np.empty((inflow.shape[1], 2 * n))
+    both[:, :n] = inflow.T
+    both[:, n:] = paths["daily_emission"][:, 1:].T
+    means = rolling_mean_day_major(both, window)
+    inflow, emission = means[:, :n], means[:, n:]
+    return np.ascontiguousarray(((inflow > 0) & (inflow >= emission)).T)
 
 
 def _nan(n: int) -> np.ndarray:
@@ -585,14 +616,20 @@ def per_run(frame: pd.DataFrame, kpis: tuple[KPI, ...] = RUN_KPIS) -> pd.DataFra
     return per_run_paths(paths, subsets, runs, kpis)
 
 
-def describe(values: pd.Series) -> dict[str, float]:
-    """Mean, P5, P50, P95 over the runs that have a value, and how many they are."""
-    values = values.dropna().astype("float64")
-    if values.empty:
+def describe(values: pd.Series | np.ndarray) -> dict[str, float]:
+    """Mean, P5, P50, P95 over the runs that have a value, and how many they are.
+
+    On a float array: the mean is the (pairwise) sum over the count, as pandas' `mean` takes it,
+    and the three quantiles one `np.quantile` call (the same numbers as one call each)."""
+    values = np.asarray(values, dtype="float64")
+    values = values[~np.isnan(values)]
+    if values.size == 0:
         return {"mean": math.nan, **{q: math.nan for q in QUANTILES}, "n": 0}
-    stats = {"mean": float(values.mean())}
-    stats.update({q: float(np.quantile(values, p)) for q, p in QUANTILES.items()})
-    stats["n"] = int(len(values))
+    stats = {"mean": float(values.sum() / values.size)}
+    stats.update(
+        zip(QUANTILES, np.quantile(values, list(QUANTILES.values())).tolist(), strict=True)
+    )
+    stats["n"] = int(values.size)
     return stats
 
 
@@ -618,7 +655,7 @@ def summarize_runs(
     """
     out = {}
     for subset, runs in table.groupby("subset", sort=True):
-        stats = {k.name: describe(runs[k.name]) for k in kpis}
+        stats = {k.name: describe(runs[k.name].to_numpy(dtype="float64")) for k in kpis}
         stats.update({k.name: {"value": k.function(runs)} for k in subset_kpis})
         out[int(subset)] = stats
     return out

@@ -164,15 +164,93 @@ def _sampled(frame: pd.DataFrame, step: int | None) -> pd.DataFrame:
 
 
 def bands(frame: pd.DataFrame, column: str, step: int | None = None) -> pd.DataFrame:
-    """P5, P25, P50, P75 and P95 of `column` across runs, per subset and timestep."""
-    sampled = _sampled(frame[["subset", "run", "timestep", column]], step)
-    table = (
-        sampled.groupby(["subset", "timestep"], sort=True)[column]
-        .quantile(list(BANDS.values()))
-        .unstack()
-    )
-    table.columns = list(BANDS)
-    return table.reset_index()
+    """P5, P25, P50, P75 and P95 of `column` across runs, per subset and timestep.
+
+    A frame of whole trajectories (sorted by subset, run and timestep, every run the same days,
+    as `simulate` returns it) takes the quantiles with numpy on a (days, runs) array per subset;
+    any other frame with one pandas groupby-quantile. Both give the same numbers."""
+    grid = _grid(frame, column)
+    if grid is None:
+        sampled = _sampled(frame[["subset", "run", "timestep", column]], step)
+        table = (
+            sampled.groupby(["subset", "timestep"], sort=True)[column]
+            .quantile(list(BANDS.values()))
+            .unstack()
+        )
+        table.columns = list(BANDS)
+        return table.reset_index()
+    subsets, days, values = grid
+    step = sample_step(len(days)) if step is None else step
+    keep = np.arange(len(days))
+    if step != 1:
+        first = np.unique(days // step, return_index=True)[1]
+        keep = np.union1d(first, [len(days) - 1])
+    parts = []
+    for subset, runs in zip(subsets, values, strict=True):
+        by_day = runs[:, keep].T  # (days, runs)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "subset": np.full(len(keep), subset),
+                    "timestep": days[keep],
+                    **dict(zip(BANDS, quantiles_across(by_day, list(BANDS.values())), strict=True)),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _grid(frame: pd.DataFrame, column: str):
+    """(subsets, timesteps, values of shape (subsets, runs, days)) when the frame holds whole
+    trajectories sorted by subset, run and timestep, every one the same days and every subset
+    the same number of runs; else None."""
+    if len(frame) == 0 or column not in frame:
+        return None
+    subset = frame["subset"].to_numpy()
+    run = frame["run"].to_numpy()
+    step = frame["timestep"].to_numpy()
+    changes = np.flatnonzero((subset != subset[0]) | (run != run[0]))
+    days = int(changes[0]) if len(changes) else len(frame)
+    if len(frame) % days:
+        return None
+    trajectories = len(frame) // days
+    steps = step.reshape(trajectories, days)
+    if (len(steps[0]) > 1 and not (np.diff(steps[0]) > 0).all()) or not (steps == steps[0]).all():
+        return None
+    subset, run = subset.reshape(trajectories, days), run.reshape(trajectories, days)
+    if not ((subset == subset[:, :1]).all() and (run == run[:, :1]).all()):
+        return None
+    subset, run = subset[:, 0], run[:, 0]
+    order = np.lexsort((run, subset))
+    if not (order == np.arange(trajectories)).all():
+        return None
+    if trajectories > 1 and not ((np.diff(subset) > 0) | (np.diff(run) > 0)).all():
+        return None  # a (subset, run) twice
+    labels, counts = np.unique(subset, return_counts=True)
+    if (counts != counts[0]).any():
+        return None
+    values = frame[column].to_numpy(dtype="float64").reshape(len(labels), counts[0], days)
+    return labels, steps[0], values
+
+
+def quantiles_across(values: np.ndarray, qs: Sequence[float]) -> list[np.ndarray]:
+    """Per row of `values` (days, runs): the quantiles `qs` of its non-NaN values, as pandas'
+    groupby quantile takes them (linear: the lower value plus the gap times the fraction of
+    q * (n - 1)); NaN when a row has no value."""
+    ordered = np.sort(values, axis=1)  # NaN last
+    present = (~np.isnan(values)).sum(axis=1)
+    rows = np.arange(len(values))
+    out = []
+    for q in qs:
+        position = q * (present - 1.0)
+        low = np.maximum(position, 0).astype(np.int64)  # truncated, as pandas casts it
+        fraction = position % 1
+        high = np.minimum(low + 1, values.shape[1] - 1)
+        lower, upper = ordered[rows, low], ordered[rows, high]
+        with np.errstate(invalid="ignore"):
+            value = np.where(fraction == 0.0, lower, lower + (upper - lower) * fraction)
+        out.append(np.where(present > 0, value, np.nan))
+    return out
 
 
 def medians(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -545,12 +623,18 @@ def emission_inflow_bands(frame: pd.DataFrame, step: int | None = None) -> pd.Da
     ):
         data = data.sort_values(["subset", "run", "timestep"])
     if is_daily(frame):
-        inflow = (
-            data.groupby(["subset", "run"], sort=False)["daily_pool_inflow"]
-            .rolling(kpis.PARITY_WINDOW_DAYS)
-            .mean()
-            .reset_index(level=[0, 1], drop=True)
-        )
+        grid = _grid(data, "daily_pool_inflow")
+        if grid is not None:  # every run at once, pandas' rolling mean to the bit
+            _, days, values = grid
+            means = kpis.rolling_mean(values.reshape(-1, len(days)), kpis.PARITY_WINDOW_DAYS)
+            inflow = pd.Series(means.ravel(), index=data.index)
+        else:
+            inflow = (
+                data.groupby(["subset", "run"], sort=False)["daily_pool_inflow"]
+                .rolling(kpis.PARITY_WINDOW_DAYS)
+                .mean()
+                .reset_index(level=[0, 1], drop=True)
+            )
         data = data.assign(daily_pool_inflow=inflow)
     tables = []
     for column in ("daily_pool_inflow", "daily_emission"):
