@@ -24,7 +24,7 @@ from experiments import definitions
 from experiments.analysis import kpis
 from experiments.engines.base import INDEX_COLUMNS, state_columns
 from experiments.engines.registry import DEFAULT_ENGINE, RunSpec, ray_context, simulate
-from experiments.engines.streaming import STREAM_MEMORY_BYTES
+from experiments.engines.streaming import FRAME_STREAM_MEMORY_BYTES, STREAM_MEMORY_BYTES
 from experiments.run import stream_kpis
 
 # The full timeseries is held in memory before it is written; beyond this, refuse up front.
@@ -153,13 +153,13 @@ def estimated_peak_bytes(plan: Plan, streamed: bool | None = None) -> int:
     """Memory the run needs at its peak: the results so far, their concatenation, and one
     subset's raw engine records (the engines hold far more per row than the tidy frame); for a
     KPI-only run, one batch of trajectories instead of a subset. A streamed full run
-    (`streams_timeseries`; `streamed` forces either answer) holds the batches in flight, the
-    frames of as many waiting to be written, then the columns its report reads back."""
+    (`streams_timeseries`; `streamed` forces either answer) holds the batches in flight,
+    then the columns its report reads back."""
     if plan.kpi_only:
         # the batch size is chosen to keep every batch in flight within the streaming budget
         return 2 * estimated_bytes(plan) + STREAM_MEMORY_BYTES
     if streams_timeseries(plan) if streamed is None else streamed:
-        return 2 * STREAM_MEMORY_BYTES + 2 * report_bytes(plan)
+        return FRAME_STREAM_MEMORY_BYTES + 2 * report_bytes(plan)
     subset_rows = plan.runs * (plan.timesteps + 1)
     return 2 * estimated_bytes(plan) + subset_rows * ENGINE_BYTES_PER_ROW.get(plan.engine, 6_000)
 

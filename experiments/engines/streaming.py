@@ -32,6 +32,10 @@ BYTES_PER_TRAJECTORY_DAY = {"full": 600, "kpi": 330}
 # the most trajectories in one batch (beyond ~2,500 numpy's per-call cost is already amortised).
 STREAM_MEMORY_BYTES = 1_000_000_000
 STREAM_BATCH_MAX = 2500
+# A full run streamed to parquet (`stream_frames`): the memory its batches in flight may hold.
+# Larger than KPI-only's, because the engine's cost per day hardly grows with the batch up to
+# ~1,000 trajectories: a 20-year day loop over 230 trajectories takes as long as over 1,000.
+FRAME_STREAM_MEMORY_BYTES = 1_500_000_000
 # Below this many trajectory-days a process pool costs more than it saves: one process.
 PARALLEL_MIN_TRAJECTORY_DAYS = 2_000_000
 
@@ -234,15 +238,28 @@ def stream_frames(
     """A full run batch by batch: (`reduce`'s table, the batch's tidy frame) per batch, in
     trajectory order, for a caller that writes each frame out before taking the next.
 
-    Batches are sized and placed as in `stream` (every recorded variable, so the full-frame
-    memory estimate); at most one batch per worker runs ahead of the caller, so memory is
-    bounded by a few batches, not by the run. Concatenated, the frames equal the frame of one
-    call over every trajectory and the tables `reduce` of it.
+    Every variable is recorded, so batches are sized from the full-frame bytes per
+    trajectory-day to keep the batches in flight within FRAME_STREAM_MEMORY_BYTES (unless
+    `batch_size` is given), then evened out (a short tail costs a whole day loop). They run in
+    this process (a frame sent back from a worker would be held twice), in a pool only when
+    `spec.processes` asks for one, or as Ray tasks on the ray backend; at most one batch per
+    worker runs ahead of the caller, so memory is bounded by a few batches, not by the run.
+    Concatenated, the frames equal the frame of one call over every trajectory, and the tables
+    `reduce` of it.
     """
-    size, workers = batch_plan(parameter_sets, spec, kpi_only=False, batch_size=batch_size)
-    ahead = workers if spec.backend != "ray" else ray_workers(spec.processes)
+    trajectories = len(parameter_sets) * spec.runs
+    ray = spec.backend == "ray"
+    workers = 1 if ray else (spec.processes or 1)
+    in_flight = ray_workers(spec.processes) if ray else workers
+    if batch_size is None:
+        per_batch = in_flight * BYTES_PER_TRAJECTORY_DAY["full"] * (spec.timesteps + 1)
+        batch_size = int(max(1, min(STREAM_BATCH_MAX, FRAME_STREAM_MEMORY_BYTES // per_batch)))
+        batch_size = min(batch_size, math.ceil(trajectories / in_flight))
+        batch_size = math.ceil(trajectories / math.ceil(trajectories / batch_size))
     settings = {"reduce": reduce, "full": True}
-    yield from iter_batches(parameter_sets, spec, size, progress, workers, ahead, **settings)
+    yield from iter_batches(
+        parameter_sets, spec, batch_size, progress, workers, in_flight, **settings
+    )
 
 
 @dataclass(frozen=True)
