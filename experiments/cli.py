@@ -40,6 +40,7 @@ from experiments.plan import (
     make_plan,
     psutil,
     size_problem,
+    streams_timeseries,
 )
 from model import ParameterError, Parameters
 from model.parameters import parse_value
@@ -311,8 +312,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = size_problem(plan)
     if problem:
         return _fail(problem)
-    with folder.prepare():  # probe, lock and clean up before the long work
-        table, frame = execute(plan)
+    written: list[str] = []
+
+    def finish(tmp: Path, table, frame) -> None:
+        """Every result file into the temp folder `tmp` (a streamed run's timeseries is there)."""
         summary = kpis.summarize_runs(table)
         short = sorted({k for notes in kpis.not_available(table).values() for k in notes})
         if short:
@@ -325,10 +328,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         files = results.result_files(plan, extras)
         manifest = results.build_manifest(plan, started_utc, time.perf_counter() - started, files)
         missing = kpis.not_available(table)
-        folder.write(
-            lambda tmp: results.write_results(tmp, plan, frame, summary, manifest, extras, missing)
-        )
-    print(f"wrote {_relative(plan.out)}/ ({', '.join(files)})")
+        results.write_results(tmp, plan, frame, summary, manifest, extras, missing)
+        written.extend(files)
+
+    with folder.prepare():  # probe, lock and clean up before the long work
+        if streams_timeseries(plan):  # the frame would not fit: batches straight into the folder
+            folder.write(lambda tmp: finish(tmp, *execute(plan, tmp / "timeseries.parquet")))
+        else:
+            table, frame = execute(plan)
+            folder.write(lambda tmp: finish(tmp, table, frame))
+    print(f"wrote {_relative(plan.out)}/ ({', '.join(written)})")
     return 0
 
 

@@ -3,11 +3,14 @@
 Everything is checked before anything runs or touches the disk: the experiment, the overrides,
 every subset's parameters, the run settings (`RunSpec`), the output folder and the memory the run
 will need. `execute` then simulates one subset at a time under a progress bar (or streams KPIs
-batch by batch) and returns what the results folder holds.
+batch by batch) and returns what the results folder holds. A full run whose frame would not fit
+in memory (`streams_timeseries`, vectorized engine) runs batch by batch instead, each batch's
+rows appended to timeseries.parquet as it finishes and its run-level KPIs kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass, replace
@@ -21,11 +24,18 @@ from experiments import definitions
 from experiments.analysis import kpis
 from experiments.engines.base import INDEX_COLUMNS, state_columns
 from experiments.engines.registry import DEFAULT_ENGINE, RunSpec, ray_context, simulate
-from experiments.engines.streaming import STREAM_MEMORY_BYTES
+from experiments.engines.streaming import FRAME_STREAM_MEMORY_BYTES, STREAM_MEMORY_BYTES
 from experiments.run import stream_kpis
 
 # The full timeseries is held in memory before it is written; beyond this, refuse up front.
+# (A streamed run holds only what its report reads: the same limit applies to that.)
 MAX_TIMESERIES_BYTES = 8 * 10**9
+# A full vectorized run whose timeseries would take more than this in memory (or whose in-memory
+# peak would exceed the memory available) is streamed to timeseries.parquet batch by batch.
+FRAME_MEMORY_BYTES = 2 * 10**9
+# The timeseries columns the report reads back from a streamed run's parquet file (index columns
+# plus experiments.reporting.report.NEEDED_COLUMNS; not imported here: plotly loads late).
+REPORT_COLUMNS = 13
 # Peak memory per (run, day) row while an engine runs one subset (its raw records before `tidy`),
 # measured on this model with 5-year baselines: cadCAD keeps every substep, radCAD drops them.
 ENGINE_BYTES_PER_ROW = {"cadcad": 32_000, "radcad": 6_000, "vectorized": 1_000}
@@ -139,21 +149,48 @@ def estimated_bytes(plan: Plan) -> int:
     return rows * (len(INDEX_COLUMNS) + len(state_columns())) * 8
 
 
-def estimated_peak_bytes(plan: Plan) -> int:
+def estimated_peak_bytes(plan: Plan, streamed: bool | None = None) -> int:
     """Memory the run needs at its peak: the results so far, their concatenation, and one
     subset's raw engine records (the engines hold far more per row than the tidy frame); for a
-    KPI-only run, one batch of trajectories instead of a subset."""
+    KPI-only run, one batch of trajectories instead of a subset. A streamed full run
+    (`streams_timeseries`; `streamed` forces either answer) holds the batches in flight,
+    then the columns its report reads back."""
     if plan.kpi_only:
         # the batch size is chosen to keep every batch in flight within the streaming budget
         return 2 * estimated_bytes(plan) + STREAM_MEMORY_BYTES
+    if streams_timeseries(plan) if streamed is None else streamed:
+        return FRAME_STREAM_MEMORY_BYTES + 2 * report_bytes(plan)
     subset_rows = plan.runs * (plan.timesteps + 1)
     return 2 * estimated_bytes(plan) + subset_rows * ENGINE_BYTES_PER_ROW.get(plan.engine, 6_000)
+
+
+def report_bytes(plan: Plan) -> int:
+    """Size of the timeseries columns the report reads back (every day, every run)."""
+    return len(plan.subsets) * plan.runs * (plan.timesteps + 1) * REPORT_COLUMNS * 8
+
+
+def streams_timeseries(plan: Plan) -> bool:
+    """Whether a full run streams its timeseries to parquet batch by batch: vectorized engine,
+    and the frame would be over FRAME_MEMORY_BYTES or the in-memory peak over what is available.
+    Smaller runs hold the frame (one subset per engine call) as before."""
+    if plan.kpi_only or plan.engine != "vectorized":
+        return False
+    if estimated_bytes(plan) > FRAME_MEMORY_BYTES:
+        return True
+    return estimated_peak_bytes(plan, streamed=False) > psutil.virtual_memory().available
 
 
 def size_problem(plan: Plan) -> str | None:
     """Why the run would not fit, in one line with what to do instead, or None."""
     size = estimated_bytes(plan)
-    if size > MAX_TIMESERIES_BYTES:
+    if streams_timeseries(plan):
+        size = report_bytes(plan)
+        if size > MAX_TIMESERIES_BYTES:
+            return (
+                f"run too large: its report would read ~{size / 1e9:.1f} GB of the timeseries, "
+                f"over the {MAX_TIMESERIES_BYTES / 1e9:.0f} GB limit; {_remedy(plan)}"
+            )
+    elif size > MAX_TIMESERIES_BYTES:
         return (
             f"run too large: the timeseries would take ~{size / 1e9:.1f} GB, over the "
             f"{MAX_TIMESERIES_BYTES / 1e9:.0f} GB limit; {_remedy(plan)}"
@@ -179,13 +216,57 @@ def _remedy(plan: Plan) -> str:
 # --- execute ---------------------------------------------------------------------------------------
 
 
-def execute(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Run the plan: (run-level KPI table, timeseries or None for KPI-only without --thin)."""
+def execute(plan: Plan, timeseries: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Run the plan: (run-level KPI table, timeseries or None for KPI-only without --thin).
+
+    With `timeseries` (a parquet path in the results' temp folder) a plan that
+    `streams_timeseries` writes its timeseries there batch by batch and returns None for it.
+    """
     with ray_session(plan):
         if plan.kpi_only:
             return stream_plan(plan)
+        if timeseries is not None and streams_timeseries(plan):
+            return stream_timeseries(plan, timeseries), None
         frame = simulate_plan(plan)
         return kpis.per_run(frame), frame
+
+
+def stream_timeseries(plan: Plan, path: Path, batch_size: int | None = None) -> pd.DataFrame:
+    """A full vectorized run batch by batch, all subsets in one streamed call (the seeds of one
+    subset at a time): each batch's tidy frame appended to the parquet file `path` through one
+    writer (the schema and row order of `DataFrame.to_parquet` on the whole frame) and its
+    run-level KPIs computed from its arrays. Returns the run-level KPI table. An invariant
+    breach raises mid-stream; the caller's temp folder then goes with the partial file."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    from experiments.engines.streaming import stream_frames
+
+    tables, writer = [], None
+    total = len(plan.subsets) * plan.runs
+    sets = [s.parameters for s in plan.subsets]
+    batches = stream_frames(sets, plan.spec, kpis.per_run_paths, batch_size)
+    try:
+        with (
+            tqdm(total=total, desc=plan.experiment.name, unit="run") as bar,
+            np.errstate(all="ignore"),
+            contextlib.closing(batches),  # on failure, no batch is left running
+        ):
+            for table, frame in batches:
+                rows = pa.Table.from_pandas(frame, preserve_index=False)
+                del frame
+                if writer is None:
+                    writer = pq.ParquetWriter(path, rows.schema)
+                writer.write_table(rows)
+                del rows
+                tables.append(table)
+                bar.update(len(table))
+    finally:
+        if writer is not None:
+            writer.close()
+    return pd.concat(tables, ignore_index=True)
 
 
 def stream_plan(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame | None]:

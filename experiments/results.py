@@ -51,8 +51,13 @@ def save(out: Path, plan: Plan, frame, summary, manifest, extras=None) -> None:
 def write_results(
     tmp: Path, plan: Plan, frame, summary, manifest, extras=None, unavailable=None
 ) -> None:
-    """Fill `tmp` with every result file (`unavailable`: subset -> KPI -> why it has no value)."""
-    if frame is not None:  # None: a KPI-only run without --thin
+    """Fill `tmp` with every result file (`unavailable`: subset -> KPI -> why it has no value).
+
+    `frame` None: a KPI-only run without --thin (no timeseries), or a streamed run that already
+    wrote tmp/timeseries.parquet batch by batch (`plan.stream_timeseries`); the report then reads
+    the columns it draws from that file instead of a frame in memory.
+    """
+    if frame is not None:
         frame.to_parquet(tmp / "timeseries.parquet", engine="pyarrow", index=False)
     labels = {s.index: s.label for s in plan.subsets}
     document = kpis_document(plan, summary, unavailable)
@@ -66,7 +71,7 @@ def write_results(
         table.to_csv(tmp / name, index=False)
     from experiments.reporting.report import write_report  # plotly only when a run writes results
 
-    write_report(tmp, frame=frame)  # last: it reads the files above
+    write_report(tmp, frame=frame)  # last: it reads the files above (only the columns it draws)
 
 
 def kpis_document(plan: Plan, summary, unavailable=None) -> dict[str, Any]:

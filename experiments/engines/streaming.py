@@ -4,14 +4,17 @@ A batch is a range of trajectory numbers (see `experiments.engines.vectorized`):
 the numbers those trajectories have in one call over all of them, so batches can run in any order
 or place and be concatenated. KPI-only streaming passes a `reduce` function (the run-level KPI
 table, from the analysis layer) that turns each batch's frame into what a run keeps, before the
-next batch starts: memory is then bounded by the batch, not by the run count.
+next batch starts: memory is then bounded by the batch, not by the run count. A full run too big
+to hold (`stream_frames`) gets each batch's frame beside its reduction, in trajectory order, with
+only a few batches in flight, so its caller can write them out one after another.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +32,10 @@ BYTES_PER_TRAJECTORY_DAY = {"full": 600, "kpi": 330}
 # the most trajectories in one batch (beyond ~2,500 numpy's per-call cost is already amortised).
 STREAM_MEMORY_BYTES = 1_000_000_000
 STREAM_BATCH_MAX = 2500
+# A full run streamed to parquet (`stream_frames`): the memory its batches in flight may hold.
+# Larger than KPI-only's, because the engine's cost per day hardly grows with the batch up to
+# ~1,000 trajectories: a 20-year day loop over 230 trajectories takes as long as over 1,000.
+FRAME_STREAM_MEMORY_BYTES = 1_500_000_000
 # Below this many trajectory-days a process pool costs more than it saves: one process.
 PARALLEL_MIN_TRAJECTORY_DAYS = 2_000_000
 
@@ -63,13 +70,16 @@ def run_batch(
     reduce: Callable[..., Any] | None = None,
     thin: int | None = None,
     record: Sequence[str] | None = None,
+    full: bool = False,
 ):
     """One batch of trajectories: its frame, or (with `reduce`) (reduced, thinned rows).
 
     `reduce(paths, subsets, runs)` gets the batch's arrays (variable -> (trajectories, days + 1))
     without a frame being built; `record` limits what is recorded to what it reads (everything
     when thinned rows are kept). The thinned rows are the tidy rows of every `thin`-th day (None
-    without `thin`). The batch's arrays are dropped when this returns.
+    without `thin`). With `full`, (reduced, the whole frame): recorded trajectory by trajectory,
+    so the frame is a view of the recorded block, not a copy. The batch's arrays are dropped when
+    this returns.
     """
     recorded = run_vectorized(
         parameter_sets,
@@ -79,13 +89,15 @@ def run_batch(
         spec.first_subset,
         batch,
         spec.common_draws,
-        record=None if thin is not None or reduce is None else record,
+        record=None if full or thin is not None or reduce is None else record,
         as_paths=True,
-        layout="trajectory" if reduce is None else "day",
+        layout="trajectory" if full or reduce is None else "day",
     )
     if reduce is None:
         return recorded.frame()
     reduced = reduce(recorded.paths(), recorded.subsets, recorded.runs)
+    if full:
+        return reduced, recorded.frame()
     return reduced, None if thin is None else recorded.frame(every=thin)
 
 
@@ -97,70 +109,157 @@ def execute_batches(
     workers: int = 1,
     **settings,
 ) -> list:
-    """`run_batch` over every batch of `batch_size` trajectories; results in trajectory order.
+    """`run_batch` over every batch of `batch_size` trajectories; results in trajectory order
+    (`iter_batches` with every batch submitted at once)."""
+    return list(iter_batches(parameter_sets, spec, batch_size, progress, workers, **settings))
+
+
+def iter_batches(
+    parameter_sets: Sequence[Parameters],
+    spec,
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+    workers: int = 1,
+    ahead: int | None = None,
+    **settings,
+) -> Iterator:
+    """`run_batch` over every batch of `batch_size` trajectories, yielded in trajectory order.
 
     single_process runs them one after another in this process, or with `workers` > 1 in a pool
     of local processes; ray runs each as a task on the Ray instance this process is connected to
-    (`ray_cluster.ray_session`). Results are gathered in batch order either way, and each
-    batch's numbers depend only on its trajectories, so every way gives the same table.
-    `progress` is called with each finished batch's trajectory count.
+    (`ray_cluster.ray_session`). Each batch's numbers depend only on its trajectories, so every
+    way gives the same results. `ahead` caps the batches submitted but not yet yielded (None:
+    all at once), so a consumer that writes each result out holds only a few; `progress` is
+    called with each finished batch's trajectory count. Batches not yet started are cancelled
+    when a batch fails or the consumer stops early.
     """
     ranges = batches(len(parameter_sets) * spec.runs, batch_size)
     if spec.backend == "ray":
-        return _on_ray(parameter_sets, spec, ranges, settings, progress)
-    if workers > 1 and len(ranges) > 1:
-        return _on_processes(parameter_sets, spec, ranges, settings, progress, workers)
-    results = []
-    for batch in ranges:
-        results.append(run_batch(parameter_sets, spec, batch, **settings))
+        yield from _on_ray(parameter_sets, spec, ranges, settings, progress, ahead)
+    elif workers > 1 and len(ranges) > 1:
+        yield from _on_processes(parameter_sets, spec, ranges, settings, progress, workers, ahead)
+    else:
+        for batch in ranges:
+            result = run_batch(parameter_sets, spec, batch, **settings)
+            if progress:
+                progress(len(batch))
+            yield result
+
+
+def _in_order(ranges: list[range], submit, result, progress, ahead: int | None) -> Iterator:
+    """Submit batches (at most `ahead` not yet yielded) and yield their results in batch order;
+    the next batch is submitted before a result is handed on, so workers keep busy meanwhile."""
+    todo = iter(ranges)
+    pending: collections.deque = collections.deque()
+    limit = len(ranges) if ahead is None else max(1, ahead)
+
+    def fill() -> None:
+        while len(pending) < limit and (batch := next(todo, None)) is not None:
+            pending.append((batch, submit(batch)))
+
+    fill()
+    while pending:
+        batch, handle = pending.popleft()
+        value = result(handle)
         if progress:
             progress(len(batch))
-    return results
+        fill()
+        yield value
 
 
-def _on_ray(parameter_sets, spec, ranges: list[range], settings: dict, progress) -> list:
-    """Every batch as a Ray task; results put back in batch order as they finish."""
+def _on_ray(parameter_sets, spec, ranges, settings, progress, ahead=None) -> Iterator:
+    """Every batch as a Ray task; results in batch order."""
     import ray
 
     task = ray.remote(run_batch)
     shared = ray.put(list(parameter_sets))  # stored once, not once per task
-    pending = {task.remote(shared, spec, b, **settings): i for i, b in enumerate(ranges)}
-    results = [None] * len(ranges)
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            index = pending.pop(ref)
-            results[index] = ray.get(ref)
-            if progress:
-                progress(len(ranges[index]))
-    return results
+    submitted = []
+
+    def submit(batch):
+        submitted.append(task.remote(shared, spec, batch, **settings))
+        return submitted[-1]
+
+    try:
+        yield from _in_order(ranges, submit, ray.get, progress, ahead)
+    except BaseException:  # a failed or abandoned run (GeneratorExit too): stop the rest
+        for ref in submitted:
+            ray.cancel(ref)
+        raise
 
 
-def _on_processes(parameter_sets, spec, ranges, settings, progress, workers: int) -> list:
+def _on_processes(parameter_sets, spec, ranges, settings, progress, workers, ahead=None):
     """Every batch in a pool of `workers` local processes (forkserver: each worker imports the
-    model once); results put back in batch order as they finish."""
+    model once); results in batch order."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("forkserver")
-    results = [None] * len(ranges)
-    with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=context) as pool:
-        futures = {
-            pool.submit(run_batch, list(parameter_sets), spec, batch, **settings): i
-            for i, batch in enumerate(ranges)
-        }
-        for future in as_completed(futures):
-            index = futures[future]
-            results[index] = future.result()
-            if progress:
-                progress(len(ranges[index]))
-    return results
+    sets = list(parameter_sets)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=context)
+    try:
+        submit = lambda batch: pool.submit(run_batch, sets, spec, batch, **settings)  # noqa: E731
+        yield from _in_order(ranges, submit, lambda future: future.result(), progress, ahead)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_on_ray(parameter_sets: Sequence[Parameters], spec) -> pd.DataFrame:
     """The registry's vectorized runner on Ray: one batch per worker, concatenated in order."""
     size = math.ceil(len(parameter_sets) * spec.runs / ray_workers(spec.processes))
     return pd.concat(execute_batches(parameter_sets, spec, size), ignore_index=True)
+
+
+def batch_plan(
+    parameter_sets: Sequence[Parameters], spec, kpi_only: bool, batch_size: int | None = None
+) -> tuple[int, int]:
+    """(trajectories per batch, local worker processes) for a streamed run: the size from the
+    memory estimate (`stream_batch_size`: all batches in flight within STREAM_MEMORY_BYTES)
+    unless `batch_size` is given, at most an even share per worker so every core has work; one
+    local process on the ray backend (the batches are Ray tasks)."""
+    trajectories = len(parameter_sets) * spec.runs
+    workers = 1 if spec.backend == "ray" else local_workers(spec, trajectories)
+    if spec.backend == "ray":
+        workers_for_size = ray_workers(spec.processes)
+    else:
+        workers_for_size = workers
+    size = batch_size or stream_batch_size(spec.timesteps, workers_for_size, kpi_only)
+    # at least one batch per worker, so every core has work
+    size = min(size, math.ceil(trajectories / workers_for_size))
+    return size, workers
+
+
+def stream_frames(
+    parameter_sets: Sequence[Parameters],
+    spec,
+    reduce: Callable[..., pd.DataFrame],
+    batch_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """A full run batch by batch: (`reduce`'s table, the batch's tidy frame) per batch, in
+    trajectory order, for a caller that writes each frame out before taking the next.
+
+    Every variable is recorded, so batches are sized from the full-frame bytes per
+    trajectory-day to keep the batches in flight within FRAME_STREAM_MEMORY_BYTES (unless
+    `batch_size` is given), then evened out (a short tail costs a whole day loop). They run in
+    this process (a frame sent back from a worker would be held twice), in a pool only when
+    `spec.processes` asks for one, or as Ray tasks on the ray backend; at most one batch per
+    worker runs ahead of the caller, so memory is bounded by a few batches, not by the run.
+    Concatenated, the frames equal the frame of one call over every trajectory, and the tables
+    `reduce` of it.
+    """
+    trajectories = len(parameter_sets) * spec.runs
+    ray = spec.backend == "ray"
+    workers = 1 if ray else (spec.processes or 1)
+    in_flight = ray_workers(spec.processes) if ray else workers
+    if batch_size is None:
+        per_batch = in_flight * BYTES_PER_TRAJECTORY_DAY["full"] * (spec.timesteps + 1)
+        batch_size = int(max(1, min(STREAM_BATCH_MAX, FRAME_STREAM_MEMORY_BYTES // per_batch)))
+        batch_size = min(batch_size, math.ceil(trajectories / in_flight))
+        batch_size = math.ceil(trajectories / math.ceil(trajectories / batch_size))
+    settings = {"reduce": reduce, "full": True}
+    yield from iter_batches(
+        parameter_sets, spec, batch_size, progress, workers, in_flight, **settings
+    )
 
 
 @dataclass(frozen=True)
@@ -189,16 +288,8 @@ def stream(
     processes (`local_workers`: every core for a big run, `spec.processes` if set) or as Ray tasks
     on the ray backend; the table is the same either way. `record`: the variables `reduce` reads.
     """
-    trajectories = len(parameter_sets) * spec.runs
-    workers = 1 if spec.backend == "ray" else local_workers(spec, trajectories)
-    if spec.backend == "ray":
-        workers_for_size = ray_workers(spec.processes)
-    else:
-        workers_for_size = workers
     kpi_only = thin is None and record is not None
-    size = batch_size or stream_batch_size(spec.timesteps, workers_for_size, kpi_only)
-    # at least one batch per worker, so every core has work
-    size = min(size, math.ceil(trajectories / workers_for_size))
+    size, workers = batch_plan(parameter_sets, spec, kpi_only, batch_size)
     settings = {"reduce": reduce, "thin": thin, "record": record}
     results = execute_batches(parameter_sets, spec, size, progress, workers, **settings)
     table = pd.concat([r[0] for r in results], ignore_index=True)
