@@ -2,9 +2,8 @@
 
 Times the main callback's work as the server does it for a new view: simulate (vectorized
 engine), run-level KPIs and their summary, the six fan charts, the KPI table, and the figures
-serialised to JSON as Dash sends them
-(`plotly.io.json.to_json_plotly`). The cache is cleared before every repeat. Prints the
-median of 5 and its ratio to the 1 s target.
+serialised to JSON as Dash sends them (`plotly.io.json.to_json_plotly`). The cache is cleared
+before every repeat. Prints the median of 5 and its ratio to the 1 s target.
 
     .venv/bin/python benchmarks/explorer.py [--runs 100] [--years 5] [--repeats 5] [--b]
 """
