@@ -200,15 +200,17 @@ def outcome():
 def test_b_is_a_plus_its_overrides_on_common_random_numbers(outcome):
     view = outcome.view
     spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized")
+    full = explorer.full_timeseries(view)
     for subset, overrides in ((0, view.a), (1, {**view.a, **view.b})):
-        alone = simulate([Parameters.from_overrides(overrides)], spec)
-        mine = outcome.frame[outcome.frame["subset"] == subset].drop(columns="subset")
+        alone = simulate([Parameters.from_overrides(overrides)], spec).drop(columns="subset")
         # each scenario equals its own single run: what the command line reproduces
-        pd.testing.assert_frame_equal(
-            mine.reset_index(drop=True), alone.drop(columns="subset").reset_index(drop=True)
-        )
+        for frame in (outcome.frame, full):
+            mine = frame[frame["subset"] == subset].drop(columns="subset")
+            pd.testing.assert_frame_equal(
+                mine.reset_index(drop=True), alone[mine.columns].reset_index(drop=True)
+            )
     # common shocks: the exogenous ETH price path is the same run by run
-    eth = outcome.frame.pivot_table(index=["run", "timestep"], columns="subset", values="eth_usd")
+    eth = full.pivot_table(index=["run", "timestep"], columns="subset", values="eth_usd")
     np.testing.assert_array_equal(eth[0].to_numpy(), eth[1].to_numpy())
 
 
@@ -252,8 +254,32 @@ def test_figures_tables_and_downloads(outcome):
     assert set(csv["label"]) == {"A", "B"}
     expected = kpis.tidy(outcome.summary, {0: "A", 1: "B"})
     assert len(csv) == len(expected)
+
+
+def test_a_view_records_what_it_draws_and_the_download_has_everything(outcome):
+    """The view keeps only the chart and KPI columns (and the guard's); the timeseries download
+    is the whole timeseries: every column, equal to `simulate` of the view."""
+    view = outcome.view
+    assert set(explorer.RECORD) <= set(outcome.frame.columns)
+    spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized", common_draws=True)
+    everything = simulate(view.parameter_sets(), spec)
+    assert len(outcome.frame.columns) < len(everything.columns) / 2
     frame = pd.read_parquet(io.BytesIO(explorer.timeseries_parquet(outcome)))
-    pd.testing.assert_frame_equal(frame, outcome.frame.reset_index(drop=True))
+    assert list(frame.columns) == list(everything.columns)
+    pd.testing.assert_frame_equal(frame, everything.reset_index(drop=True))
+    # the recorded columns are those numbers: the KPIs and charts see what the download holds
+    pd.testing.assert_frame_equal(
+        outcome.frame.reset_index(drop=True), frame[list(outcome.frame.columns)]
+    )
+    sent = explorer.download("timeseries", explorer.render_query(view))
+    assert sent["filename"] == "timeseries.parquet"
+    assert sent["base64"] and sent["content"]
+
+
+def test_record_is_the_vectorized_engine_on_a_single_process_only():
+    spec = RunSpec(2, 0.05, engine="radcad")
+    with pytest.raises(ParameterError, match="record"):
+        simulate([Parameters()], spec, record=["price_usd"])
 
 
 def _reference_figures(outcome) -> dict[str, list]:

@@ -83,6 +83,9 @@ CHART_COLUMNS = [c for _, c in CHARTS if c != report.EMISSION_CHART] + [
     "daily_pool_inflow",
 ]
 RUN_KPI_NAMES = [k.name for k in kpis.RUN_KPIS]
+# What the charts and the KPIs read: a view records only these (plus the invariant guard's
+# columns); the timeseries download runs the view again with every variable recorded.
+RECORD = tuple(dict.fromkeys([*kpis.KPI_COLUMNS, *CHART_COLUMNS]))
 
 
 # --- the view and its query string ---------------------------------------------------------------
@@ -304,8 +307,8 @@ def cli_lines(view: View) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One view, simulated: the tidy frame (subset 0 = A, 1 = B), run-level KPIs, their summary
-    and, with B, the paired differences B - A."""
+    """One view, simulated: the tidy frame (subset 0 = A, 1 = B) of the variables in `RECORD`,
+    run-level KPIs, their summary and, with B, the paired differences B - A."""
 
     view: View
     frame: pd.DataFrame
@@ -339,12 +342,21 @@ def _compute(query: str) -> Outcome:
     view, errors = parse_query(query)
     if errors:
         raise ParameterError(next(iter(errors.values())))
-    spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized", common_draws=True)
-    frame = simulate(view.parameter_sets(), spec)
+    frame = simulate(view.parameter_sets(), _spec(view), record=RECORD)
     per_run = kpis.per_run(frame)
     summary = kpis.summarize_runs(per_run)
     differences = compare.comparison_table(per_run, RUN_KPI_NAMES) if view.has_b else None
     return Outcome(view, frame, per_run, summary, differences, time.perf_counter() - started)
+
+
+def _spec(view: View) -> RunSpec:
+    return RunSpec(view.runs, view.years, view.seed, engine="vectorized", common_draws=True)
+
+
+def full_timeseries(view: View) -> pd.DataFrame:
+    """Every state variable of a valid view: its simulation again with everything recorded (the
+    same seeds: the same numbers as the view's own frame)."""
+    return simulate(view.parameter_sets(), _spec(view))
 
 
 def figures(outcome: Outcome) -> dict[str, list[dict]]:
@@ -677,8 +689,9 @@ def kpi_csv(outcome: Outcome) -> str:
 
 
 def timeseries_parquet(outcome: Outcome) -> bytes:
+    """The view's whole timeseries (every state variable) as parquet."""
     buffer = io.BytesIO()
-    outcome.frame.to_parquet(buffer, index=False)
+    full_timeseries(outcome.view).to_parquet(buffer, index=False)
     return buffer.getvalue()
 
 
