@@ -21,6 +21,7 @@ directly.
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import math
@@ -35,7 +36,6 @@ from urllib.parse import parse_qsl, urlencode
 import numpy as np
 import pandas as pd
 import plotly.io as pio
-from _plotly_utils.utils import to_typed_array_spec  # what plotly's figure objects send
 
 from experiments.analysis import compare, kpis
 from experiments.engines.registry import RunSpec, simulate
@@ -368,6 +368,7 @@ def figures(outcome: Outcome) -> dict[str, list[dict]]:
     labels and hover, as the tests check), built from the view's (runs, days) arrays cut once,
     without plotly's figure objects, which copy every date string on each step."""
     subsets, days, values = chart_paths(outcome.frame)
+    trailing = parity_means(days, values["daily_emission"], values["daily_pool_inflow"])
     out = {}
     for chart, column in CHARTS:
         row = []
@@ -375,7 +376,8 @@ def figures(outcome: Outcome) -> dict[str, list[dict]]:
             label = LABELS.get(subset, f"subset {subset}")
             if column == report.EMISSION_CHART:
                 emission = values["daily_emission"][position]
-                fig = emission_figure(days, emission, values["daily_pool_inflow"][position], label)
+                inflow = values["daily_pool_inflow"][position]
+                fig = emission_figure(days, emission, inflow, label, trailing[position])
                 title = "Daily emission vs daily pool inflow"
             else:
                 fig = fan_figure(days, values[column][position], column)
@@ -394,8 +396,54 @@ def _typed(fig: dict[str, Any]) -> dict[str, Any]:
     for trace in fig["data"]:
         for key in ("y", "customdata"):
             if isinstance(trace.get(key), np.ndarray):
-                trace[key] = to_typed_array_spec(trace[key])
+                trace[key] = typed_array(trace[key])
     return fig
+
+
+_INTS = tuple((np.dtype(t), np.iinfo(t)) for t in ("int8", "int16", "int32"))
+_TYPED = {"float64": "f8", "int8": "i1", "int16": "i2", "int32": "i4"}
+
+
+def typed_array(values: np.ndarray) -> dict[str, str] | np.ndarray:
+    """A 1-d float64 or int64 array as a plotly.js typed array spec (dtype, base64 bytes): what
+    plotly's `to_typed_array_spec` gives (int64 as the smallest int type that holds it; empty
+    or other arrays unchanged), without its copy through narwhals per array."""
+    if values.size == 0:
+        return values
+    if values.dtype == np.int64:
+        low, high = values.min(), values.max()
+        for dtype, info in _INTS:
+            if info.min <= low and high <= info.max:
+                values = values.astype(dtype)
+                break
+        else:
+            return values
+    code = _TYPED.get(str(values.dtype))
+    if code is None or values.ndim != 1:
+        return values
+    return {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(values)).decode()}
+
+
+def parity_means(days: np.ndarray, emission: np.ndarray, inflow: np.ndarray) -> list[tuple]:
+    """Per subset of `emission` and `inflow` (subsets, runs, days): the days after TGE, then
+    the median paths of daily emission and pool inflow, their trailing means over the
+    fee-parity window and each run's trailing-mean inflow (plots.parity_paths and
+    plots.emission_inflow_bands), every rolling mean of the view in one pass (pandas' rolling
+    mean to the bit: `kpis.rolling_mean_day_major`)."""
+    after = days >= 1
+    emission, inflow = emission[:, :, after], inflow[:, :, after]
+    subsets, runs, count = inflow.shape
+    medians = [(_medians(e), _medians(f)) for e, f in zip(emission, inflow, strict=True)]
+    series = np.empty((count, subsets * (runs + 2)))  # day-major: every run, then the medians
+    series[:, : subsets * runs] = inflow.reshape(subsets * runs, count).T
+    series[:, subsets * runs :] = np.array([path for pair in medians for path in pair]).T
+    means = kpis.rolling_mean_day_major(series, kpis.PARITY_WINDOW_DAYS).T
+    run_means = means[: subsets * runs].reshape(subsets, runs, count)
+    path_means = means[subsets * runs :].reshape(subsets, 2, count)
+    return [
+        (days[after], medians[s], (path_means[s, 0], path_means[s, 1]), run_means[s])
+        for s in range(subsets)
+    ]
 
 
 def chart_paths(frame: pd.DataFrame) -> tuple[list[int], np.ndarray, dict[str, np.ndarray]]:
@@ -511,17 +559,19 @@ def _medians(values: np.ndarray) -> np.ndarray:
 
 
 def emission_figure(
-    days: np.ndarray, emission: np.ndarray, inflow: np.ndarray, label: str
+    days: np.ndarray, emission: np.ndarray, inflow: np.ndarray, label: str, trailing=None
 ) -> dict[str, Any]:
     """plots.emission_vs_inflow of one subset (every day saved) labelled `label`, as a figure
-    dict: `emission` and `inflow` (runs, days) of daily_emission and daily_pool_inflow."""
+    dict: `emission` and `inflow` (runs, days) of daily_emission and daily_pool_inflow;
+    `trailing`: their `parity_means` when the caller has them."""
     window = kpis.PARITY_WINDOW_DAYS
-    after = days >= 1
-    days, emission, inflow = days[after], emission[:, after], inflow[:, after]
+    if trailing is None:
+        trailing = parity_means(days, emission[None], inflow[None])[0]
+    emission = emission[:, days >= 1]
+    days, (median_emission, median_inflow), (mean_emission, mean_inflow), run_means = trailing
     # the median paths and their trailing means (plots.parity_paths)
-    medians = {"emission": _medians(emission), "pool inflow": _medians(inflow)}
-    means = kpis.rolling_mean(np.stack([medians["emission"], medians["pool inflow"]]), window)
-    means = {"emission": means[0], "pool inflow": means[1]}
+    medians = {"emission": median_emission, "pool inflow": median_inflow}
+    means = {"emission": mean_emission, "pool inflow": mean_inflow}
     runs = len(emission)
     smoothing = f"{window}-day trailing means"
     layout = _layout(
@@ -537,7 +587,7 @@ def emission_figure(
     data = []
     # the bands (plots.emission_inflow_bands): each run's trailing-mean inflow, daily emission;
     # a day no run has a value for is left out
-    spread = {"pool inflow": kpis.rolling_mean(inflow, window), "emission": emission}
+    spread = {"pool inflow": run_means, "emission": emission}
     for what, values in spread.items():
         some = ~np.isnan(values).all(axis=0)
         shown, values = days[some], values[:, some]
