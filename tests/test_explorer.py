@@ -200,15 +200,17 @@ def outcome():
 def test_b_is_a_plus_its_overrides_on_common_random_numbers(outcome):
     view = outcome.view
     spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized")
+    full = explorer.full_timeseries(view)
     for subset, overrides in ((0, view.a), (1, {**view.a, **view.b})):
-        alone = simulate([Parameters.from_overrides(overrides)], spec)
-        mine = outcome.frame[outcome.frame["subset"] == subset].drop(columns="subset")
+        alone = simulate([Parameters.from_overrides(overrides)], spec).drop(columns="subset")
         # each scenario equals its own single run: what the command line reproduces
-        pd.testing.assert_frame_equal(
-            mine.reset_index(drop=True), alone.drop(columns="subset").reset_index(drop=True)
-        )
+        for frame in (outcome.frame, full):
+            mine = frame[frame["subset"] == subset].drop(columns="subset")
+            pd.testing.assert_frame_equal(
+                mine.reset_index(drop=True), alone[mine.columns].reset_index(drop=True)
+            )
     # common shocks: the exogenous ETH price path is the same run by run
-    eth = outcome.frame.pivot_table(index=["run", "timestep"], columns="subset", values="eth_usd")
+    eth = full.pivot_table(index=["run", "timestep"], columns="subset", values="eth_usd")
     np.testing.assert_array_equal(eth[0].to_numpy(), eth[1].to_numpy())
 
 
@@ -243,8 +245,8 @@ def test_figures_tables_and_downloads(outcome):
     assert list(figs) == [chart for chart, _ in explorer.CHARTS]
     assert all(len(row) == 2 for row in figs.values())  # A beside B
     pool_a, pool_b = figs["reward_pool"]
-    assert pool_a.layout.yaxis.range == pool_b.layout.yaxis.range  # one scale for both
-    assert list(pool_a.data[-1].y) != list(pool_b.data[-1].y)
+    assert pool_a["layout"]["yaxis"]["range"] == pool_b["layout"]["yaxis"]["range"]  # one scale
+    assert pool_a["data"][-1]["y"] != pool_b["data"][-1]["y"]  # typed arrays: dtype, bdata
     table = explorer.kpi_rows(outcome)
     assert [label for _, label in table["subsets"]] == ["A", "B"]
     csv = pd.read_csv(io.StringIO(explorer.kpi_csv(outcome)))
@@ -252,8 +254,131 @@ def test_figures_tables_and_downloads(outcome):
     assert set(csv["label"]) == {"A", "B"}
     expected = kpis.tidy(outcome.summary, {0: "A", 1: "B"})
     assert len(csv) == len(expected)
+
+
+def test_a_view_records_what_it_draws_and_the_download_has_everything(outcome):
+    """The view keeps only the chart and KPI columns (and the guard's); the timeseries download
+    is the whole timeseries: every column, equal to `simulate` of the view."""
+    view = outcome.view
+    assert set(explorer.RECORD) <= set(outcome.frame.columns)
+    spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized", common_draws=True)
+    everything = simulate(view.parameter_sets(), spec)
+    assert len(outcome.frame.columns) < len(everything.columns) / 2
     frame = pd.read_parquet(io.BytesIO(explorer.timeseries_parquet(outcome)))
-    pd.testing.assert_frame_equal(frame, outcome.frame.reset_index(drop=True))
+    assert list(frame.columns) == list(everything.columns)
+    pd.testing.assert_frame_equal(frame, everything.reset_index(drop=True))
+    # the recorded columns are those numbers: the KPIs and charts see what the download holds
+    pd.testing.assert_frame_equal(
+        outcome.frame.reset_index(drop=True), frame[list(outcome.frame.columns)]
+    )
+    sent = explorer.download("timeseries", explorer.render_query(view))
+    assert sent["filename"] == "timeseries.parquet"
+    assert sent["base64"] and sent["content"]
+
+
+def test_record_is_the_vectorized_engine_on_a_single_process_only():
+    spec = RunSpec(2, 0.05, engine="radcad")
+    with pytest.raises(ParameterError, match="record"):
+        simulate([Parameters()], spec, record=["price_usd"])
+
+
+def _reference_figures(outcome) -> dict[str, list]:
+    """The explorer's figures as plotly figure objects from plots.py (the report's charts),
+    B's y axis matched to A's: what `explorer.figures` draws as figure dicts."""
+    import math
+
+    from experiments.reporting import plots, report
+
+    frame = outcome.frame
+    subsets = sorted(int(s) for s in frame["subset"].unique())
+    out = {}
+    for chart, column in explorer.CHARTS:
+        row = []
+        for subset in subsets:
+            one = frame[frame["subset"] == subset]
+            label = explorer.LABELS[subset]
+            if column == report.EMISSION_CHART:
+                fig = plots.emission_vs_inflow(one, {subset: label})
+                title = "Daily emission vs daily pool inflow"
+            else:
+                fig = plots.fan_chart(one, column)
+                title = plots.variable(column).title
+            fig.update_layout(title_text=f"{label}: {title}" if len(subsets) > 1 else title)
+            row.append(fig)
+        if len(row) > 1:
+            values = [float(v) for fig in row for t in fig.data for v in t.y if v is not None]
+            finite = [v for v in values if math.isfinite(v)]
+            if row[0].layout.yaxis.type == "log":
+                finite = [math.log10(v) for v in finite if v > 0]
+            low, high = min(finite), max(finite)
+            pad = 0.04 * (high - low) or 0.5
+            for fig in row:
+                fig.update_yaxes(range=[low - pad, high + pad])
+        out[chart] = row
+    return out
+
+
+def _sent(figure) -> dict:
+    """A figure as Dash sends it to the page (plotly's JSON encoder), read back."""
+    from plotly.io.json import to_json_plotly
+
+    return json.loads(to_json_plotly(figure))
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        # 18 days: no 30-day trailing mean yet, so no inflow bands and no crossing
+        explorer.View(runs=5, years=0.05, seed=1),
+        explorer.View(b={"fee_pool_share": 1.0}, runs=4, years=1.0 / 365.25, seed=2),
+        # 420 days: emission drawn weekly, the 391 days of trailing-mean inflow daily
+        explorer.View(b={"pool_payout_rate": 0.05}, runs=7, years=1.15, seed=5),
+        explorer.View(b={"fee_pool_share": 1.0, "price_model": "exogenous"}, runs=9, years=4.0),
+    ],
+)
+def test_figure_dicts_draw_what_the_report_charts_draw(view):
+    """The figure dicts send the page the same JSON as plots.py's figure objects (same traces,
+    numbers, dates, bands, labels, axis titles, units, hover, template, crossing marks), apart
+    from the order of keys."""
+    outcome = explorer.compute(view)
+    mine, reference = explorer.figures(outcome), _reference_figures(outcome)
+    assert list(mine) == list(reference)
+    for chart in mine:
+        assert len(mine[chart]) == len(reference[chart]) == view.scenarios
+        for fig, ref in zip(mine[chart], reference[chart], strict=True):
+            assert _sent(fig) == _sent(ref), chart
+
+
+def test_emission_and_fan_dicts_with_a_crossing_and_missing_values():
+    """A synthetic view that reaches fee parity (the crossing's marker, line and label) and has
+    a run with missing days: the figure dicts still send what plots.py's figures send."""
+    from experiments.reporting import plots
+
+    days, runs = 130, 5
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "subset": 0,
+            "run": np.repeat(np.arange(1, runs + 1), days + 1),
+            "timestep": np.tile(np.arange(days + 1), runs),
+        }
+    )
+    day, run = frame["timestep"].to_numpy(), frame["run"].to_numpy()
+    frame["daily_pool_inflow"] = 10.0 * day + rng.normal(0, 20, len(frame))
+    frame["daily_emission"] = 500.0 + run
+    frame["price_usd"] = np.exp(rng.normal(0, 0.1, len(frame)))
+    frame.loc[(run == 2) & (day > 40) & (day < 60), ["daily_emission", "price_usd"]] = np.nan
+    every = frame["timestep"].to_numpy()
+    values = {c: frame[c].to_numpy().reshape(1, runs, days + 1) for c in frame.columns[3:]}
+    mine = explorer.emission_figure(
+        every[: days + 1], values["daily_emission"][0], values["daily_pool_inflow"][0], "A"
+    )
+    mine["layout"]["title"]["text"] = "Daily emission vs daily pool inflow"
+    reference = plots.emission_vs_inflow(frame, {0: "A"})
+    assert "shapes" in mine["layout"] and mine["data"][-1]["mode"] == "markers"
+    assert _sent(explorer._typed(mine)) == _sent(reference)
+    fan = explorer.fan_figure(every[: days + 1], values["price_usd"][0], "price_usd")
+    assert _sent(explorer._typed(fan)) == _sent(plots.fan_chart(frame, "price_usd"))
 
 
 def test_cli_lines_reproduce_the_view():

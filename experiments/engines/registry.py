@@ -135,16 +135,23 @@ class RunSpec:
         return max(1, int(round(self.years * DAYS_PER_YEAR)))
 
 
-def simulate(parameter_sets: Sequence[Parameters], spec: RunSpec) -> pd.DataFrame:
+def simulate(
+    parameter_sets: Sequence[Parameters], spec: RunSpec, record: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Run every parameter set (subset first_subset + i is parameter_sets[i]) `spec.runs` times.
 
     One tidy row per (subset, run, timestep); see `experiments.engines.base`. A run that breaks
-    an invariant raises `experiments.engines.guard.InvariantError`.
+    an invariant raises `experiments.engines.guard.InvariantError`. `record`: keep only these
+    state variables (plus the invariant guard's); the vectorized engine on a single process
+    only. None keeps every variable.
     """
+    if record is not None and (spec.engine, spec.backend) != ("vectorized", "single_process"):
+        raise ParameterError("invalid record: only the vectorized engine on single_process")
     runner = ENGINES[spec.engine].runner(spec.backend)
+    chosen = {} if record is None else {"record": record}
     # numpy's floating-point warnings are noise here: the invariant guard reports what matters
     with ray_context(spec), np.errstate(all="ignore"):
-        raw = runner(parameter_sets, spec)
+        raw = runner(parameter_sets, spec, **chosen)
     if spec.engine == "vectorized":  # its frame is tidy already, and it checked each day
         return raw
     frame = tidy(raw, spec.runs, spec.first_run)

@@ -343,8 +343,11 @@ class Recorded:
         return self.recorder.frame(self.subsets, self.runs, every)
 
 
-def run_spec(parameter_sets: Sequence[Parameters], spec) -> pd.DataFrame:
-    """The registry's runner: every trajectory in one call (single process)."""
+def run_spec(
+    parameter_sets: Sequence[Parameters], spec, record: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The registry's runner: every trajectory in one call (single process); `record` as in
+    `run_vectorized`."""
     return run_vectorized(
         parameter_sets,
         spec.runs,
@@ -352,4 +355,5 @@ def run_spec(parameter_sets: Sequence[Parameters], spec) -> pd.DataFrame:
         spec.seed,
         spec.first_subset,
         common_draws=spec.common_draws,
+        record=record,
     )

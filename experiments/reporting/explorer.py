@@ -21,6 +21,7 @@ directly.
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import math
@@ -32,7 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import numpy as np
 import pandas as pd
+import plotly.io as pio
 
 from experiments.analysis import compare, kpis
 from experiments.engines.registry import RunSpec, simulate
@@ -80,6 +83,9 @@ CHART_COLUMNS = [c for _, c in CHARTS if c != report.EMISSION_CHART] + [
     "daily_pool_inflow",
 ]
 RUN_KPI_NAMES = [k.name for k in kpis.RUN_KPIS]
+# What the charts and the KPIs read: a view records only these (plus the invariant guard's
+# columns); the timeseries download runs the view again with every variable recorded.
+RECORD = tuple(dict.fromkeys([*kpis.KPI_COLUMNS, *CHART_COLUMNS]))
 
 
 # --- the view and its query string ---------------------------------------------------------------
@@ -301,8 +307,8 @@ def cli_lines(view: View) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One view, simulated: the tidy frame (subset 0 = A, 1 = B), run-level KPIs, their summary
-    and, with B, the paired differences B - A."""
+    """One view, simulated: the tidy frame (subset 0 = A, 1 = B) of the variables in `RECORD`,
+    run-level KPIs, their summary and, with B, the paired differences B - A."""
 
     view: View
     frame: pd.DataFrame
@@ -336,55 +342,368 @@ def _compute(query: str) -> Outcome:
     view, errors = parse_query(query)
     if errors:
         raise ParameterError(next(iter(errors.values())))
-    spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized", common_draws=True)
-    frame = simulate(view.parameter_sets(), spec)
+    frame = simulate(view.parameter_sets(), _spec(view), record=RECORD)
     per_run = kpis.per_run(frame)
     summary = kpis.summarize_runs(per_run)
     differences = compare.comparison_table(per_run, RUN_KPI_NAMES) if view.has_b else None
     return Outcome(view, frame, per_run, summary, differences, time.perf_counter() - started)
 
 
-def figures(outcome: Outcome) -> dict[str, list]:
-    """Chart id -> one figure per scenario (A, then B), B's y axis matched to A's."""
-    frame = outcome.frame[["subset", "run", "timestep", *CHART_COLUMNS]]
-    subsets = sorted(int(s) for s in frame["subset"].unique())
+def _spec(view: View) -> RunSpec:
+    return RunSpec(view.runs, view.years, view.seed, engine="vectorized", common_draws=True)
+
+
+def full_timeseries(view: View) -> pd.DataFrame:
+    """Every state variable of a valid view: its simulation again with everything recorded (the
+    same seeds: the same numbers as the view's own frame)."""
+    return simulate(view.parameter_sets(), _spec(view))
+
+
+def figures(outcome: Outcome) -> dict[str, list[dict]]:
+    """Chart id -> one figure per scenario (A, then B), B's y axis matched to A's.
+
+    The figures are plotly figure dicts (`{"data": [...], "layout": {...}}`, what
+    `dcc.Graph(figure=...)` takes and sends as it is): the report's fan charts and emission
+    chart (`plots.fan_chart`, `plots.emission_vs_inflow`: the same traces, numbers, dates,
+    labels and hover, as the tests check), built from the view's (runs, days) arrays cut once,
+    without plotly's figure objects, which copy every date string on each step."""
+    subsets, days, values = chart_paths(outcome.frame)
+    trailing = parity_means(days, values["daily_emission"], values["daily_pool_inflow"])
     out = {}
     for chart, column in CHARTS:
         row = []
-        for subset in subsets:
-            one = frame[frame["subset"] == subset]
+        for position, subset in enumerate(subsets):
             label = LABELS.get(subset, f"subset {subset}")
             if column == report.EMISSION_CHART:
-                fig = plots.emission_vs_inflow(one, {subset: label})
+                emission = values["daily_emission"][position]
+                inflow = values["daily_pool_inflow"][position]
+                fig = emission_figure(days, emission, inflow, label, trailing[position])
                 title = "Daily emission vs daily pool inflow"
             else:
-                fig = plots.fan_chart(one, column)
+                fig = fan_figure(days, values[column][position], column)
                 title = plots.variable(column).title
-            fig.update_layout(title_text=f"{label}: {title}" if len(subsets) > 1 else title)
+            fig["layout"]["title"]["text"] = f"{label}: {title}" if len(subsets) > 1 else title
             row.append(fig)
         if len(row) > 1:
             _match_y(row)
-        out[chart] = row
+        out[chart] = [_typed(fig) for fig in row]
     return out
 
 
-def _match_y(row: Sequence) -> None:
+def _typed(fig: dict[str, Any]) -> dict[str, Any]:
+    """The figure with its numeric arrays as plotly.js typed arrays (base64), as a figure
+    object's to_dict sends them: compact, exact, and no float written out as text."""
+    for trace in fig["data"]:
+        for key in ("y", "customdata"):
+            if isinstance(trace.get(key), np.ndarray):
+                trace[key] = typed_array(trace[key])
+    return fig
+
+
+_INTS = tuple((np.dtype(t), np.iinfo(t)) for t in ("int8", "int16", "int32"))
+_TYPED = {"float64": "f8", "int8": "i1", "int16": "i2", "int32": "i4"}
+
+
+def typed_array(values: np.ndarray) -> dict[str, str] | np.ndarray:
+    """A 1-d float64 or int64 array as a plotly.js typed array spec (dtype, base64 bytes): what
+    plotly's `to_typed_array_spec` gives (int64 as the smallest int type that holds it; empty
+    or other arrays unchanged), without its copy through narwhals per array."""
+    if values.size == 0:
+        return values
+    if values.dtype == np.int64:
+        low, high = values.min(), values.max()
+        for dtype, info in _INTS:
+            if info.min <= low and high <= info.max:
+                values = values.astype(dtype)
+                break
+        else:
+            return values
+    code = _TYPED.get(str(values.dtype))
+    if code is None or values.ndim != 1:
+        return values
+    return {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(values)).decode()}
+
+
+def parity_means(days: np.ndarray, emission: np.ndarray, inflow: np.ndarray) -> list[tuple]:
+    """Per subset of `emission` and `inflow` (subsets, runs, days): the days after TGE, then
+    the median paths of daily emission and pool inflow, their trailing means over the
+    fee-parity window and each run's trailing-mean inflow (plots.parity_paths and
+    plots.emission_inflow_bands), every rolling mean of the view in one pass (pandas' rolling
+    mean to the bit: `kpis.rolling_mean_day_major`)."""
+    after = days >= 1
+    emission, inflow = emission[:, :, after], inflow[:, :, after]
+    subsets, runs, count = inflow.shape
+    medians = [(_medians(e), _medians(f)) for e, f in zip(emission, inflow, strict=True)]
+    series = np.empty((count, subsets * (runs + 2)))  # day-major: every run, then the medians
+    series[:, : subsets * runs] = inflow.reshape(subsets * runs, count).T
+    series[:, subsets * runs :] = np.array([path for pair in medians for path in pair]).T
+    means = kpis.rolling_mean_day_major(series, kpis.PARITY_WINDOW_DAYS).T
+    run_means = means[: subsets * runs].reshape(subsets, runs, count)
+    path_means = means[subsets * runs :].reshape(subsets, 2, count)
+    return [
+        (days[after], medians[s], (path_means[s, 0], path_means[s, 1]), run_means[s])
+        for s in range(subsets)
+    ]
+
+
+def chart_paths(frame: pd.DataFrame) -> tuple[list[int], np.ndarray, dict[str, np.ndarray]]:
+    """(subsets, timesteps, chart column -> values of shape (subsets, runs, days)) of a frame
+    as `simulate` returns it (sorted by subset, run and timestep, every run the same days)."""
+    grid = plots._grid(frame, CHART_COLUMNS[0])
+    if grid is None:
+        raise ValueError("the explorer's frame is not whole trajectories in (subset, run) order")
+    subsets, days, first = grid
+    values = {CHART_COLUMNS[0]: first}
+    for column in CHART_COLUMNS[1:]:
+        values[column] = frame[column].to_numpy(dtype="float64").reshape(first.shape)
+    return [int(s) for s in subsets], days, values
+
+
+def _kept(days: np.ndarray) -> np.ndarray:
+    """Positions of the days a chart draws: plots.bands' and plots._sampled's sampling (every
+    day up to plots.MAX_DAILY_POINTS, else the first of each week and the last day)."""
+    step = plots.sample_step(len(days))
+    if step == 1:
+        return np.arange(len(days))
+    first = np.unique(days // step, return_index=True)[1]
+    return np.union1d(first, [len(days) - 1])
+
+
+def _dates(days: np.ndarray) -> list[str]:
+    return plots.calendar(days).tolist()
+
+
+@functools.cache
+def _template() -> dict:
+    """The plotly theme as a dict (what a figure object's to_dict holds under layout)."""
+    return pio.templates[plots.TEMPLATE].to_plotly_json()
+
+
+def _layout(
+    title: str, subtitle: str, y_title: str, var: plots.Variable | None = None
+) -> dict[str, Any]:
+    """plots._figure's layout."""
+    yaxis: dict[str, Any] = {"title": {"text": y_title}}
+    if var is not None:
+        yaxis["type"] = "log" if var.log else "linear"
+        if var.tickformat is not None:
+            yaxis["tickformat"] = var.tickformat
+    return {
+        "template": _template(),
+        "title": {"text": title, "subtitle": {"text": subtitle}},
+        "xaxis": {"title": {"text": plots.X_TITLE}},
+        "yaxis": yaxis,
+    }
+
+
+def _band(
+    x: list[str], low, high, name: str, opacity: float, color: str, **trace
+) -> dict[str, Any]:
+    """plots._band's trace: one closed polygon between `low` and `high`; `trace`: more
+    attributes."""
+    return {
+        "type": "scatter",
+        "x": x + x[::-1],
+        "y": np.concatenate([np.asarray(high), np.asarray(low)[::-1]]),
+        "fill": "toself",
+        "fillcolor": plots._rgba(color, opacity),
+        "line": {"width": 0},
+        "mode": "lines",
+        "name": name,
+        "hoverinfo": "skip",
+        **trace,
+    }
+
+
+def fan_figure(days: np.ndarray, values: np.ndarray, column: str) -> dict[str, Any]:
+    """plots.fan_chart of one subset as a figure dict: `values` (runs, days) of `column`."""
+    keep = _kept(days)
+    p5, p25, p50, p75, p95 = plots.quantiles_across(values[:, keep].T, list(plots.BANDS.values()))
+    var = plots.variable(column)
+    runs = len(values)
+    layout = _layout(
+        var.title,
+        f"{runs} run{'s' * (runs != 1)}: median, P25-P75 and P5-P95 across runs",
+        var.unit,
+        var,
+    )
+    if var.log:
+        ticks = plots.log_ticks(np.concatenate([p5, p95]))
+        if ticks is not None:
+            layout["yaxis"].update(tickvals=ticks, ticktext=[f"{t:,.6g}" for t in ticks])
+    x = _dates(days[keep])
+    median = {
+        "type": "scatter",
+        "x": x,
+        "y": p50,
+        "customdata": days[keep],
+        "mode": "lines",
+        "name": "median",
+        "line": {"color": plots.MAIN, "width": 2.5},
+        "hovertemplate": plots._hover(var.unit, var),
+    }
+    data = [_band(x, p5, p95, "P5-P95", 0.15, plots.MAIN)]
+    data += [_band(x, p25, p75, "P25-P75", 0.30, plots.MAIN), median]
+    return {"data": data, "layout": layout}
+
+
+def _medians(values: np.ndarray) -> np.ndarray:
+    """Per day of `values` (runs, days): the median of the runs with a value, as pandas'
+    groupby median takes it (the mean of the two middle values; NaN without a value)."""
+    ordered = np.sort(values, axis=0)  # NaN last
+    present = (~np.isnan(values)).sum(axis=0)
+    columns = np.arange(values.shape[1])
+    low = ordered[np.maximum(present - 1, 0) // 2, columns]
+    high = ordered[np.minimum(present // 2, len(values) - 1), columns]
+    return np.where(present > 0, (low + high) / 2, np.nan)
+
+
+def emission_figure(
+    days: np.ndarray, emission: np.ndarray, inflow: np.ndarray, label: str, trailing=None
+) -> dict[str, Any]:
+    """plots.emission_vs_inflow of one subset (every day saved) labelled `label`, as a figure
+    dict: `emission` and `inflow` (runs, days) of daily_emission and daily_pool_inflow;
+    `trailing`: their `parity_means` when the caller has them."""
+    window = kpis.PARITY_WINDOW_DAYS
+    if trailing is None:
+        trailing = parity_means(days, emission[None], inflow[None])[0]
+    emission = emission[:, days >= 1]
+    days, (median_emission, median_inflow), (mean_emission, mean_inflow), run_means = trailing
+    # the median paths and their trailing means (plots.parity_paths)
+    medians = {"emission": median_emission, "pool inflow": median_inflow}
+    means = {"emission": mean_emission, "pool inflow": mean_inflow}
+    runs = len(emission)
+    smoothing = f"{window}-day trailing means"
+    layout = _layout(
+        "Daily emission vs daily pool inflow",
+        f"lines: medians across {runs} run{'s' * (runs != 1)}, {smoothing}"
+        "; diamond: first day the mean inflow reaches the mean emission"
+        "<br>bands: P25-P75 and P5-P95 across runs of daily emission and of "
+        f"each run's {window}-day mean inflow",
+        "SESH/day",
+    )
+    layout.update(height=560, margin={"t": 92})
+    colors = {"pool inflow": plots.INFLOW, "emission": plots.EMISSION}
+    data = []
+    # the bands (plots.emission_inflow_bands): each run's trailing-mean inflow, daily emission;
+    # a day no run has a value for is left out
+    spread = {"pool inflow": run_means, "emission": emission}
+    for what, values in spread.items():
+        some = ~np.isnan(values).all(axis=0)
+        shown, values = days[some], values[:, some]
+        keep = _kept(shown)
+        p5, p25, _, p75, p95 = plots.quantiles_across(values[:, keep].T, list(plots.BANDS.values()))
+        x = _dates(shown[keep])
+        for low, high, name, opacity in ((p5, p95, "P5-P95", 0.10), (p25, p75, "P25-P75", 0.20)):
+            band = _band(x, low, high, f"{what}, {name}", opacity, colors[what], showlegend=True)
+            data.append(band)
+    keep = _kept(days)
+    x = _dates(days[keep])
+    for what in ("pool inflow", "emission"):
+        data.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": medians[what][keep],
+                "mode": "lines",
+                "name": f"{what}, daily",
+                "line": {"color": colors[what], "width": 1},
+                "opacity": 0.35,
+                "hoverinfo": "skip",
+            }
+        )
+    for what, dash in (("pool inflow", "solid"), ("emission", "dash")):
+        data.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": means[what][keep],
+                "customdata": days[keep],
+                "mode": "lines",
+                "name": f"{what}, {smoothing}",
+                "showlegend": True,
+                "line": {"color": colors[what], "width": 2.5, "dash": dash},
+                "hovertemplate": plots._hover("SESH/day", label=f"{label}: {what}"),
+            }
+        )
+    # the first crossing (kpis.fee_parity_day on the median paths; plots._mark_crossing)
+    reached = (means["pool inflow"] > 0) & (means["pool inflow"] >= means["emission"])
+    color = plots.COLORWAY[0]
+    if not reached.any():
+        note = {
+            "text": "no crossing within the horizon",
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.01,
+            "y": 1,
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "top",
+            "font": {"color": color},
+        }
+        layout["annotations"] = [note]
+        return {"data": data, "layout": layout}
+    at = int(reached.argmax())
+    day = int(days[at])
+    date = _dates(days[at : at + 1])[0]
+    data.append(
+        {
+            "type": "scatter",
+            "x": [date],
+            "y": [means["pool inflow"][at]],
+            "customdata": [day],
+            "mode": "markers",
+            "name": f"first crossing, day {day} ({date})",
+            "showlegend": True,
+            "marker": {"color": color, "size": 11, "symbol": "diamond", "line": {"width": 1}},
+            "hovertemplate": plots._hover("SESH/day", label="first crossing"),
+        }
+    )
+    line = {"color": color, "width": 1.2, "dash": "dot"}
+    layout["shapes"] = [
+        {"type": "line", "x0": date, "x1": date, "xref": "x", "y0": 0, "y1": 1, "yref": "paper"}
+        | {"line": line}
+    ]
+    layout["annotations"] = [
+        {
+            "x": date,
+            "y": 1,
+            "xref": "x",
+            "yref": "paper",
+            "text": f"day {day}",
+            "showarrow": False,
+            "yanchor": "top",
+            "xanchor": "left",
+            "xshift": 4,
+            "bgcolor": "rgba(255,255,255,0.8)",
+            "font": {"color": color},
+        }
+    ]
+    return {"data": data, "layout": layout}
+
+
+def _match_y(row: Sequence[dict]) -> None:
     """One y range for side-by-side figures, so A and B read on the same scale."""
-    values = []
-    for fig in row:
-        for trace in fig.data:
-            if trace.y is not None:
-                values.extend(float(v) for v in trace.y if v is not None)
-    finite = [v for v in values if math.isfinite(v)]
-    log = row[0].layout.yaxis.type == "log"
-    if log:
-        finite = [math.log10(v) for v in finite if v > 0]
-    if not finite:
+    values = np.concatenate(
+        [
+            np.asarray(trace["y"], dtype="float64").ravel()
+            for fig in row
+            for trace in fig["data"]
+            if trace.get("y") is not None
+        ]
+        or [np.empty(0)]
+    )
+    finite = values[np.isfinite(values)]
+    if row[0]["layout"]["yaxis"].get("type") == "log":
+        finite = finite[finite > 0]
+    if not finite.size:
         return
-    low, high = min(finite), max(finite)
+    low, high = float(finite.min()), float(finite.max())
+    if row[0]["layout"]["yaxis"].get("type") == "log":  # log10 keeps the order: no log per value
+        low, high = math.log10(low), math.log10(high)
     pad = 0.04 * (high - low) or 0.5
     for fig in row:
-        fig.update_yaxes(range=[low - pad, high + pad])
+        fig["layout"]["yaxis"]["range"] = [low - pad, high + pad]
 
 
 def kpi_rows(outcome: Outcome) -> dict:
@@ -420,8 +739,9 @@ def kpi_csv(outcome: Outcome) -> str:
 
 
 def timeseries_parquet(outcome: Outcome) -> bytes:
+    """The view's whole timeseries (every state variable) as parquet."""
     buffer = io.BytesIO()
-    outcome.frame.to_parquet(buffer, index=False)
+    full_timeseries(outcome.view).to_parquet(buffer, index=False)
     return buffer.getvalue()
 
 
@@ -683,7 +1003,7 @@ def _charts(outcome: Outcome) -> list:
     for chart, row in figures(outcome).items():
         for position, fig in enumerate(row):
             label = LABELS.get(position, str(position))
-            height = fig.layout.height or 460  # the template's; responsive fills the box
+            height = fig["layout"].get("height", 460)  # the template's; responsive fills the box
             graph = dcc.Graph(
                 id=f"chart-{chart}-{label}",
                 figure=fig,

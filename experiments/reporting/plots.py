@@ -310,12 +310,12 @@ def _figure(title: str, subtitle: str, y_title: str, var: Variable | None = None
     return fig
 
 
-def _log_ticks(fig: go.Figure, values) -> None:
-    """1-2-5 ticks over the data on a log axis (plotly's own label every minor digit)."""
+def log_ticks(values) -> list[float] | None:
+    """1-2-5 ticks over the data on a log axis (None: no positive value)."""
     values = np.asarray(values, dtype="float64")
     values = values[np.isfinite(values) & (values > 0)]
     if values.size == 0:
-        return
+        return None
     low, high = values.min(), values.max()
     for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7)):
         ticks = [
@@ -326,7 +326,14 @@ def _log_ticks(fig: go.Figure, values) -> None:
         ]
         if len(ticks) >= 3:
             break
-    fig.update_yaxes(tickvals=ticks, ticktext=[f"{t:,.6g}" for t in ticks])
+    return ticks
+
+
+def _log_ticks(fig: go.Figure, values) -> None:
+    """1-2-5 ticks over the data on a log axis (plotly's own label every minor digit)."""
+    ticks = log_ticks(values)
+    if ticks is not None:
+        fig.update_yaxes(tickvals=ticks, ticktext=[f"{t:,.6g}" for t in ticks])
 
 
 def _hover(unit: str, var: Variable | None = None, label: str = "median") -> str:
