@@ -79,12 +79,12 @@ def test_a_streamed_run_writes_the_same_files_as_the_in_memory_run(tmp_path, mon
 def test_an_invariant_breach_mid_stream_exits_3_and_writes_nothing(
     tmp_path, monkeypatch, tiny_budget, capsys
 ):
-    check_day = vectorized.check_day
+    check_days = vectorized.check_days
 
-    def breaks_after_the_first_batch(values, names, day, subsets, runs, parameters_of):
-        if day == 5 and runs.max() == 4:  # run 4 is in the second batch of 2
-            raise InvariantError(f"invariant broken: test in subset 0 run 4 on day {day}")
-        check_day(values, names, day, subsets, runs, parameters_of)
+    def breaks_after_the_first_batch(values, names, first_day, subsets, runs, parameters_of):
+        if first_day <= 5 < first_day + values.shape[1] and runs.max() == 4:  # batch 2 of 2
+            raise InvariantError("invariant broken: test in subset 0 run 4 on day 5")
+        check_days(values, names, first_day, subsets, runs, parameters_of)
 
     written = []
     write_table = pq.ParquetWriter.write_table
@@ -93,7 +93,7 @@ def test_an_invariant_breach_mid_stream_exits_3_and_writes_nothing(
         written.append(len(table))
         return write_table(self, table, *args, **kwargs)
 
-    monkeypatch.setattr(vectorized, "check_day", breaks_after_the_first_batch)
+    monkeypatch.setattr(vectorized, "check_days", breaks_after_the_first_batch)
     monkeypatch.setattr(pq.ParquetWriter, "write_table", counted)
     out = tmp_path / "out"
     assert _main("run", "baseline", *COMMON, "--out", str(out)) == 3

@@ -67,6 +67,20 @@ def test_without_thin_there_is_no_timeseries_and_the_batch_size_does_not_matter(
     pd.testing.assert_frame_equal(one_batch.per_run, streamed.per_run, check_exact=True)
 
 
+def test_batches_recorded_into_one_reused_block_keep_their_own_kpis(full, monkeypatch):
+    from experiments.engines import streaming
+
+    blocks = []
+    reused_block = streaming.reused_block
+    monkeypatch.setattr(
+        streaming, "reused_block", lambda size: blocks.append(size) or reused_block(size)
+    )
+    result = simulate_kpis(SUBSETS, runs=RUNS, years=YEARS, seed=SEED, batch_size=BATCH)
+    assert len(blocks) == 9  # every batch asked for the block: one array, written over 9 times
+    pd.testing.assert_frame_equal(result.per_run, kpis.per_run(full), check_exact=True)
+    assert not streaming._BLOCK  # given back when the run is over
+
+
 def test_kpi_only_rejects_other_engines_and_bad_settings():
     with pytest.raises(ParameterError, match="must be vectorized"):
         simulate_kpis(SUBSETS, runs=1, years=0.1, engine="radcad")

@@ -181,11 +181,13 @@ def test_recording_into_a_reused_block_gives_the_same_paths():
     fresh = [run_vectorized(sets, 4, 90, 7, batch=b, **settings) for b in (range(4), range(4, 8))]
     block = np.full(10**6, np.nan)  # larger than a batch's block; stale values from batch 1
     for expected, b in zip(fresh, (range(4), range(4, 8)), strict=True):
-        reused = run_vectorized(sets, 4, 90, 7, batch=b, out=block, **settings)
+        reused = run_vectorized(sets, 4, 90, 7, batch=b, allocate=lambda size: block, **settings)
         paths = reused.paths()
         assert np.shares_memory(next(iter(paths.values())), block)
         for name, values in expected.paths().items():
             np.testing.assert_array_equal(paths[name], values, err_msg=name)
     too_small = np.empty(10)  # not big enough: a new block, same numbers
-    again = run_vectorized(sets, 4, 90, 7, batch=range(4), out=too_small, **settings)
+    again = run_vectorized(
+        sets, 4, 90, 7, batch=range(4), allocate=lambda size: too_small, **settings
+    )
     assert not np.shares_memory(next(iter(again.paths().values())), too_small)

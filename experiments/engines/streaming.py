@@ -63,6 +63,26 @@ def batches(trajectories: int, size: int) -> list[range]:
     return [range(a, min(a + size, trajectories)) for a in range(0, trajectories, size)]
 
 
+# This process's recording block, reused batch after batch (see `run_batch`): fresh memory costs a
+# page fault per 4 KB on first touch, more than the recording itself. Holds at most one array.
+_BLOCK: list = []
+
+
+def reused_block(size: int):
+    """A float64 array of at least `size` elements, the same one batch after batch."""
+    import numpy as np
+
+    if not _BLOCK or _BLOCK[0].size < size:
+        _BLOCK[:] = []  # drop the smaller one first
+        _BLOCK.append(np.empty(size))
+    return _BLOCK[0]
+
+
+def release_block() -> None:
+    """Give the reused block back (a streamed run is over)."""
+    _BLOCK.clear()
+
+
 def run_batch(
     parameter_sets: Sequence[Parameters],
     spec,
@@ -71,6 +91,7 @@ def run_batch(
     thin: int | None = None,
     record: Sequence[str] | None = None,
     full: bool = False,
+    reuse: bool = False,
 ):
     """One batch of trajectories: its frame, or (with `reduce`) (reduced, thinned rows).
 
@@ -92,6 +113,7 @@ def run_batch(
         record=None if full or thin is not None or reduce is None else record,
         as_paths=True,
         layout="trajectory" if full or reduce is None else "day",
+        allocate=reused_block if reuse else None,
     )
     if reduce is None:
         return recorded.frame()
@@ -256,10 +278,14 @@ def stream_frames(
         batch_size = int(max(1, min(STREAM_BATCH_MAX, FRAME_STREAM_MEMORY_BYTES // per_batch)))
         batch_size = min(batch_size, math.ceil(trajectories / in_flight))
         batch_size = math.ceil(trajectories / math.ceil(trajectories / batch_size))
-    settings = {"reduce": reduce, "full": True}
-    yield from iter_batches(
-        parameter_sets, spec, batch_size, progress, workers, in_flight, **settings
-    )
+    # each frame is written out (or sent back from a worker, a copy) before the next batch runs
+    settings = {"reduce": reduce, "full": True, "reuse": not ray}
+    try:
+        yield from iter_batches(
+            parameter_sets, spec, batch_size, progress, workers, in_flight, **settings
+        )
+    finally:
+        release_block()
 
 
 @dataclass(frozen=True)
@@ -290,8 +316,12 @@ def stream(
     """
     kpi_only = thin is None and record is not None
     size, workers = batch_plan(parameter_sets, spec, kpi_only, batch_size)
-    settings = {"reduce": reduce, "thin": thin, "record": record}
-    results = execute_batches(parameter_sets, spec, size, progress, workers, **settings)
+    # reductions are new arrays and thinned rows copies: the recording block can be reused
+    settings = {"reduce": reduce, "thin": thin, "record": record, "reuse": spec.backend != "ray"}
+    try:
+        results = execute_batches(parameter_sets, spec, size, progress, workers, **settings)
+    finally:
+        release_block()
     table = pd.concat([r[0] for r in results], ignore_index=True)
     if thin is None:
         return Streamed(table, None)

@@ -20,7 +20,7 @@ results.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +43,7 @@ def run_vectorized(
     record: Sequence[str] | None = None,
     as_paths: bool = False,
     layout: str = "trajectory",
-    out: np.ndarray | None = None,
+    allocate: Callable[[int], np.ndarray] | None = None,
 ):
     """All subsets x runs for `timesteps` days. One row per (subset, run, timestep), day 0 = TGE.
 
@@ -57,8 +57,8 @@ def run_vectorized(
     `record` limits what is kept to those variables (plus what the invariant guard checks); with
     `as_paths` the result is a `Recorded` (the arrays, with the trajectories' subsets and runs)
     instead of a frame: what a KPI-only batch reduces, without building rows. `layout` is the
-    recorder's (`day` for KPI-only batches: see `Recorder`). `out`: a float64 array of at least
-    the recorded block's size to record into instead of a new one (a batch after batch caller
+    recorder's (`day` for KPI-only batches: see `Recorder`). `allocate(size)`: a float64 array of at
+    least `size` elements to record into instead of a new one (for a batch after batch caller
     that is done with the previous result: writing into memory the process already touched
     avoids a page fault per 4 KB, which costs more than the recording itself).
     """
@@ -71,7 +71,7 @@ def run_vectorized(
     if record is not None:
         wanted = set(record) | set(GUARD_COLUMNS)
         variables = [name for name in variables if name in wanted]
-    recorder = Recorder(variables, len(chosen.runs), timesteps, layout, out)
+    recorder = Recorder(variables, len(chosen.runs), timesteps, layout, allocate)
     blocks = compile_blocks(partial_state_update_blocks)
     shapes = {name: np.shape(value) for name, value in state.items()}
 
@@ -250,7 +250,7 @@ class Recorder:
         trajectories: int,
         timesteps: int,
         layout: str = "trajectory",
-        out: np.ndarray | None = None,
+        allocate: Callable[[int], np.ndarray] | None = None,
     ):
         self.variables = variables
         self.layout = layout
@@ -259,8 +259,9 @@ class Recorder:
         else:
             shape = (len(variables), trajectories, timesteps + 1)
         size = math.prod(shape)
-        if out is not None and out.dtype == np.float64 and out.size >= size:
-            self.values = out[:size].reshape(shape)  # a block reused from an earlier call
+        block = None if allocate is None else allocate(size)
+        if block is not None and block.dtype == np.float64 and block.size >= size:
+            self.values = block[:size].reshape(shape)  # a block reused from an earlier call
         else:
             self.values = np.empty(shape)
         if layout != "day":
