@@ -22,7 +22,7 @@ import psutil
 
 from experiments import definitions
 from experiments.analysis import kpis
-from experiments.engines.base import INDEX_COLUMNS, state_columns
+from experiments.engines.base import INDEX_COLUMNS, PARQUET_OPTIONS, state_columns
 from experiments.engines.registry import DEFAULT_ENGINE, RunSpec, ray_context, simulate
 from experiments.engines.streaming import FRAME_STREAM_MEMORY_BYTES, STREAM_MEMORY_BYTES
 from experiments.run import stream_kpis
@@ -258,7 +258,7 @@ def stream_timeseries(plan: Plan, path: Path, batch_size: int | None = None) -> 
                 rows = pa.Table.from_pandas(frame, preserve_index=False)
                 del frame
                 if writer is None:
-                    writer = pq.ParquetWriter(path, rows.schema)
+                    writer = pq.ParquetWriter(path, rows.schema, **PARQUET_OPTIONS)
                 writer.write_table(rows)
                 del rows
                 tables.append(table)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.analysis import compare, kpis
+from experiments.engines.base import PARQUET_OPTIONS
 from experiments.files import OutputFolder, json_text, write_folder_atomically
 from experiments.plan import Plan
 from model.constants import TGE_DATE
@@ -58,7 +59,9 @@ def write_results(
     the columns it draws from that file instead of a frame in memory.
     """
     if frame is not None:
-        frame.to_parquet(tmp / "timeseries.parquet", engine="pyarrow", index=False)
+        frame.to_parquet(
+            tmp / "timeseries.parquet", engine="pyarrow", index=False, **PARQUET_OPTIONS
+        )
     labels = {s.index: s.label for s in plan.subsets}
     document = kpis_document(plan, summary, unavailable)
     if extras and "comparison.csv" in extras:

@@ -191,3 +191,30 @@ def test_recording_into_a_reused_block_gives_the_same_paths():
         sets, 4, 90, 7, batch=range(4), allocate=lambda size: too_small, **settings
     )
     assert not np.shares_memory(next(iter(again.paths().values())), too_small)
+
+
+def test_kpi_only_batches_still_guard_what_they_do_not_keep(monkeypatch):
+    """KPI-only records the guard-only stocks for the checked chunk alone; a breach there is
+    still found, on its first day."""
+    from experiments.analysis.kpis import KPI_COLUMNS
+    from experiments.engines.guard import InvariantError
+    from experiments.engines.vectorized import run_vectorized
+    from model.utils import today
+
+    rewards = partial_state_update_blocks[3]["policies"]
+    original = rewards["rewards"]
+
+    def leaks(params, substep, history, state):  # stock moved, supply conserved: unstaking < 0
+        signal = dict(original(params, substep, history, state))
+        if today(state) >= 100:  # the vesting block has advanced the day
+            signal["d_unstaking"] = signal["d_unstaking"] - 1e9
+            signal["d_circulating"] = signal["d_circulating"] + 1e9
+        return signal
+
+    monkeypatch.setitem(rewards, "rewards", leaks)
+    assert "unstaking" not in KPI_COLUMNS
+    with pytest.raises(InvariantError, match=r"no negative stock \(unstaking\).* on day 100 "):
+        run_vectorized([Parameters()], 3, 200, 1, record=KPI_COLUMNS, as_paths=True, layout="day")
+    done = run_vectorized([Parameters()], 3, 99, 1, record=KPI_COLUMNS, as_paths=True, layout="day")
+    recorded_names = list(done.paths())
+    assert "unstaking" not in recorded_names and "price_usd" in recorded_names

@@ -14,6 +14,10 @@ from model import Parameters, initial_state
 
 # Columns every results frame starts with; the model's state variables follow.
 INDEX_COLUMNS = ["subset", "run", "timestep"]
+# How a frame is written to parquet (pyarrow's write options), in memory or batch by batch:
+# dictionary encoding only for the index columns. Tried on every float column, it finds almost
+# no repeats and costs about a third of the write.
+PARQUET_OPTIONS = {"use_dictionary": INDEX_COLUMNS}
 # State that is internal bookkeeping, not a result (an array per row).
 INTERNAL_STATE = ("unstake_queue",)
 

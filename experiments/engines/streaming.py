@@ -26,8 +26,9 @@ from model import Parameters
 
 # Memory of one batch at its peak, per trajectory-day, measured on this model (5-year batches of
 # 1,000-2,500 trajectories): everything recorded (a full or thinned run) or only what the KPIs
-# and the guard read (KPI-only), plus the draws and the day's working arrays.
-BYTES_PER_TRAJECTORY_DAY = {"full": 600, "kpi": 330}
+# read (KPI-only: the guard's other stocks are kept for the checked chunk alone), plus the
+# draws and the day's working arrays. KPI-only re-measured at ~265 after the guard-only chunk.
+BYTES_PER_TRAJECTORY_DAY = {"full": 600, "kpi": 270}
 # The memory all of a streamed run's batches may hold at once (split between the workers), and
 # the most trajectories in one batch (beyond ~2,500 numpy's per-call cost is already amortised).
 STREAM_MEMORY_BYTES = 1_000_000_000
@@ -247,6 +248,8 @@ def batch_plan(
     size = batch_size or stream_batch_size(spec.timesteps, workers_for_size, kpi_only)
     # at least one batch per worker, so every core has work
     size = min(size, math.ceil(trajectories / workers_for_size))
+    if batch_size is None:  # evened out: a short last batch costs a whole day loop
+        size = math.ceil(trajectories / math.ceil(trajectories / size))
     return size, workers
 
 

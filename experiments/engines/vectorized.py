@@ -68,10 +68,14 @@ def run_vectorized(
     )
     state = stacked_initial_state(parameter_sets, runs, batch=batch)
     variables = recorded_variables(state)
+    checked = []  # what only the guard reads: kept for the chunk it checks (day layout)
     if record is not None:
         wanted = set(record) | set(GUARD_COLUMNS)
+        if layout == "day":
+            checked = [name for name in variables if name not in record and name in wanted]
+            wanted = set(record)
         variables = [name for name in variables if name in wanted]
-    recorder = Recorder(variables, len(chosen.runs), timesteps, layout, allocate)
+    recorder = Recorder(variables, len(chosen.runs), timesteps, layout, allocate, checked)
     blocks = compile_blocks(partial_state_update_blocks)
     shapes = {name: np.shape(value) for name, value in state.items()}
 
@@ -85,10 +89,8 @@ def run_vectorized(
         if recorder.chunk_full() or day == timesteps:
             # the guard checks the days recorded since its last check in one pass; a breach
             # names the first broken day, as a check after every day would
-            first, values = recorder.pending()
-            check_days(
-                values, recorder.variables, first, chosen.subsets, chosen.runs, parameters_of
-            )
+            first, values, names = recorder.pending()
+            check_days(values, names, first, chosen.subsets, chosen.runs, parameters_of)
             recorder.flush()
     recorded = Recorded(recorder, chosen.subsets, chosen.runs)
     return recorded if as_paths else recorded.frame()
@@ -240,6 +242,8 @@ class Recorder:
     batches): (variable, timestep, trajectory), written in place; `paths()` then gives transposed
     views, and a (thinned) frame is copied out of it. In both, `pending()` is the chunk of days
     recorded since the last `flush()`, day-major, which the invariant guard checks in one pass.
+    `checked` (day layout) are variables only the guard reads: kept for the pending chunk only,
+    not for the whole horizon, and not in `paths()` or the frame.
     """
 
     CHUNK = 64
@@ -251,8 +255,13 @@ class Recorder:
         timesteps: int,
         layout: str = "trajectory",
         allocate: Callable[[int], np.ndarray] | None = None,
+        checked: Sequence[str] = (),
     ):
+        if checked and layout != "day":
+            raise ValueError("only the day layout keeps guard-only variables for a chunk")
         self.variables = variables
+        self.checked = list(checked)
+        self._checked = np.empty((len(self.checked), self.CHUNK, trajectories))
         self.layout = layout
         if layout == "day":
             shape = (len(variables), timesteps + 1, trajectories)
@@ -280,17 +289,24 @@ class Recorder:
             rows, at = self._buffer, self._count
         for row, name in zip(rows, self.variables, strict=True):
             row[at] = state[name]
+        for row, name in zip(self._checked, self.checked, strict=True):
+            row[self._count] = state[name]
         self._count += 1
 
     def chunk_full(self) -> bool:
         return self._count == self.CHUNK
 
-    def pending(self) -> tuple[int, np.ndarray]:
-        """(first day, (variables, days, trajectories) values) of the days not yet flushed."""
+    def pending(self) -> tuple[int, np.ndarray, list[str]]:
+        """(first day, (variables, days, trajectories) values, their names) of the days not yet
+        flushed, guard-only variables included."""
         first, count = self._first, self._count
-        if self.layout == "day":
-            return first, self.values[:, first : first + count, :]
-        return first, self._buffer[:, :count, :]
+        if self.layout != "day":
+            return first, self._buffer[:, :count, :], self.variables
+        kept = self.values[:, first : first + count, :]
+        if not self.checked:
+            return first, kept, self.variables
+        values = np.concatenate([kept, self._checked[:, :count, :]])
+        return first, values, self.variables + self.checked
 
     def flush(self) -> None:
         """Move the buffered days into the block (trajectory layout); start a new chunk."""

@@ -38,6 +38,7 @@ import pandas as pd
 import plotly.io as pio
 
 from experiments.analysis import compare, kpis
+from experiments.engines.base import PARQUET_OPTIONS
 from experiments.engines.registry import RunSpec, simulate
 from experiments.reporting import plots, report
 from model import ParameterError, Parameters
@@ -741,7 +742,7 @@ def kpi_csv(outcome: Outcome) -> str:
 def timeseries_parquet(outcome: Outcome) -> bytes:
     """The view's whole timeseries (every state variable) as parquet."""
     buffer = io.BytesIO()
-    full_timeseries(outcome.view).to_parquet(buffer, index=False)
+    full_timeseries(outcome.view).to_parquet(buffer, index=False, **PARQUET_OPTIONS)
     return buffer.getvalue()
 
 
