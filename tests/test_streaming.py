@@ -223,3 +223,10 @@ def test_kpi_only_on_a_process_pool_equals_one_process(streamed):
     pd.testing.assert_frame_equal(pooled.timeseries, streamed.timeseries, check_exact=True)
     alone = simulate_kpis(SUBSETS, runs=RUNS, years=YEARS, seed=SEED, processes=2, batch_size=11)
     pd.testing.assert_frame_equal(alone.per_run, streamed.per_run, check_exact=True)
+
+
+def test_thinned_rows_of_one_trajectory_batches_are_copies_not_views(full):
+    """With one trajectory per batch and every day kept, the day-major block transposes to a
+    contiguous view: the rows must still be copied out before the block is reused."""
+    result = simulate_kpis(SUBSETS, runs=RUNS, years=YEARS, seed=SEED, thin=1, batch_size=1)
+    pd.testing.assert_frame_equal(result.timeseries, full, check_exact=True)

@@ -218,3 +218,30 @@ def test_kpi_only_batches_still_guard_what_they_do_not_keep(monkeypatch):
     done = run_vectorized([Parameters()], 3, 99, 1, record=KPI_COLUMNS, as_paths=True, layout="day")
     recorded_names = list(done.paths())
     assert "unstaking" not in recorded_names and "price_usd" in recorded_names
+
+
+def test_the_guard_names_the_same_variable_whatever_a_run_keeps_for_later(monkeypatch):
+    from experiments.analysis.kpis import KPI_COLUMNS
+    from experiments.engines.guard import InvariantError
+    from experiments.engines.vectorized import run_vectorized
+    from model.utils import today
+
+    market = partial_state_update_blocks[5]["policies"]
+    original = market["market"]
+
+    def poisons(params, substep, history, state):  # NaN in a stock KPI-only does not keep
+        signal = dict(original(params, substep, history, state))
+        if today(state) == 10:
+            signal["d_circulating"] = signal["d_circulating"] * np.nan
+        return signal
+
+    monkeypatch.setitem(market, "market", poisons)
+    messages = []
+    # the same variables recorded; KPI-only (day layout) keeps the guard-only ones for a chunk
+    for layout in ("trajectory", "day"):
+        settings = {"record": KPI_COLUMNS, "layout": layout}
+        with pytest.raises(InvariantError) as raised:
+            run_vectorized([Parameters()], 2, 40, 1, as_paths=True, **settings)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
+    assert "non-finite" in messages[0]

@@ -27,7 +27,7 @@ from model import Parameters
 # Memory of one batch at its peak, per trajectory-day, measured on this model (5-year batches of
 # 1,000-2,500 trajectories): everything recorded (a full or thinned run) or only what the KPIs
 # read (KPI-only: the guard's other stocks are kept for the checked chunk alone), plus the
-# draws and the day's working arrays. KPI-only re-measured at ~265 after the guard-only chunk.
+# draws and the day's working arrays (KPI-only measured at ~225-265; 270 keeps a margin).
 BYTES_PER_TRAJECTORY_DAY = {"full": 600, "kpi": 270}
 # The memory all of a streamed run's batches may hold at once (split between the workers), and
 # the most trajectories in one batch (beyond ~2,500 numpy's per-call cost is already amortised).
@@ -100,8 +100,12 @@ def run_batch(
     without a frame being built; `record` limits what is recorded to what it reads (everything
     when thinned rows are kept). The thinned rows are the tidy rows of every `thin`-th day (None
     without `thin`). With `full`, (reduced, the whole frame): recorded trajectory by trajectory,
-    so the frame is a view of the recorded block, not a copy. The batch's arrays are dropped when
-    this returns.
+    so the frame is a view of the recorded block, not a copy. Without `reuse` the batch's arrays
+    are dropped when this returns. With `reuse` the batch records into this process's reused
+    block (`reused_block`): the reductions are new arrays and thinned rows are copied out, but a
+    full frame stays a view of the block, valid only until the next batch runs in this process
+    (a frame sent back from a worker is a copy): for callers that write each frame out first
+    (`stream_frames`).
     """
     recorded = run_vectorized(
         parameter_sets,
@@ -261,7 +265,8 @@ def stream_frames(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """A full run batch by batch: (`reduce`'s table, the batch's tidy frame) per batch, in
-    trajectory order, for a caller that writes each frame out before taking the next.
+    trajectory order, for a caller that writes each frame out before taking the next: in one
+    process each frame is a view of a reused block, overwritten by the next batch.
 
     Every variable is recorded, so batches are sized from the full-frame bytes per
     trajectory-day to keep the batches in flight within FRAME_STREAM_MEMORY_BYTES (unless

@@ -76,6 +76,7 @@ def run_vectorized(
             wanted = set(record)
         variables = [name for name in variables if name in wanted]
     recorder = Recorder(variables, len(chosen.runs), timesteps, layout, allocate, checked)
+    recorder.order_checked_as(recorded_variables(state))
     blocks = compile_blocks(partial_state_update_blocks)
     shapes = {name: np.shape(value) for name, value in state.items()}
 
@@ -261,6 +262,8 @@ class Recorder:
             raise ValueError("only the day layout keeps guard-only variables for a chunk")
         self.variables = variables
         self.checked = list(checked)
+        self._names = self.variables + self.checked
+        self._rows = list(range(len(self._names)))
         self._checked = np.empty((len(self.checked), self.CHUNK, trajectories))
         self.layout = layout
         if layout == "day":
@@ -277,6 +280,13 @@ class Recorder:
             self._buffer = np.empty((len(variables), self.CHUNK, trajectories))
         self._first = 0  # the first day not yet flushed
         self._count = 0  # days recorded since
+
+    def order_checked_as(self, order: Sequence[str]) -> None:
+        """Hand the guard recorded and guard-only variables in `order` (the state's), so a
+        breach names the same variable first whatever is kept."""
+        names = self.variables + self.checked
+        self._names = [name for name in order if name in names]
+        self._rows = [names.index(name) for name in self._names]
 
     def record(self, timestep: int, state: dict) -> None:
         if self._count == self.CHUNK:
@@ -305,8 +315,8 @@ class Recorder:
         kept = self.values[:, first : first + count, :]
         if not self.checked:
             return first, kept, self.variables
-        values = np.concatenate([kept, self._checked[:, :count, :]])
-        return first, values, self.variables + self.checked
+        values = np.concatenate([kept, self._checked[:, :count, :]])[self._rows]
+        return first, values, self._names
 
     def flush(self) -> None:
         """Move the buffered days into the block (trajectory layout); start a new chunk."""
@@ -327,7 +337,8 @@ class Recorder:
         keeps the days that are multiples of it."""
         self.flush()
         if self.layout == "day":
-            values = np.ascontiguousarray(self.values[:, ::every, :].transpose(0, 2, 1))
+            # always a copy (never a view of the block, which a caller may reuse)
+            values = self.values[:, ::every, :].transpose(0, 2, 1).copy()
             days = self.values.shape[1]
         else:
             values = self.values if every == 1 else self.values[:, :, ::every]
