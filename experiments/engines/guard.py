@@ -6,9 +6,10 @@ After each day every trajectory must satisfy:
 - every recorded value finite;
 - price_usd > 0.
 The vectorized engine checks its arrays as it goes, a chunk of days at a time (a few numpy calls
-per chunk, no per-run Python); cadCAD and radCAD are checked on their finished frames, day by day in order. A breach
-raises `InvariantError` naming the invariant, subset, run, day and the parameter overrides in
-force; the command line turns it into one line and exit status 3, with nothing written.
+per chunk, no per-run Python); cadCAD and radCAD are checked on their finished frames, day by day
+in order. A breach raises `InvariantError` naming the invariant, subset, run, day and the
+parameter overrides in force; the command line turns it into one line and exit status 3, with
+nothing written.
 """
 
 from __future__ import annotations

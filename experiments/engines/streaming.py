@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from experiments.engines.ray_cluster import ray_workers
@@ -41,12 +42,25 @@ FRAME_STREAM_MEMORY_BYTES = 1_500_000_000
 PARALLEL_MIN_TRAJECTORY_DAYS = 2_000_000
 
 
-def stream_batch_size(timesteps: int, workers: int = 1, kpi_only: bool = False) -> int:
-    """Trajectories per batch so that `workers` batches at once stay within STREAM_MEMORY_BYTES
-    (from the measured bytes per trajectory-day), at most STREAM_BATCH_MAX."""
+def stream_batch_size(
+    timesteps: int, workers: int = 1, kpi_only: bool = False, budget: int = STREAM_MEMORY_BYTES
+) -> int:
+    """Trajectories per batch so that `workers` batches at once stay within `budget` (from the
+    measured bytes per trajectory-day), at most STREAM_BATCH_MAX."""
     per_day = BYTES_PER_TRAJECTORY_DAY["kpi" if kpi_only else "full"]
-    fits = STREAM_MEMORY_BYTES // (max(1, workers) * per_day * (timesteps + 1))
+    fits = budget // (max(1, workers) * per_day * (timesteps + 1))
     return int(max(1, min(STREAM_BATCH_MAX, fits)))
+
+
+def planned_batch_size(
+    trajectories: int, timesteps: int, workers: int, kpi_only: bool, budget: int
+) -> int:
+    """The batch size of a streamed run: from the memory estimate (`stream_batch_size`), at most
+    an even share per worker so every core has work, then evened out (a short last batch costs
+    a whole day loop)."""
+    size = stream_batch_size(timesteps, workers, kpi_only, budget)
+    size = min(size, math.ceil(trajectories / workers))
+    return math.ceil(trajectories / math.ceil(trajectories / size))
 
 
 def local_workers(spec, trajectories: int) -> int:
@@ -71,8 +85,6 @@ _BLOCK: list = []
 
 def reused_block(size: int):
     """A float64 array of at least `size` elements, the same one batch after batch."""
-    import numpy as np
-
     if not _BLOCK or _BLOCK[0].size < size:
         _BLOCK[:] = []  # drop the smaller one first
         _BLOCK.append(np.empty(size))
@@ -249,11 +261,11 @@ def batch_plan(
         workers_for_size = ray_workers(spec.processes)
     else:
         workers_for_size = workers
-    size = batch_size or stream_batch_size(spec.timesteps, workers_for_size, kpi_only)
-    # at least one batch per worker, so every core has work
-    size = min(size, math.ceil(trajectories / workers_for_size))
-    if batch_size is None:  # evened out: a short last batch costs a whole day loop
-        size = math.ceil(trajectories / math.ceil(trajectories / size))
+    if batch_size is not None:  # at most an even share per worker, so every core has work
+        return min(batch_size, math.ceil(trajectories / workers_for_size)), workers
+    size = planned_batch_size(
+        trajectories, spec.timesteps, workers_for_size, kpi_only, STREAM_MEMORY_BYTES
+    )
     return size, workers
 
 
@@ -282,10 +294,9 @@ def stream_frames(
     workers = 1 if ray else (spec.processes or 1)
     in_flight = ray_workers(spec.processes) if ray else workers
     if batch_size is None:
-        per_batch = in_flight * BYTES_PER_TRAJECTORY_DAY["full"] * (spec.timesteps + 1)
-        batch_size = int(max(1, min(STREAM_BATCH_MAX, FRAME_STREAM_MEMORY_BYTES // per_batch)))
-        batch_size = min(batch_size, math.ceil(trajectories / in_flight))
-        batch_size = math.ceil(trajectories / math.ceil(trajectories / batch_size))
+        batch_size = planned_batch_size(
+            trajectories, spec.timesteps, in_flight, False, FRAME_STREAM_MEMORY_BYTES
+        )
     # each frame is written out (or sent back from a worker, a copy) before the next batch runs
     settings = {"reduce": reduce, "full": True, "reuse": not ray}
     try:

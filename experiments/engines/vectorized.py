@@ -75,8 +75,8 @@ def run_vectorized(
             checked = [name for name in variables if name not in record and name in wanted]
             wanted = set(record)
         variables = [name for name in variables if name in wanted]
-    recorder = Recorder(variables, len(chosen.runs), timesteps, layout, allocate, checked)
-    recorder.order_checked_as(recorded_variables(state))
+    order = recorded_variables(state)
+    recorder = Recorder(variables, len(chosen.runs), timesteps, layout, allocate, checked, order)
     blocks = compile_blocks(partial_state_update_blocks)
     shapes = {name: np.shape(value) for name, value in state.items()}
 
@@ -244,7 +244,8 @@ class Recorder:
     views, and a (thinned) frame is copied out of it. In both, `pending()` is the chunk of days
     recorded since the last `flush()`, day-major, which the invariant guard checks in one pass.
     `checked` (day layout) are variables only the guard reads: kept for the pending chunk only,
-    not for the whole horizon, and not in `paths()` or the frame.
+    not for the whole horizon, and not in `paths()` or the frame; `order` is the order the guard
+    sees them in.
     """
 
     CHUNK = 64
@@ -257,13 +258,17 @@ class Recorder:
         layout: str = "trajectory",
         allocate: Callable[[int], np.ndarray] | None = None,
         checked: Sequence[str] = (),
+        order: Sequence[str] | None = None,
     ):
         if checked and layout != "day":
             raise ValueError("only the day layout keeps guard-only variables for a chunk")
         self.variables = variables
         self.checked = list(checked)
-        self._names = self.variables + self.checked
-        self._rows = list(range(len(self._names)))
+        # the guard gets kept and guard-only variables in `order` (the state's), so a breach
+        # names the same variable first whatever a run keeps
+        names = self.variables + self.checked
+        self._names = names if order is None else [n for n in order if n in names]
+        self._rows = [names.index(name) for name in self._names]
         self._checked = np.empty((len(self.checked), self.CHUNK, trajectories))
         self.layout = layout
         if layout == "day":
@@ -280,13 +285,6 @@ class Recorder:
             self._buffer = np.empty((len(variables), self.CHUNK, trajectories))
         self._first = 0  # the first day not yet flushed
         self._count = 0  # days recorded since
-
-    def order_checked_as(self, order: Sequence[str]) -> None:
-        """Hand the guard recorded and guard-only variables in `order` (the state's), so a
-        breach names the same variable first whatever is kept."""
-        names = self.variables + self.checked
-        self._names = [name for name in order if name in names]
-        self._rows = [names.index(name) for name in self._names]
 
     def record(self, timestep: int, state: dict) -> None:
         if self._count == self.CHUNK:
