@@ -12,7 +12,7 @@ from model.parts.market import policy_market
 from model.parts.metrics import policy_metrics
 from model.parts.rewards import policy_rewards
 from model.parts.spending import policy_spend
-from model.parts.staking import policy_stake, policy_treasury_stake, policy_unstake
+from model.parts.staking import policy_node_flows, policy_treasury_stake
 from model.parts.vesting import policy_vesting
 from model.utils import add_delta, set_value
 
@@ -122,8 +122,7 @@ partial_state_update_blocks = [
         "unlock queue.",
         "policies": {
             "treasury_stake": policy_treasury_stake,
-            "stake": policy_stake,
-            "unstake": policy_unstake,
+            "node_flows": policy_node_flows,
         },
         "variables": {
             **_sets("daily_nodes_joined", "daily_nodes_left"),

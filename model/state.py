@@ -14,6 +14,7 @@ from model.constants import (
     POOL_AT_TGE,
     UNLOCK_DAYS,
 )
+from model.derived import with_derived
 from model.parameters import Parameters, tge_stake
 from model.parts.emissions import clamped_basis_day, contract_payout
 from model.parts.metrics import policy_metrics
@@ -90,5 +91,5 @@ def initial_state(parameters: Parameters | None = None) -> State:
         "cum_sold": 0.0,
         "cum_unlocked": 0.0,
     }
-    state.update(policy_metrics(p.to_dict(), None, [], state))
+    state.update(policy_metrics(with_derived(p.to_dict()), None, [], state))
     return state

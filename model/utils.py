@@ -52,6 +52,16 @@ def set_value(variable: str) -> StateUpdate:
     return update
 
 
+def summed(*signals: dict[str, Number]) -> dict[str, Number]:
+    """Signals of several decisions as one: values of a key present in more than one are added
+    in order (what cadCAD's default `policy_ops` does with a block's policies)."""
+    total: dict[str, Number] = {}
+    for signal in signals:
+        for key, value in signal.items():
+            total[key] = total[key] + value if key in total else value
+    return total
+
+
 def clip(values, low, high):
     """`numpy.clip` for arrays or scalars, as two ufunc calls: the same values (NaN stays NaN),
     without `np.clip`'s per-call dispatch, which costs several times the arithmetic on the small

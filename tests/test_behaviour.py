@@ -7,8 +7,9 @@ import pytest
 from experiments.engines.registry import RunSpec, simulate
 from model import Parameters, initial_state
 from model.constants import LOCKUP_B, LOCKUP_D, VESTING_WINDOWS
+from model.derived import with_derived
 from model.parts.spending import policy_spend, pro_usd_per_subscriber_year
-from model.parts.staking import hurdle_gaps, policy_stake, policy_unstake
+from model.parts.staking import hurdle_gaps, joining, leaving
 from model.parts.vesting import policy_vesting, vested_fraction
 
 B_PER_DAY = (3_000_000 + 4_166_375 + 300_000) / 365
@@ -22,7 +23,7 @@ def _state_on(day, **overrides):
     state.update(day=day, run=1, timestep=day)
     for cls, total in (("b", LOCKUP_B), ("d", LOCKUP_D)):
         state[f"locked_{cls}"] = total * (1 - vested_fraction(day, *VESTING_WINDOWS[cls]))
-    params = parameters.to_dict()
+    params = with_derived(parameters.to_dict())
     params.update(_seed=0, _subset=0, _runs=1, _timesteps=2000)
     return params, state
 
@@ -64,7 +65,7 @@ def test_the_tge_stake_is_held_fixed_across_requirements():
 
 
 def test_pro_revenue_per_subscriber_from_the_published_plans():
-    params = Parameters().to_dict()
+    params = with_derived(Parameters().to_dict())
     assert pro_usd_per_subscriber_year(params) == pytest.approx(22.74, abs=0.005)
     assert pro_usd_per_subscriber_year(params) * 0.85 == pytest.approx(19.329, abs=1e-3)
 
@@ -83,8 +84,8 @@ def test_inside_the_hysteresis_band_nodes_neither_join_nor_leave():
     state["reward_per_node"] = 0.151 * 63_177_550 / 365 / 2000
     entry_gap, exit_gap = hurdle_gaps(params, state)
     assert entry_gap < 0 and exit_gap < 0
-    assert policy_stake(params, None, [], state)["d_nodes"] == 0
-    assert policy_unstake(params, None, [], state)["d_nodes"] == 0
+    assert joining(params, state, hurdle_gaps(params, state)[0])["d_nodes"] == 0
+    assert leaving(params, state, hurdle_gaps(params, state)[1])["d_nodes"] == 0
 
 
 def test_entry_stops_near_the_documented_node_count():

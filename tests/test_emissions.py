@@ -13,6 +13,7 @@ from model.constants import (
     REWARD_MAX_DECREASE_PER_BLOCK,
     REWARD_MAX_INCREASE_PER_BLOCK,
 )
+from model.derived import with_derived
 from model.parts.emissions import clamped_basis_day, contract_payout, policy_emission
 
 
@@ -75,7 +76,7 @@ def test_ramp_reaches_real_pool_in_about_thirty_days():
 
 
 def test_policy_without_smoothing_pays_pool_times_rate_over_365():
-    params = Parameters(launch_smoothing=False).to_dict()
+    params = with_derived(Parameters(launch_smoothing=False).to_dict())
     state = initial_state(Parameters(launch_smoothing=False))
     signal = policy_emission(params, None, [], state)
     assert signal["daily_emission"] == pytest.approx(POOL_AT_TGE * 0.151 / 365)
@@ -84,7 +85,7 @@ def test_policy_without_smoothing_pays_pool_times_rate_over_365():
 
 
 def test_policy_with_smoothing_pays_from_the_clamped_basis():
-    params = Parameters().to_dict()
+    params = with_derived(Parameters().to_dict())
     state = initial_state(Parameters())
     signal = policy_emission(params, None, [], state)
     # the day-1 reward is the documented figure, lifted only by the intra-day clamp
@@ -95,6 +96,6 @@ def test_policy_with_smoothing_pays_from_the_clamped_basis():
 
 def test_emission_never_exceeds_the_pool():
     # a reward basis far above a nearly empty pool would pay more than the pool holds
-    params = Parameters(pool_payout_rate=1.0).to_dict()
+    params = with_derived(Parameters(pool_payout_rate=1.0).to_dict())
     state = dict(initial_state(Parameters()), reward_pool=10.0, reward_basis=63e6)
     assert policy_emission(params, None, [], state)["daily_emission"] == 10.0

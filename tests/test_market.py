@@ -7,6 +7,7 @@ import pytest
 
 from experiments.engines.registry import RunSpec, simulate
 from model import Parameters, initial_state
+from model.derived import with_derived
 from model.parts.amm import capped_swap
 from model.parts.market import gbm_step, impact_decay, impact_step, impulse, policy_market
 
@@ -79,7 +80,7 @@ def test_steady_flow_gives_the_documented_bounded_offset():
 def _market_only(days, net_flow, **overrides):
     """The market block alone, `days` times, with a fixed daily net flow (the design's prototype)."""
     parameters = Parameters(eth_volatility=0.0, ref_volatility=0.0, **overrides)
-    params = parameters.to_dict()
+    params = with_derived(parameters.to_dict())
     params.update(_seed=0, _subset=0, _runs=1, _timesteps=days + 1)
     state = initial_state(parameters)
     state.update(run=1, daily_net_flow=net_flow)

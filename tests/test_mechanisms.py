@@ -5,6 +5,7 @@ import pytest
 
 from model import Parameters, initial_state
 from model.constants import LIQUIDATION_POOL_SHARE, LIQUIDATION_RETURNED_SHARE
+from model.derived import with_derived
 from model.parts.market import arbitrage_swap, gbm_step, policy_market
 from model.parts.rewards import (
     advance_queue,
@@ -14,7 +15,7 @@ from model.parts.rewards import (
     split_claims,
 )
 from model.parts.spending import logistic_adoption, policy_spend
-from model.parts.staking import flow_intensity, node_yields, policy_stake, policy_unstake
+from model.parts.staking import flow_intensity, hurdle_gaps, joining, leaving, node_yields
 from model.stochastic import draw_drivers
 
 ALWAYS_JOIN = {"node_entry_hurdle_apr": -1.0, "node_exit_hurdle_apr": -1.0}
@@ -23,7 +24,7 @@ ALWAYS_LEAVE = {"node_entry_hurdle_apr": 5.0, "node_exit_hurdle_apr": 5.0}
 
 def _setup(day=200, **overrides):
     parameters = Parameters(**overrides)
-    params = parameters.to_dict()
+    params = with_derived(parameters.to_dict())
     params.update(_seed=0, _subset=0, _runs=1, _timesteps=2000)
     state = initial_state(parameters)
     state.update(day=day, run=1, timestep=day)
@@ -146,7 +147,7 @@ def test_stochastic_rounding_is_unbiased_over_a_run():
 
 def test_high_yield_adds_whole_nodes_from_wallets():
     params, state = _setup(**ALWAYS_JOIN, max_entry_rate=0.01, hurdle_noise=0.0)
-    signal = policy_stake(params, None, [], state)
+    signal = joining(params, state, hurdle_gaps(params, state)[0])
     assert signal["d_nodes"] == 15  # the gap saturates: 1% of 1500 nodes, a whole number already
     assert signal["d_staked"] == signal["d_nodes"] * 25_000
     assert signal["d_circulating"] == -signal["d_staked"]
@@ -154,7 +155,7 @@ def test_high_yield_adds_whole_nodes_from_wallets():
 
 def test_low_yield_removes_only_unlocked_nodes_and_queues_their_stake():
     params, state = _setup(**ALWAYS_LEAVE, max_exit_rate=1.0, liquidation_rate=0.0)
-    signal = policy_unstake(params, None, [], state)
+    signal = leaving(params, state, hurdle_gaps(params, state)[1])
     locked_nodes = (state["locked_staked_a"] + state["locked_staked_f"]) / 25_000
     assert -signal["d_nodes"] == np.floor(1500 - locked_nodes)
     assert signal["d_unstake_queue"][-1] == -signal["d_staked"]
@@ -164,7 +165,7 @@ def test_low_yield_removes_only_unlocked_nodes_and_queues_their_stake():
 def test_liquidation_shares_follow_the_contract_ratios():
     # treasury nodes are never liquidated: the rate applies to the 1,350 others
     params, state = _setup(**ALWAYS_JOIN, liquidation_rate=365.0 / 1350 * 3)
-    signal = policy_unstake(params, None, [], state)
+    signal = leaving(params, state, hurdle_gaps(params, state)[1])
     liquidated = -signal["d_nodes"]
     assert liquidated in (3, 4)
     assert signal["d_reward_pool"] == pytest.approx(liquidated * 25_000 * LIQUIDATION_POOL_SHARE)
@@ -226,7 +227,7 @@ def test_holders_keep_a_liquid_floor():
     params, state = _setup(
         **ALWAYS_JOIN, max_entry_rate=1.0, liquid_float_floor=0.5, stake_buy_share=0.0
     )
-    signal = policy_stake(params, None, [], state)
+    signal = joining(params, state, hurdle_gaps(params, state)[0])
     floor = 0.5 * state["circulating_supply"]
     assert state["circulating"] + signal["d_circulating"] >= floor - 25_000
     assert signal["d_nodes"] == np.floor((state["circulating"] - floor) / 25_000)
@@ -236,7 +237,7 @@ def test_saved_rewards_are_staked_only_while_staking_pays():
     for hurdles, joined in [(ALWAYS_JOIN, True), (ALWAYS_LEAVE, False)]:
         params, state = _setup(**hurdles, max_entry_rate=0.0, max_exit_rate=0.0)
         state["restake_pending"] = 60_000.0
-        signal = policy_stake(params, None, [], state)
+        signal = joining(params, state, hurdle_gaps(params, state)[0])
         assert signal["d_nodes"] == (2 if joined else 0)
 
 
@@ -246,7 +247,7 @@ def test_an_empty_network_restarts_and_pays_nothing_meanwhile():
     params, state = _setup(initial_stake_sesh=0.0, hurdle_noise=0.0)
     assert policy_emission(params, None, [], state)["daily_emission"] == 0.0
     # 0.5% a day of the 100-node entry base, stochastically rounded
-    assert policy_stake(params, None, [], state)["d_nodes"] in (0.0, 1.0)
+    assert joining(params, state, hurdle_gaps(params, state)[0])["d_nodes"] in (0.0, 1.0)
     assert _net_gap_positive(params, state)
 
 

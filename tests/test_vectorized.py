@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments.engines.base import model_params
 from experiments.engines.vectorized import (
     block_signal,
     compile_blocks,
@@ -99,9 +100,8 @@ def _diverse_state(params):
 
 def _scalar_params(trajectory):
     subset = trajectory // RUNS
-    params = DIVERSE_SUBSETS[subset].to_dict()
-    params.update(_subset=subset, _seed=SEED, _runs=RUNS, _timesteps=CHECK_DAY + 1)
-    return params
+    # as cadCAD and radCAD get them (derived entries included)
+    return model_params(DIVERSE_SUBSETS[subset], subset, SEED, RUNS, CHECK_DAY + 1)
 
 
 def _scalar_state(state, trajectory):

@@ -12,6 +12,7 @@ from model.constants import (
     VESTING_WINDOWS,
     months_after_tge,
 )
+from model.derived import with_derived
 from model.parts.vesting import policy_vesting, release_share, vested_fraction
 
 
@@ -57,7 +58,7 @@ def test_release_share_of_remaining_reproduces_the_linear_total():
 
 def _totals_by_day(days):
     state = initial_state(Parameters())
-    params = Parameters().to_dict()
+    params = with_derived(Parameters().to_dict())
     released = {}
     for day in range(1, max(days) + 1):
         signal = policy_vesting(params, None, [], state)
@@ -89,7 +90,7 @@ def test_policy_releases_match_schedule_at_12_24_36_months():
 
 
 def test_policy_sells_the_configured_share_of_wallet_releases():
-    params = Parameters(unlock_sell_share_ecosystem=0.25).to_dict()
+    params = with_derived(Parameters(unlock_sell_share_ecosystem=0.25).to_dict())
     state = initial_state(Parameters(unlock_sell_share_ecosystem=0.25))
     state["day"] = 89  # the next day is F's cliff (testnet tokens sell as ecosystem grants)
     signal = policy_vesting(params, None, [], state)

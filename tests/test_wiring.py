@@ -2,6 +2,7 @@
 
 from experiments.engines.vectorized import block_signal
 from model import Parameters, initial_state, partial_state_update_blocks
+from model.derived import DERIVED, with_derived
 from model.stochastic import DRIVERS
 
 
@@ -69,10 +70,14 @@ def test_every_update_names_its_own_variable():
             assert update(_params(), 1, [], state, signal)[0] == variable
 
 
-def _params(**overrides):
+def _raw_params(**overrides):
     params = Parameters(**overrides).to_dict()
     params.update(_seed=0, _subset=0, _runs=1, _timesteps=2000)
     return params
+
+
+def _params(**overrides):
+    return with_derived(_raw_params(**overrides))
 
 
 def test_every_parameter_is_read_by_some_function():
@@ -82,10 +87,19 @@ def test_every_parameter_is_read_by_some_function():
     settings = dict(stress_day=30, pol_review_day=40, sns_deployed=True, price_model="pool_only")
     recording = RecordingParameters(Parameters(**settings))
     state = dict(initial_state(recording), run=1)
-    params = RecordingDict(_params(**settings))
+    raw = RecordingDict(_raw_params(**settings))  # what the derived entries read
+    params = RecordingDict(with_derived(raw))  # what the policies read
     _step_all_blocks(params, state, days=100)
-    unread = set(Parameters.names()) - params.read - recording.read
+    unread = set(Parameters.names()) - raw.read - params.read - recording.read
     assert not unread, f"parameters no function reads: {sorted(unread)}"
+    unused = set(DERIVED) - params.read
+    assert not unused, f"derived entries no policy reads: {sorted(unused)}"
+
+
+def test_derived_entries_are_not_parameters_and_are_all_there():
+    assert not set(DERIVED) & set(Parameters.names())
+    params = _params()
+    assert set(params) == set(_raw_params()) | set(DERIVED)
 
 
 def test_every_driver_is_used():

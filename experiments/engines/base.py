@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from model import Parameters, initial_state
+from model.derived import with_derived
 
 # Columns every results frame starts with; the model's state variables follow.
 INDEX_COLUMNS = ["subset", "run", "timestep"]
@@ -32,7 +33,8 @@ def model_params(
 ) -> dict:
     """One subset's params dict for a one-trajectory-at-a-time engine (cadCAD, radCAD).
 
-    The private `_` keys tell `model.stochastic.shock` which draws a trajectory gets.
+    The private `_` keys tell `model.stochastic.shock` which draws a trajectory gets; the
+    derived entries (`model.derived`) are what the policies read besides the parameters.
     """
     params = parameters.to_dict()
     params.update(
@@ -42,7 +44,7 @@ def model_params(
         _timesteps=int(timesteps),
         _first_run=int(first_run),
     )
-    return params
+    return with_derived(params)
 
 
 def draws_of(subset: int, spec) -> int:

@@ -29,7 +29,9 @@ import pandas as pd
 from experiments.engines.base import INDEX_COLUMNS, INTERNAL_STATE
 from experiments.engines.guard import GUARD_COLUMNS, check_days
 from model import Parameters, initial_state, partial_state_update_blocks
+from model.derived import with_derived
 from model.stochastic import stack_drivers
+from model.utils import summed
 
 
 def run_vectorized(
@@ -133,7 +135,8 @@ def stacked_params(
 
     Values keep their type (float, int, bool or str arrays), so comparisons such as
     `day == stress_day` or `pol_after_review == "pool"` mean what they mean for one scalar run.
-    `_drivers` holds every trajectory's random draws, which `model.stochastic.shock` reads.
+    `_drivers` holds every trajectory's random draws, which `model.stochastic.shock` reads; the
+    derived entries (`model.derived`) are worked out once from the stacked arrays.
     """
     chosen = select_trajectories(len(parameter_sets), runs, first_subset, batch)
     dicts = [p.to_dict() for p in parameter_sets]
@@ -148,7 +151,7 @@ def stacked_params(
         _timesteps=int(timesteps),
         _drivers=stack_drivers(seed, draw_subsets, chosen.runs, timesteps),
     )
-    return params
+    return with_derived(params)
 
 
 def stacked_initial_state(
@@ -197,11 +200,7 @@ def block_signal(params: dict, substep: int, state: dict, policies) -> dict:
     if len(policies) == 1:  # most blocks: the policy's own signals
         (policy,) = policies
         return policy(params, substep, [], state)
-    signal = {}
-    for policy in policies:
-        for key, value in policy(params, substep, [], state).items():
-            signal[key] = signal[key] + value if key in signal else value
-    return signal
+    return summed(*(policy(params, substep, [], state) for policy in policies))
 
 
 def step_day(params: dict, state: dict, blocks: list[Block], shapes: dict, day: int) -> dict:

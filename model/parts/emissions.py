@@ -13,6 +13,8 @@ the model counts it as still in the pool (see ASSUMPTIONS.md).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from model.constants import (
@@ -48,7 +50,7 @@ def clamped_basis_day(
     rising = target >= basis
     # the growth factor takes one of two values: their logs and day powers are worked out once
     growth = np.where(rising, 1.0 + up, 1.0 - down)
-    log_growth = np.where(rising, np.log(1.0 + up), np.log(1.0 - down))
+    log_growth = np.where(rising, math.log(1.0 + up), math.log(1.0 - down))
     # Blocks whose clamped basis is still short of the target: b * g^k stays on the wrong side.
     steps_to_target = np.log(target / basis) / log_growth
     capped = clip(np.ceil(steps_to_target - 1e-12) - 1.0, 0.0, blocks)

@@ -47,7 +47,12 @@ def log_drift(drift, volatility, convention):
 def gbm_step(level, drift, volatility, normal_draw, convention="median", dt=DT):
     """One step of a geometric Brownian motion under the drift convention."""
     mu = log_drift(drift, volatility, convention)
-    return level * np.exp(mu * dt + volatility * np.sqrt(dt) * normal_draw)
+    return gbm_day(level, mu * dt, volatility * np.sqrt(dt), normal_draw)
+
+
+def gbm_day(level, log_drift_per_step, volatility_per_step, normal_draw):
+    """`gbm_step` with its parameter-only parts (log drift x dt, volatility x sqrt(dt)) given."""
+    return level * np.exp(log_drift_per_step + volatility_per_step * normal_draw)
 
 
 def impulse(net_flow, depth):
@@ -62,8 +67,20 @@ def impact_decay(half_life_days):
 
 def impact_step(permanent, transient, impulse_today, permanent_share, half_life_days):
     """One day of impact: (A + theta f, 2^(-1/h) J + (1 - theta) f), each within +-LOG_BOUND."""
+    return impact_day(
+        permanent,
+        transient,
+        impulse_today,
+        permanent_share,
+        impact_decay(half_life_days),
+        1.0 - permanent_share,
+    )
+
+
+def impact_day(permanent, transient, impulse_today, permanent_share, retention, transient_share):
+    """`impact_step` with its parameter-only parts (2^(-1/h), 1 - theta) given."""
     permanent = permanent + permanent_share * impulse_today
-    transient = impact_decay(half_life_days) * transient + (1.0 - permanent_share) * impulse_today
+    transient = retention * transient + transient_share * impulse_today
     return (
         clip(permanent, -LOG_IMPACT_BOUND, LOG_IMPACT_BOUND),
         clip(transient, -LOG_IMPACT_BOUND, LOG_IMPACT_BOUND),
@@ -155,29 +172,27 @@ def pool_only_market(params, s, net_flow, wallets, valuation, eth_usd):
 def policy_market(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
-    """Decide ETH/USD, the valuation, the day's price from the net flow, and the arbitrage."""
+    """Decide ETH/USD, the valuation, the day's price from the net flow, and the arbitrage.
+
+    `params` with its derived entries (`model.derived`): which price model each trajectory uses
+    and the GBM's drift and scale per day are worked out once per run."""
     s = previous_state
-    model = np.asarray(params["price_model"])
-    impact_on = model == "impact"
-    pool_only = model == "pool_only"
-    convention = params["drift_convention"]
+    impact_on = params["impact_on"]
+    pool_only = params["pool_only"]
     cap = params["max_trade_reserve_share"]
     fee = params["amm_fee"]
-    day = s["day"]
-    crash = np.where(day == params["stress_day"], 1.0 - params["stress_price_drop"], 1.0)
-    eth_usd = crash * gbm_step(
+    crash = np.where(s["day"] == params["stress_day"], params["stress_price_factor"], 1.0)
+    eth_usd = crash * gbm_day(
         s["eth_usd"],
-        params["eth_drift"],
-        params["eth_volatility"],
+        params["eth_log_drift_per_day"],
+        params["eth_volatility_per_day"],
         shock(params, s, "eth_shock"),
-        convention,
     )
-    valuation = crash * gbm_step(
+    valuation = crash * gbm_day(
         s["ref_price_usd"],
-        params["ref_drift"],
-        params["ref_volatility"],
+        params["ref_log_drift_per_day"],
+        params["ref_volatility_per_day"],
         shock(params, s, "ref_shock"),
-        convention,
     )
     net_flow = s["daily_net_flow"]
     wallets = liquid_wallets(s)
@@ -185,12 +200,13 @@ def policy_market(
     # impact / exogenous: the consolidated price
     depth = consolidated_depth(s, params["outside_depth_share"])
     f = np.where(impact_on, impulse(net_flow, depth), 0.0)
-    permanent, transient = impact_step(
+    permanent, transient = impact_day(
         s["impact_permanent"],
         s["impact_transient"],
         f,
         params["impact_permanent_share"],
-        params["impact_half_life_days"],
+        params["impact_retention"],
+        params["impact_transient_share"],
     )
     price = valuation * np.exp(permanent + transient)
 
@@ -198,7 +214,7 @@ def policy_market(
     # only when some trajectory uses it: a branch on the parameters, not on the state)
     amm_sesh, amm_quote = s["amm_sesh"], s["amm_quote"]
     reference, to_wallets, target_usd, po_unmet = valuation, 0.0, price, 0.0
-    if np.any(pool_only):
+    if params["any_pool_only"]:
         legacy = pool_only_market(params, s, net_flow, wallets, valuation, eth_usd)
         po_sesh, po_quote, po_to_wallets, po_unmet, reference, legacy_target = legacy
         amm_sesh = np.where(pool_only, po_sesh, amm_sesh)
@@ -214,7 +230,7 @@ def policy_market(
     return {
         "eth_usd": eth_usd,
         "ref_price_usd": reference,
-        "price_usd": np.where(pool_only, pool_price, price),
+        "price_usd": np.where(pool_only, pool_price, price) if params["any_pool_only"] else price,
         "pool_price_usd": pool_price,
         "market_depth": depth,
         "impact_permanent": permanent,

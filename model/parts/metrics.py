@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.constants import DAYS_PER_YEAR, MAX_SUPPLY
-from model.parts.rewards import operator_daily_reward
-from model.parts.staking import node_yields
+from model.parts.staking import yields_of
 from model.types import Number, Params, State
 from model.utils import market_circulating_supply
 
@@ -30,19 +29,19 @@ def conservation_residual(state):
 def policy_metrics(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
-    """Compute the day's closing metrics: yields, supply measures, pool flow, POL, residual."""
+    """Compute the day's closing metrics: yields, supply measures, pool flow, POL, residual
+    (`params` with its derived entries, `model.derived`)."""
     s = previous_state
     price = s["price_usd"]
     per_node = s["reward_per_node"]
-    apr_sesh, net_apr = node_yields(
+    apr_sesh, net_apr = yields_of(
         per_node,
         price,
         params["staking_requirement"],
-        params["node_opex_usd_per_month"],
+        params["node_opex_usd_per_year"],
     )
-    operator_reward = operator_daily_reward(
-        per_node, params["operator_fee"], params["operator_stake_share"]
-    )
+    # the operator's fee and its pro-rata share of the rest (`operator_daily_reward`)
+    operator_reward = per_node * params["operator_reward_share"]
     supply = market_circulating_supply(s)
     pol_share = s["pol_lp"] / s["amm_lp_supply"]
     return {
@@ -51,11 +50,8 @@ def policy_metrics(
         "staking_ratio": s["staked"] / (supply + s["locked_staked_a"] + s["locked_staked_f"]),
         "node_apr_sesh": apr_sesh,
         "node_net_apr": net_apr,
-        "node_net_usd_per_day": per_node * price
-        - params["node_opex_usd_per_month"] * 12.0 / DAYS_PER_YEAR,
-        "operator_apr_sesh": operator_reward
-        * DAYS_PER_YEAR
-        / (params["staking_requirement"] * params["operator_stake_share"]),
+        "node_net_usd_per_day": per_node * price - params["node_opex_usd_per_day"],
+        "operator_apr_sesh": operator_reward * DAYS_PER_YEAR / params["operator_stake"],
         "net_pool_flow": s["daily_pool_inflow"] - s["daily_emission"],
         "pol_value_usd": pol_share * 2.0 * s["amm_quote"] * s["eth_usd"],
         "market_cap_usd": supply * price,

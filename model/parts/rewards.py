@@ -54,7 +54,7 @@ def policy_rewards(
         matured,
         params["claim_cap_per_day"],
     )
-    queue = np.concatenate([(matured - paid_stake)[..., None], queue[..., 1:]], axis=-1)
+    queue[..., 0] = matured - paid_stake  # `advance_queue` made a new array: the state's is kept
     sold = paid_rewards * params["reward_sell_share"] + paid_stake * params["exit_sell_share"]
     restaked = paid_rewards * params["reward_restake_share"]
     # sales settle at the opening price with wallets as counterparty: they enter the net flow

@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from model.constants import (
-    DAYS_PER_YEAR,
     PRO_PRICE_MONTHLY_USD,
     PRO_PRICE_QUARTERLY_USD,
     PRO_PRICE_YEARLY_USD,
@@ -28,13 +27,26 @@ from model.types import Number, Params, State
 from model.utils import liquid_wallets
 
 
-def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
-    """Users on `day` of a logistic curve that starts at `at_launch` on `launch_day` (0 before)."""
+def logistic_odds(at_launch, maximum):
+    """What a logistic curve that starts at `at_launch` needs of its parameters: (capacity,
+    (capacity - start) / start, whether it has any users at all)."""
     capacity = np.maximum(maximum, 1e-12)
     start = np.maximum(at_launch, 1e-12)
+    return capacity, (capacity - start) / start, maximum > 0
+
+
+def logistic_level(day, launch_day, odds, growth_rate):
+    """Users on `day` of a logistic curve with `logistic_odds` `odds` (0 before launch and for a
+    curve whose maximum is 0)."""
+    capacity, initial_odds, active = odds
     elapsed = np.maximum(day - launch_day, 0.0)
-    level = capacity / (1.0 + (capacity - start) / start * np.exp(-growth_rate * elapsed))
-    return np.where((day >= launch_day) & (maximum > 0), level, 0.0)
+    level = capacity / (1.0 + initial_odds * np.exp(-growth_rate * elapsed))
+    return np.where((day >= launch_day) & active, level, 0.0)
+
+
+def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
+    """Users on `day` of a logistic curve that starts at `at_launch` on `launch_day` (0 before)."""
+    return logistic_level(day, launch_day, logistic_odds(at_launch, maximum), growth_rate)
 
 
 def pro_usd_per_subscriber_year(params):
@@ -50,46 +62,39 @@ def pro_usd_per_subscriber_year(params):
 
 
 def daily_spend_usd(params, day, noise):
-    """(subscribers, names, Pro USD net of store commission, SNS USD) spent that day."""
-    subscribers = logistic_adoption(
-        day,
-        params["pro_launch_day"],
-        params["pro_subscribers_at_launch"],
-        params["pro_subscribers_max"],
-        params["pro_growth_rate"],
+    """(subscribers, names, Pro USD net of store commission, SNS USD) spent that day.
+
+    `params` with its derived entries (`model.derived`): the Pro revenue per subscriber-day and
+    the curves' odds are worked out once per run."""
+    subscribers = logistic_level(
+        day, params["pro_launch_day"], params["pro_odds_at_launch"], params["pro_growth_rate"]
     )
     names = 0.0
-    if np.any(params["sns_deployed"]):  # a branch on the parameters (names not yet deployed)
+    if params["any_sns_deployed"]:  # a branch on the parameters (names not yet deployed)
         names = np.where(
             params["sns_deployed"],
-            logistic_adoption(
+            logistic_level(
                 day,
                 params["sns_launch_day"],
-                params["sns_names_at_launch"],
-                params["sns_names_max"],
+                params["sns_odds_at_launch"],
                 params["sns_growth_rate"],
             ),
             0.0,
         )
-    sigma = params["demand_volatility"]
-    factor = np.exp(sigma * noise - 0.5 * sigma**2)
-    pro = (
-        subscribers
-        * pro_usd_per_subscriber_year(params)
-        / DAYS_PER_YEAR
-        * (1.0 - params["app_store_commission"])
-        * factor
-    )
+    # demand noise with mean 1: exp(sigma z - sigma^2 / 2)
+    factor = np.exp(params["demand_volatility"] * noise - params["demand_mean_correction"])
+    pro = subscribers * params["pro_net_usd_per_subscriber_day"] * factor
     # SNS is paid on-chain: no store commission
-    sns = names * params["sns_fee_usd_per_year"] / DAYS_PER_YEAR * factor
+    sns = names * params["sns_usd_per_name_day"] * factor
     return subscribers, names, pro, sns
 
 
-def pool_share_on(params, day):
-    """Share of fee SESH that goes to the pool on `day` (the POL review may change it)."""
-    after_review = day > params["pol_review_day"]
-    to_pool_after = np.asarray(params["pol_after_review"]) == "pool"
-    return np.where(after_review & to_pool_after, 1.0, params["fee_pool_share"])
+def pool_share_on(params, after_review):
+    """Share of fee SESH that goes to the pool on a day before or `after_review` (the POL review
+    may change it)."""
+    return np.where(
+        after_review & params["pol_to_pool_after_review"], 1.0, params["fee_pool_share"]
+    )
 
 
 def policy_spend(
@@ -101,20 +106,16 @@ def policy_spend(
     subscribers, names, pro_usd, sns_usd = daily_spend_usd(
         params, day, shock(params, s, "demand_shock")
     )
-    route_pool = np.asarray(params["pro_revenue_route"]) == "pool"
-    to_market_usd = np.where(route_pool, pro_usd, 0.0) + sns_usd
+    to_market_usd = np.where(params["pro_route_pool"], pro_usd, 0.0) + sns_usd
     # Oracle-priced fees settle at the opening price, bought from wallets (the rest of the
     # market); the purchase enters the day's net flow and moves the price in the market block.
     price = np.maximum(s["price_usd"], 1e-300)
     wanted = to_market_usd / price
     bought = np.minimum(wanted, liquid_wallets(s))
-    to_pool = bought * pool_share_on(params, day)
+    after_review = day > params["pol_review_day"]
+    to_pool = bought * pool_share_on(params, after_review)
     rest = bought - to_pool
-    to_treasury = np.where(
-        (day > params["pol_review_day"]) & (np.asarray(params["pol_after_review"]) == "treasury"),
-        rest,
-        0.0,
-    )
+    to_treasury = np.where(after_review & params["pol_to_treasury_after_review"], rest, 0.0)
     # protocol-owned liquidity: zapped into the pool, at most the trade cap of the SESH reserve;
     # what the cap leaves stays in the treasury's wallet
     fee = params["amm_fee"]

@@ -31,14 +31,19 @@ from model.parts.emissions import contract_payout
 from model.parts.vesting import node_fund_locked
 from model.stochastic import shock
 from model.types import Number, Params, State
-from model.utils import clip, liquid_wallets, market_circulating_supply
+from model.utils import clip, liquid_wallets, market_circulating_supply, summed
 
 
 def node_yields(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month):
     """(APR in SESH, net APR in USD terms after operating cost) of one node's stake."""
+    return yields_of(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month * 12.0)
+
+
+def yields_of(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_year):
+    """`node_yields` with the yearly operating cost given (a derived parameter)."""
     apr_sesh = node_reward_per_day * DAYS_PER_YEAR / staking_requirement
     stake_value = staking_requirement * np.maximum(price_usd, 1e-12)
-    net_apr = apr_sesh - opex_usd_per_month * 12.0 / stake_value
+    net_apr = apr_sesh - opex_usd_per_year / stake_value
     return apr_sesh, net_apr
 
 
@@ -57,11 +62,11 @@ def net_apr_open(params, state):
     # With no nodes nothing is paid today; a first node would earn the pool rule alone.
     first_node = contract_payout(state["reward_pool"], params["pool_payout_rate"], 1.0)
     node_reward = np.where(state["nodes"] > 0, state["reward_per_node"], first_node)
-    _, net_apr = node_yields(
+    _, net_apr = yields_of(
         node_reward,
         state["price_usd"],
         params["staking_requirement"],
-        params["node_opex_usd_per_month"],
+        params["node_opex_usd_per_year"],
     )
     return net_apr
 
@@ -117,13 +122,21 @@ def policy_treasury_stake(
     }
 
 
-def policy_stake(
+def policy_node_flows(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
-    """Decide how many whole nodes join today, from saved rewards, market buys and wallets."""
-    s = previous_state
+    """Decide the nodes that join and leave today, from one comparison of the net yield with the
+    two hurdles (`hurdle_gaps`): their signals summed, as cadCAD sums a block's policies."""
+    entry_gap, exit_gap = hurdle_gaps(params, previous_state)
+    return summed(
+        joining(params, previous_state, entry_gap), leaving(params, previous_state, exit_gap)
+    )
+
+
+def joining(params: Params, s: State, entry_gap) -> dict[str, Number]:
+    """The whole nodes that join today at `entry_gap` (from `hurdle_gaps`), from saved rewards,
+    market buys and wallets."""
     req = params["staking_requirement"]
-    entry_gap, _ = hurdle_gaps(params, s)
     # Entry scales with the network, but even a tiny one draws entrants as if it had
     # `entry_base_nodes`.
     base = np.maximum(s["nodes"], params["entry_base_nodes"])
@@ -138,7 +151,7 @@ def policy_stake(
     above_floor = np.maximum(
         liquid - params["liquid_float_floor"] * market_circulating_supply(s), 0.0
     )
-    holder_cap = np.floor(above_floor / np.maximum(req * (1.0 - buy), 1e-300) + 1e-9)
+    holder_cap = np.floor(above_floor / params["stake_from_holdings_per_node"] + 1e-9)
     joiners = np.minimum(joiners, np.minimum(holder_cap, np.floor(liquid / req + 1e-9)))
     # Saved rewards are staked only while staking beats the entry hurdle.
     savings = np.minimum(s["restake_pending"], s["circulating"])
@@ -156,14 +169,11 @@ def policy_stake(
     }
 
 
-def policy_unstake(
-    params: Params, substep: int, state_history: list, previous_state: State
-) -> dict[str, Number]:
-    """Decide how many whole nodes leave or are liquidated today into the unlock queue."""
-    s = previous_state
+def leaving(params: Params, s: State, exit_gap) -> dict[str, Number]:
+    """The whole nodes that leave today at `exit_gap` (from `hurdle_gaps`) or are liquidated,
+    into the unlock queue."""
     req = params["staking_requirement"]
     day = s["day"]
-    _, exit_gap = hurdle_gaps(params, s)
     nodes = np.maximum(s["nodes"] - s["treasury_nodes"], 0.0)
     leavable = free_nodes(s, req)
     stressed = np.where(day == params["stress_day"], params["stress_exit_share"], 0.0)
@@ -181,10 +191,8 @@ def policy_unstake(
     )
     returned = leavers * req + liquidated * req * LIQUIDATION_RETURNED_SHARE
     to_pool = liquidated * req * LIQUIDATION_POOL_SHARE
-    queue = s["unstake_queue"]
-    entering = np.concatenate(
-        [np.zeros_like(queue[..., :-1]), (queue[..., -1] * 0.0 + returned)[..., None]], axis=-1
-    )
+    entering = np.zeros_like(s["unstake_queue"])  # a new array: the state's is never written
+    entering[..., -1] = returned
     return {
         "d_staked": -(leavers + liquidated) * req,
         "d_nodes": -(leavers + liquidated),

@@ -89,7 +89,7 @@ def policy_vesting(
     still_locked = 0.0
     sold = 0.0
     to_reserve = 0.0
-    shares = unlock_sell_shares(params) if any(release.values()) else {}
+    shares = params["unlock_sell_share_by_class"]  # `unlock_sell_shares`, once per run
     for cls, share in release.items():
         if not share:  # nothing of this class unlocks today (most days): nothing moves
             still_locked = still_locked + s[f"locked_{cls}"]

@@ -1,0 +1,111 @@
+"""Quantities that depend on the parameters alone, worked out once per run instead of every day.
+
+Some of the model's expressions read nothing but parameters: which price model a trajectory uses,
+the Pro revenue per subscriber, the geometric Brownian motion's drift and scale per day, the
+impact's daily retention, the holder groups' weighted sell shares. Evaluated inside the policies
+they cost an array operation each, every day, on every engine; in the vectorized engine a day's
+cost is mostly the count of such operations (each costs about a microsecond whatever the number
+of trajectories), so they are worked out here once. Every engine builds its params dict through
+`with_derived` (scalars for cadCAD and radCAD, one array element per trajectory for the
+vectorized engine), and the policies read the results by name.
+
+Two entries are plain Python booleans for branches on the parameters (never on the state):
+whether any trajectory uses the pool_only price model, and whether any has names deployed; a
+branch not taken costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from model.constants import DAYS_PER_YEAR
+from model.parts.market import DT, impact_decay, log_drift
+from model.parts.spending import logistic_odds, pro_usd_per_subscriber_year
+from model.parts.vesting import unlock_sell_shares
+
+# The derived entries a params dict gets (none is a parameter name: tested).
+DERIVED = (
+    "impact_on",
+    "pool_only",
+    "any_pool_only",
+    "eth_log_drift_per_day",
+    "eth_volatility_per_day",
+    "ref_log_drift_per_day",
+    "ref_volatility_per_day",
+    "impact_retention",
+    "impact_transient_share",
+    "stress_price_factor",
+    "pro_route_pool",
+    "pol_to_pool_after_review",
+    "pol_to_treasury_after_review",
+    "pro_net_usd_per_subscriber_day",
+    "sns_usd_per_name_day",
+    "pro_odds_at_launch",
+    "sns_odds_at_launch",
+    "any_sns_deployed",
+    "demand_mean_correction",
+    "node_opex_usd_per_year",
+    "node_opex_usd_per_day",
+    "stake_from_holdings_per_node",
+    "operator_reward_share",
+    "operator_stake",
+    "unlock_sell_share_by_class",
+)
+
+
+def derived(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The derived entries of a params dict (values of one run, or arrays of many)."""
+    model = np.asarray(params["price_model"])
+    pool_only = model == "pool_only"
+    convention = params["drift_convention"]
+    after_review = np.asarray(params["pol_after_review"])
+    sns = params["sns_deployed"]
+    opex_year = params["node_opex_usd_per_month"] * 12.0
+    return {
+        "impact_on": model == "impact",
+        "pool_only": pool_only,
+        "any_pool_only": bool(np.any(pool_only)),
+        "eth_log_drift_per_day": log_drift(
+            params["eth_drift"], params["eth_volatility"], convention
+        )
+        * DT,
+        "eth_volatility_per_day": params["eth_volatility"] * np.sqrt(DT),
+        "ref_log_drift_per_day": log_drift(
+            params["ref_drift"], params["ref_volatility"], convention
+        )
+        * DT,
+        "ref_volatility_per_day": params["ref_volatility"] * np.sqrt(DT),
+        "impact_retention": impact_decay(params["impact_half_life_days"]),
+        "impact_transient_share": 1.0 - params["impact_permanent_share"],
+        "stress_price_factor": 1.0 - params["stress_price_drop"],
+        "pro_route_pool": np.asarray(params["pro_revenue_route"]) == "pool",
+        "pol_to_pool_after_review": after_review == "pool",
+        "pol_to_treasury_after_review": after_review == "treasury",
+        "pro_net_usd_per_subscriber_day": pro_usd_per_subscriber_year(params)
+        / DAYS_PER_YEAR
+        * (1.0 - params["app_store_commission"]),
+        "sns_usd_per_name_day": params["sns_fee_usd_per_year"] / DAYS_PER_YEAR,
+        "pro_odds_at_launch": logistic_odds(
+            params["pro_subscribers_at_launch"], params["pro_subscribers_max"]
+        ),
+        "sns_odds_at_launch": logistic_odds(params["sns_names_at_launch"], params["sns_names_max"]),
+        "any_sns_deployed": bool(np.any(sns)),
+        "demand_mean_correction": 0.5 * params["demand_volatility"] ** 2,
+        "node_opex_usd_per_year": opex_year,
+        "node_opex_usd_per_day": opex_year / DAYS_PER_YEAR,
+        "stake_from_holdings_per_node": np.maximum(
+            params["staking_requirement"] * (1.0 - params["stake_buy_share"]), 1e-300
+        ),
+        "operator_reward_share": params["operator_fee"]
+        + (1.0 - params["operator_fee"]) * params["operator_stake_share"],
+        "operator_stake": params["staking_requirement"] * params["operator_stake_share"],
+        "unlock_sell_share_by_class": unlock_sell_shares(params),
+    }
+
+
+def with_derived(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A params dict with its derived entries (see the module docstring): what policies read."""
+    return {**params, **derived(params)}
