@@ -9,9 +9,11 @@ of trajectories), so they are worked out here once. Every engine builds its para
 `with_derived` (scalars for cadCAD and radCAD, one array element per trajectory for the
 vectorized engine), and the policies read the results by name.
 
-Two entries are plain Python booleans for branches on the parameters (never on the state):
-whether any trajectory uses the pool_only price model, and whether any has names deployed; a
-branch not taken costs nothing.
+Some entries are plain Python values for branches on the parameters (never on the state):
+whether any trajectory uses the pool_only price model (or all the impact model), has names
+deployed, buys SESH with fees at all (Pro routed to the pool, or names), has launch smoothing on
+(any, all), and the days some trajectory has its stress event. A branch skips only arithmetic
+whose result no trajectory uses.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ DERIVED = (
     "impact_on",
     "pool_only",
     "any_pool_only",
+    "all_impact",
+    "stress_days",
+    "any_smoothing",
+    "all_smoothing",
     "eth_log_drift_per_day",
     "eth_volatility_per_day",
     "ref_log_drift_per_day",
@@ -46,6 +52,7 @@ DERIVED = (
     "pro_odds_at_launch",
     "sns_odds_at_launch",
     "any_sns_deployed",
+    "any_fee_buys",
     "demand_mean_correction",
     "node_opex_usd_per_year",
     "node_opex_usd_per_day",
@@ -68,6 +75,11 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
         "impact_on": model == "impact",
         "pool_only": pool_only,
         "any_pool_only": bool(np.any(pool_only)),
+        "all_impact": bool(np.all(model == "impact")),
+        # the days some trajectory has its stress event (0: none)
+        "stress_days": frozenset(np.atleast_1d(params["stress_day"]).tolist()) - {0},
+        "any_smoothing": bool(np.any(params["launch_smoothing"])),
+        "all_smoothing": bool(np.all(params["launch_smoothing"])),
         "eth_log_drift_per_day": log_drift(
             params["eth_drift"], params["eth_volatility"], convention
         )
@@ -93,6 +105,7 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "sns_odds_at_launch": logistic_odds(params["sns_names_at_launch"], params["sns_names_max"]),
         "any_sns_deployed": bool(np.any(sns)),
+        "any_fee_buys": bool(np.any((np.asarray(params["pro_revenue_route"]) == "pool") | sns)),
         "demand_mean_correction": 0.5 * params["demand_volatility"] ** 2,
         "node_opex_usd_per_year": opex_year,
         "node_opex_usd_per_day": opex_year / DAYS_PER_YEAR,

@@ -50,9 +50,35 @@ def _cached_drivers(seed: int, subset: int, run: int, timesteps: int):
 
 def stack_drivers(seed: int, subsets, runs, timesteps: int) -> dict[str, np.ndarray]:
     """Draws for many trajectories at once, day-major: shape (timesteps + 1, trajectories), so a
-    day's draws for every trajectory are one contiguous row."""
-    tables = [draw_drivers(seed, s, r, timesteps) for s, r in zip(subsets, runs, strict=True)]
-    return {name: np.stack([t[name] for t in tables], axis=1) for name in DRIVERS}
+    day's draws for every trajectory are one contiguous row. Trajectories that share a (subset,
+    run) (common random numbers) share one draw. The arrays are read-only: a stack that fits in
+    STACK_CACHE_BYTES is kept (the last STACK_CACHE_SIZE of them), so a caller that runs the
+    same seeds again with other parameters (the explorer, a sweep) does not draw them again."""
+    key = (int(seed), tuple(map(int, subsets)), tuple(map(int, runs)), int(timesteps))
+    stacked = _STACKS.get(key)
+    if stacked is None:
+        stacked = _stack(*key)
+        if len(DRIVERS) * len(key[1]) * (timesteps + 1) * 8 <= STACK_CACHE_BYTES:
+            _STACKS[key] = stacked
+            while len(_STACKS) > STACK_CACHE_SIZE:
+                _STACKS.pop(next(iter(_STACKS)))  # the oldest
+    return stacked
+
+
+# A memo of recent stacks (a pure function of its key: the same numbers either way).
+STACK_CACHE_BYTES = 64_000_000
+STACK_CACHE_SIZE = 2
+_STACKS: dict[tuple, dict[str, np.ndarray]] = {}
+
+
+def _stack(seed: int, subsets: tuple, runs: tuple, timesteps: int) -> dict[str, np.ndarray]:
+    pairs = list(zip(subsets, runs, strict=True))
+    unique = {pair: draw_drivers(seed, *pair, timesteps) for pair in dict.fromkeys(pairs)}
+    stacked = {}
+    for name in DRIVERS:
+        stacked[name] = np.stack([unique[pair][name] for pair in pairs], axis=1)
+        stacked[name].flags.writeable = False
+    return stacked
 
 
 def shock(params: dict, state: dict, name: str):

@@ -208,15 +208,23 @@ def step_day(params: dict, state: dict, blocks: list[Block], shapes: dict, day: 
 
     Every update reads the state the block started from. Each substep builds a new state dict and
     never writes into an array, so recorded values and earlier states stay valid. A stock plus a
-    delta has the stock's shape already; a set value may be a plain scalar and is broadcast.
+    delta has the stock's shape already (a delta that is a plain 0.0 leaves the stock as it is:
+    the same numbers, one array operation fewer); a set value may be a plain scalar and is
+    broadcast.
     """
     for substep, block in enumerate(blocks, start=1):
         signal = block_signal(params, substep, state, block.policies)
         new_state = dict(state)
         for name, key in block.adds:
-            new_state[name] = state[name] + signal[key]
+            delta = signal[key]
+            if type(delta) is not float or delta != 0.0:  # a plain 0.0 changes nothing
+                new_state[name] = state[name] + delta
         for name in block.sets:
-            new_state[name] = _shaped(signal[name], shapes[name])
+            value = signal[name]
+            shape = shapes[name]
+            if type(value) is not np.ndarray or value.shape != shape:
+                value = _broadcast(value, shape)  # a policy may return a plain scalar
+            new_state[name] = value
         for update in block.calls:
             name, value = update(params, substep, [], state, signal)
             new_state[name] = _shaped(value, shapes[name])
@@ -229,7 +237,22 @@ def _shaped(value, shape: tuple):
     """The value as an array of the variable's shape (a policy may return a plain scalar)."""
     if type(value) is np.ndarray and value.shape == shape:
         return value
+    return _broadcast(value, shape)
+
+
+def _broadcast(value, shape: tuple) -> np.ndarray:
+    """A scalar as an array of `shape`: a plain 0.0 (the commonest) as one read-only array of
+    zeros per shape, made once (`np.full` costs several array operations' time)."""
+    if type(value) is float and value == 0.0:
+        zeros = _ZEROS.get(shape)
+        if zeros is None:
+            zeros = _ZEROS[shape] = np.zeros(shape)
+            zeros.flags.writeable = False
+        return zeros
     return np.full(shape, value)
+
+
+_ZEROS: dict[tuple, np.ndarray] = {}
 
 
 class Recorder:
@@ -267,7 +290,7 @@ class Recorder:
         # names the same variable first whatever a run keeps
         names = self.variables + self.checked
         self._names = names if order is None else [n for n in order if n in names]
-        self._rows = [names.index(name) for name in self._names]
+        self._order = [names.index(name) for name in self._names]
         self._checked = np.empty((len(self.checked), self.CHUNK, trajectories))
         self.layout = layout
         if layout == "day":
@@ -282,6 +305,9 @@ class Recorder:
             self.values = np.empty(shape)
         if layout != "day":
             self._buffer = np.empty((len(variables), self.CHUNK, trajectories))
+        # each variable's rows, as views made once (iterating the block makes a view a call)
+        self._rows = list(self.values if layout == "day" else self._buffer)
+        self._checked_rows = list(self._checked)
         self._first = 0  # the first day not yet flushed
         self._count = 0  # days recorded since
 
@@ -290,13 +316,10 @@ class Recorder:
             self.flush()
         if self._count == 0:
             self._first = timestep
-        if self.layout == "day":
-            rows, at = self.values, timestep
-        else:
-            rows, at = self._buffer, self._count
-        for row, name in zip(rows, self.variables, strict=True):
+        at = timestep if self.layout == "day" else self._count
+        for row, name in zip(self._rows, self.variables, strict=True):
             row[at] = state[name]
-        for row, name in zip(self._checked, self.checked, strict=True):
+        for row, name in zip(self._checked_rows, self.checked, strict=True):
             row[self._count] = state[name]
         self._count += 1
 
@@ -312,7 +335,7 @@ class Recorder:
         kept = self.values[:, first : first + count, :]
         if not self.checked:
             return first, kept, self.variables
-        values = np.concatenate([kept, self._checked[:, :count, :]])[self._rows]
+        values = np.concatenate([kept, self._checked[:, :count, :]])[self._order]
         return first, values, self._names
 
     def flush(self) -> None:

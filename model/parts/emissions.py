@@ -67,14 +67,21 @@ def policy_emission(
     """Decide the day's payout from the Staking Reward Pool to unclaimed rewards."""
     pool = previous_state["reward_pool"]
     rate = params["pool_payout_rate"]
-    basis_sum, basis_end = clamped_basis_day(previous_state["reward_basis"], pool)
-    smoothed = basis_sum * rate / (DAYS_PER_YEAR * BLOCKS_PER_DAY)
-    emission = np.where(params["launch_smoothing"], smoothed, contract_payout(pool, rate, 1.0))
+    smoothing = params["launch_smoothing"]
+    # which of the two rules to work out: a branch on the parameters (default: smoothing on
+    # for every trajectory, so the contract's own rule is not needed)
+    if params["any_smoothing"]:
+        basis_sum, basis_end = clamped_basis_day(previous_state["reward_basis"], pool)
+        emission = basis_sum * rate / (DAYS_PER_YEAR * BLOCKS_PER_DAY)
+    if not params["all_smoothing"]:
+        plain = contract_payout(pool, rate, 1.0)
+        emission = np.where(smoothing, emission, plain) if params["any_smoothing"] else plain
+        basis_end = np.where(smoothing, basis_end, pool) if params["any_smoothing"] else pool
     # No nodes means no blocks and so no rewards: the pool keeps its balance.
     emission = np.where(previous_state["nodes"] > 0, np.minimum(emission, pool), 0.0)
     return {
         "daily_emission": emission,
-        "reward_basis": np.where(params["launch_smoothing"], basis_end, pool),
+        "reward_basis": basis_end,
         "d_reward_pool": -emission,
         "d_unclaimed_rewards": emission,
         "d_cum_emission": emission,

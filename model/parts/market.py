@@ -30,7 +30,7 @@ from model.constants import DAYS_PER_YEAR
 from model.parts.amm import capped_swap, input_to_reach_ratio, price_of_token
 from model.stochastic import shock
 from model.types import Number, Params, State
-from model.utils import clip, liquid_wallets, market_circulating_supply
+from model.utils import clip, liquid_wallets, market_circulating_supply, today
 
 DT = 1.0 / DAYS_PER_YEAR  # one timestep, in years
 # A numerical guard, not economics: each impact state stays within e^+-50 (about 10^+-22) of the
@@ -181,25 +181,29 @@ def policy_market(
     pool_only = params["pool_only"]
     cap = params["max_trade_reserve_share"]
     fee = params["amm_fee"]
-    crash = np.where(s["day"] == params["stress_day"], params["stress_price_factor"], 1.0)
-    eth_usd = crash * gbm_day(
+    eth_usd = gbm_day(
         s["eth_usd"],
         params["eth_log_drift_per_day"],
         params["eth_volatility_per_day"],
         shock(params, s, "eth_shock"),
     )
-    valuation = crash * gbm_day(
+    valuation = gbm_day(
         s["ref_price_usd"],
         params["ref_log_drift_per_day"],
         params["ref_volatility_per_day"],
         shock(params, s, "ref_shock"),
     )
+    if today(s) in params["stress_days"]:  # a branch on the parameters and the day
+        crash = np.where(s["day"] == params["stress_day"], params["stress_price_factor"], 1.0)
+        eth_usd, valuation = crash * eth_usd, crash * valuation
     net_flow = s["daily_net_flow"]
     wallets = liquid_wallets(s)
 
     # impact / exogenous: the consolidated price
     depth = consolidated_depth(s, params["outside_depth_share"])
-    f = np.where(impact_on, impulse(net_flow, depth), 0.0)
+    f = impulse(net_flow, depth)
+    if not params["all_impact"]:
+        f = np.where(impact_on, f, 0.0)
     permanent, transient = impact_day(
         s["impact_permanent"],
         s["impact_transient"],

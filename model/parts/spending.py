@@ -102,11 +102,53 @@ def policy_spend(
 ) -> dict[str, Number]:
     """Decide the day's Pro and name spending, the SESH it buys and where that goes."""
     s = previous_state
-    day = s["day"]
     subscribers, names, pro_usd, sns_usd = daily_spend_usd(
-        params, day, shock(params, s, "demand_shock")
+        params, s["day"], shock(params, s, "demand_shock")
     )
-    to_market_usd = np.where(params["pro_route_pool"], pro_usd, 0.0) + sns_usd
+    fee_usd = pro_usd + sns_usd
+    signal = {
+        "pro_subscribers": subscribers,
+        "sns_names": names,
+        "daily_fee_usd": fee_usd,
+        "d_cum_fee_usd": fee_usd,
+    }
+    # With Pro revenue not routed to SESH and names not deployed (the facts as they stand) no
+    # trajectory buys anything: a branch on the parameters skips arithmetic that gives zeros.
+    if params["any_fee_buys"]:
+        signal.update(
+            fee_purchases(params, s, np.where(params["pro_route_pool"], pro_usd, 0.0) + sns_usd)
+        )
+    else:
+        signal.update(NO_FEE_PURCHASES)
+    return signal
+
+
+# What `fee_purchases` gives when no fee reaches the market: nothing bought, nothing moves.
+NO_FEE_PURCHASES = dict.fromkeys(
+    (
+        "daily_fee_spent",
+        "daily_pool_inflow",
+        "daily_pol_added",
+        "d_reward_pool",
+        "d_circulating",
+        "d_amm_sesh",
+        "d_amm_quote",
+        "d_amm_lp_supply",
+        "d_pol_lp",
+        "d_cum_pool_inflow",
+        "d_cum_pol_added",
+        "d_daily_net_flow",
+        "d_daily_unmet_trade",
+    ),
+    0.0,
+)
+
+
+def fee_purchases(params: Params, s: State, to_market_usd) -> dict[str, Number]:
+    """The SESH that `to_market_usd` of fees buys today and where it goes: the pool's share to
+    the Staking Reward Pool, the rest zapped into protocol-owned liquidity (or, after the POL
+    review, to the pool or the treasury)."""
+    day = s["day"]
     # Oracle-priced fees settle at the opening price, bought from wallets (the rest of the
     # market); the purchase enters the day's net flow and moves the price in the market block.
     price = np.maximum(s["price_usd"], 1e-300)
@@ -124,9 +166,6 @@ def policy_spend(
         s["amm_sesh"], s["amm_quote"], s["amm_lp_supply"], to_pol, fee
     )
     return {
-        "pro_subscribers": subscribers,
-        "sns_names": names,
-        "daily_fee_usd": pro_usd + sns_usd,
         "daily_fee_spent": bought,
         "daily_pool_inflow": to_pool,
         "daily_pol_added": to_pol,
@@ -136,7 +175,6 @@ def policy_spend(
         "d_amm_quote": amm_quote - s["amm_quote"],
         "d_amm_lp_supply": lp_supply - s["amm_lp_supply"],
         "d_pol_lp": minted,
-        "d_cum_fee_usd": pro_usd + sns_usd,
         "d_cum_pool_inflow": to_pool,
         "d_cum_pol_added": to_pol,
         "d_daily_net_flow": bought,

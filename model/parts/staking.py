@@ -31,7 +31,7 @@ from model.parts.emissions import contract_payout
 from model.parts.vesting import node_fund_locked
 from model.stochastic import shock
 from model.types import Number, Params, State
-from model.utils import clip, liquid_wallets, market_circulating_supply, summed
+from model.utils import clip, liquid_wallets, market_circulating_supply, summed, today
 
 
 def node_yields(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month):
@@ -176,11 +176,12 @@ def leaving(params: Params, s: State, exit_gap) -> dict[str, Number]:
     day = s["day"]
     nodes = np.maximum(s["nodes"] - s["treasury_nodes"], 0.0)
     leavable = free_nodes(s, req)
-    stressed = np.where(day == params["stress_day"], params["stress_exit_share"], 0.0)
-    expected = (
-        flow_intensity(exit_gap, params["yield_sensitivity"], params["max_exit_rate"], nodes)
-        + stressed * leavable
-    )
+    expected = flow_intensity(exit_gap, params["yield_sensitivity"], params["max_exit_rate"], nodes)
+    if today(s) in params["stress_days"]:  # a branch on the parameters and the day
+        expected = (
+            expected
+            + np.where(day == params["stress_day"], params["stress_exit_share"], 0.0) * leavable
+        )
     leavers = np.minimum(whole_nodes(expected, shock(params, s, "exit_draw")), leavable)
     liquidated = np.minimum(
         whole_nodes(
