@@ -105,23 +105,25 @@ def consolidated_depth(state, outside_depth_share):
 
 
 def arbitrage_swap(amm_sesh, amm_quote, target_price_quote, fee, max_sesh_in, cap):
-    """Trade the pool towards a target SESH price (in ETH), each leg capped.
+    """Trade the pool towards a target SESH price (in ETH), capped.
 
-    Returns (amm_sesh, amm_quote, net SESH bought by wallets, unmet SESH-equivalent). Only one
-    direction is ever non-zero: buy SESH when the pool is below target, sell SESH (at most
-    `max_sesh_in`) when it is above.
+    Returns (amm_sesh, amm_quote, net SESH bought by wallets, unmet SESH-equivalent). One swap,
+    in the direction the pool must move: wallets buy SESH with ETH when the pool is below the
+    target, and sell SESH (at most `max_sesh_in`) when it is above.
     """
     target = np.maximum(target_price_quote, 1e-300)
-    quote_wanted = input_to_reach_ratio(amm_quote, amm_sesh, target, fee)
-    amm_quote, amm_sesh, bought, quote_unmet = capped_swap(
-        amm_quote, amm_sesh, quote_wanted, fee, cap
-    )
-    sesh_wanted = input_to_reach_ratio(amm_sesh, amm_quote, 1.0 / target, fee)
-    sesh_allowed = np.minimum(sesh_wanted, np.maximum(max_sesh_in, 0.0))
-    amm_sesh, amm_quote, _, sesh_unmet = capped_swap(amm_sesh, amm_quote, sesh_allowed, fee, cap)
-    sold = sesh_allowed - sesh_unmet
-    unmet = quote_unmet / target + sesh_unmet + (sesh_wanted - sesh_allowed)
-    return amm_sesh, amm_quote, bought - sold, unmet
+    buy = amm_quote < target * amm_sesh  # the pool's price is below the target
+    reserve_in = np.where(buy, amm_quote, amm_sesh)
+    reserve_out = np.where(buy, amm_sesh, amm_quote)
+    ratio = np.where(buy, target, 1.0 / target)  # reserve_in / reserve_out at the target
+    wanted = input_to_reach_ratio(reserve_in, reserve_out, ratio, fee)
+    allowed = np.where(buy, wanted, np.minimum(wanted, np.maximum(max_sesh_in, 0.0)))
+    reserve_in, reserve_out, out, unmet_in = capped_swap(reserve_in, reserve_out, allowed, fee, cap)
+    amm_sesh = np.where(buy, reserve_out, reserve_in)
+    amm_quote = np.where(buy, reserve_in, reserve_out)
+    net_bought = np.where(buy, out, unmet_in - allowed)  # a sale: minus what was sold
+    unmet = np.where(buy, unmet_in / target, unmet_in + (wanted - allowed))
+    return amm_sesh, amm_quote, net_bought, unmet
 
 
 def pool_net_swap(amm_sesh, amm_quote, net_flow, open_price_quote, wallets, fee, cap):
