@@ -174,10 +174,9 @@ def pool_only_market(params, s, net_flow, wallets, valuation, eth_usd):
 def policy_market(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
-    """Decide ETH/USD, the valuation, the day's price from the net flow, and the arbitrage.
-
-    `params` with its derived entries (`model.derived`): which price model each trajectory uses
-    and the GBM's drift and scale per day are worked out once per run."""
+    """Decide ETH/USD, the valuation, the day's price from the net flow, and the arbitrage."""
+    # `params` with its derived entries (`model.derived`): which price model each trajectory
+    # uses and the GBM's drift and scale per day are worked out once per run
     s = previous_state
     impact_on = params["impact_on"]
     pool_only = params["pool_only"]

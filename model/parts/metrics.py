@@ -29,8 +29,7 @@ def conservation_residual(state):
 def policy_metrics(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
-    """Compute the day's closing metrics: yields, supply measures, pool flow, POL, residual
-    (`params` with its derived entries, `model.derived`)."""
+    """Compute the day's closing metrics: yields, supply measures, pool flow, POL, residual."""
     s = previous_state
     price = s["price_usd"]
     per_node = s["reward_per_node"]

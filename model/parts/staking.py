@@ -125,8 +125,8 @@ def policy_treasury_stake(
 def policy_node_flows(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
-    """Decide the nodes that join and leave today, from one comparison of the net yield with the
-    two hurdles (`hurdle_gaps`): their signals summed, as cadCAD sums a block's policies."""
+    """Decide the nodes that join and leave today, from one comparison with the two hurdles."""
+    # one `hurdle_gaps` for both decisions; their signals summed as cadCAD sums a block's policies
     entry_gap, exit_gap = hurdle_gaps(params, previous_state)
     return summed(
         joining(params, previous_state, entry_gap), leaving(params, previous_state, exit_gap)
