@@ -23,7 +23,8 @@ STOCKS = (
 
 def conservation_residual(state):
     """Sum of the stocks minus the max supply: zero up to float rounding."""
-    return sum(state[name] for name in STOCKS) - MAX_SUPPLY
+    first, *rest = STOCKS
+    return sum((state[name] for name in rest), state[first]) - MAX_SUPPLY
 
 
 def policy_metrics(

@@ -27,7 +27,7 @@ from model.constants import (
     LIQUIDATION_RETURNED_SHARE,
     LIQUIDATOR_SHARE,
 )
-from model.parts.emissions import contract_payout
+from model.parts.emissions import daily_payout
 from model.parts.vesting import node_fund_locked
 from model.stochastic import shock
 from model.types import Number, Params, State
@@ -60,7 +60,7 @@ def flow_intensity(gap, sensitivity, max_rate, nodes):
 def net_apr_open(params, state):
     """A node's net APR in USD terms at the opening price (what entrants and incumbents see)."""
     # With no nodes nothing is paid today; a first node would earn the pool rule alone.
-    first_node = contract_payout(state["reward_pool"], params["pool_payout_rate"], 1.0)
+    first_node = daily_payout(state["reward_pool"], params["pool_payout_rate"])
     node_reward = np.where(state["nodes"] > 0, state["reward_per_node"], first_node)
     _, net_apr = yields_of(
         node_reward,
@@ -110,15 +110,16 @@ def policy_treasury_stake(
     locked_move = (from_locked - to_locked) * req
     reserve_move = (from_reserve - to_reserve) * req
     started = from_locked + from_reserve - excess
+    unlocked, spent = -locked_move, -reserve_move
     return {
         "d_staked": started * req,
         "d_nodes": started,
         "d_treasury_nodes": started,
-        "d_locked_a": -locked_move,
+        "d_locked_a": unlocked,
         "d_locked_staked_a": locked_move,
-        "d_vesting_locked": -locked_move,
-        "d_circulating": -reserve_move,
-        "d_node_fund_reserve": -reserve_move,
+        "d_vesting_locked": unlocked,
+        "d_circulating": spent,
+        "d_node_fund_reserve": spent,
     }
 
 
@@ -159,10 +160,11 @@ def joining(params: Params, s: State, entry_gap) -> dict[str, Number]:
     new_nodes = np.minimum(joiners + restakers, np.floor((liquid + savings) / req + 1e-9))
     from_savings = np.minimum(restakers, new_nodes)
     bought = (new_nodes - from_savings) * req * buy
+    staked = new_nodes * req
     return {
-        "d_staked": new_nodes * req,
+        "d_staked": staked,
         "d_nodes": new_nodes,
-        "d_circulating": -new_nodes * req,
+        "d_circulating": -staked,
         "d_restake_pending": -from_savings * req,
         "d_daily_net_flow": bought,
         "daily_nodes_joined": new_nodes,
@@ -190,18 +192,20 @@ def leaving(params: Params, s: State, exit_gap) -> dict[str, Number]:
         ),
         leavable - leavers,
     )
-    returned = leavers * req + liquidated * req * LIQUIDATION_RETURNED_SHARE
-    to_pool = liquidated * req * LIQUIDATION_POOL_SHARE
+    left = leavers + liquidated
+    liquidated_stake = liquidated * req
+    returned = leavers * req + liquidated_stake * LIQUIDATION_RETURNED_SHARE
+    to_pool = liquidated_stake * LIQUIDATION_POOL_SHARE
     entering = np.zeros_like(s["unstake_queue"])  # a new array: the state's is never written
     entering[..., -1] = returned
     return {
-        "d_staked": -(leavers + liquidated) * req,
-        "d_nodes": -(leavers + liquidated),
+        "d_staked": -(left * req),
+        "d_nodes": -left,
         "d_unstake_queue": entering,
         "d_unstaking": returned,
-        "d_circulating": liquidated * req * LIQUIDATOR_SHARE,
+        "d_circulating": liquidated_stake * LIQUIDATOR_SHARE,
         "d_reward_pool": to_pool,
         "d_daily_pool_inflow": to_pool,
         "d_cum_pool_inflow": to_pool,
-        "daily_nodes_left": leavers + liquidated,
+        "daily_nodes_left": left,
     }
