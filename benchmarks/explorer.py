@@ -6,7 +6,8 @@ serialised to JSON as Dash sends them (`plotly.io.json.to_json_plotly`). Each re
 the server has not computed, as a user makes one by moving a control: the payout rate takes a
 new value (the seed, runs and years stay, so the random draws are those already drawn, as in the
 server). The first view after a start also draws them: timed apart. Prints the median of 5 and
-its ratio to the 1 s target.
+its ratio to the 1 s target, with the fastest and slowest repeat (this machine's speed swings
+by a third from minute to minute: quote the median with its spread).
 
     .venv/bin/python benchmarks/explorer.py [--runs 100] [--years 5] [--repeats 5] [--b]
 """
@@ -63,13 +64,15 @@ def main() -> None:
     first = one(view_of(args, 0))  # the session's first view of these runs: draws them too
     times = [one(view_of(args, number)) for number in range(1, args.repeats + 1)]
     median = {key: statistics.median(t[key] for t in times) for key in times[0]}
+    totals = [t["total"] for t in times]
     scenarios = "A and B" if args.b else "A"
     print(
         f"explorer, {args.runs} runs x {args.years:g} years, scenario {scenarios}, a new view, "
         f"median of {args.repeats}: {median['total']:.2f} s (simulate + KPIs "
-        f"{median['compute']:.2f} s, figures + tables {median['draw']:.2f} s); "
-        f"{median['total'] / TARGET_SECONDS:.2f}x the {TARGET_SECONDS:g} s target; the first "
-        f"view after a start (random draws too): {first['total']:.2f} s"
+        f"{median['compute']:.2f} s, figures + tables {median['draw']:.2f} s; fastest "
+        f"{min(totals):.2f} s, slowest {max(totals):.2f} s); {median['total'] / TARGET_SECONDS:.2f}x "
+        f"the {TARGET_SECONDS:g} s target; the first view after a start (random draws too): "
+        f"{first['total']:.2f} s"
     )
 
 

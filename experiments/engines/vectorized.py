@@ -206,30 +206,31 @@ def block_signal(params: dict, substep: int, state: dict, policies) -> dict:
 def step_day(params: dict, state: dict, blocks: list[Block], shapes: dict, day: int) -> dict:
     """One day for every trajectory: each block in order, as cadCAD runs a day.
 
-    Every update reads the state the block started from. Each substep builds a new state dict and
-    never writes into an array, so recorded values and earlier states stay valid. A stock plus a
-    delta has the stock's shape already (a delta that is a plain 0.0 leaves the stock as it is:
-    the same numbers, one array operation fewer); a set value may be a plain scalar and is
-    broadcast.
+    Every update reads the state the block started from: a block's policies and its other
+    (untagged) updates see that state, and since each variable has one update in a block, a
+    tagged update that replaces its variable reads nothing another one has already changed. So
+    the day works on one copy of the caller's dict (which stays as it was) and never writes into
+    an array: recorded values and earlier states stay valid. A stock plus a delta has the stock's
+    shape already (a delta that is a plain 0.0 leaves the stock as it is: the same numbers, one
+    array operation fewer); a set value may be a plain scalar and is broadcast.
     """
+    state = dict(state)
     for substep, block in enumerate(blocks, start=1):
         signal = block_signal(params, substep, state, block.policies)
-        new_state = dict(state)
+        called = [update(params, substep, [], state, signal) for update in block.calls]
         for name, key in block.adds:
             delta = signal[key]
             if type(delta) is not float or delta != 0.0:  # a plain 0.0 changes nothing
-                new_state[name] = state[name] + delta
+                state[name] = state[name] + delta
         for name in block.sets:
             value = signal[name]
             shape = shapes[name]
             if type(value) is not np.ndarray or value.shape != shape:
                 value = _broadcast(value, shape)  # a policy may return a plain scalar
-            new_state[name] = value
-        for update in block.calls:
-            name, value = update(params, substep, [], state, signal)
-            new_state[name] = _shaped(value, shapes[name])
-        new_state["timestep"] = day
-        state = new_state
+            state[name] = value
+        for name, value in called:
+            state[name] = _shaped(value, shapes[name])
+        state["timestep"] = day
     return state
 
 
