@@ -25,6 +25,7 @@ import numpy as np
 
 from model.constants import DAYS_PER_YEAR
 from model.parts.market import DT, impact_decay, log_drift
+from model.parts.rewards import operator_daily_reward
 from model.parts.spending import logistic_odds, pro_usd_per_subscriber_year
 from model.parts.vesting import unlock_sell_shares
 
@@ -112,8 +113,10 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
         "stake_from_holdings_per_node": np.maximum(
             params["staking_requirement"] * (1.0 - params["stake_buy_share"]), 1e-300
         ),
-        "operator_reward_share": params["operator_fee"]
-        + (1.0 - params["operator_fee"]) * params["operator_stake_share"],
+        # the share of a node's reward its operator takes (`operator_daily_reward` of 1)
+        "operator_reward_share": operator_daily_reward(
+            1.0, params["operator_fee"], params["operator_stake_share"]
+        ),
         "operator_stake": params["staking_requirement"] * params["operator_stake_share"],
         "unlock_sell_share_by_class": unlock_sell_shares(params),
     }

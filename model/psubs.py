@@ -1,6 +1,6 @@
 """The partial state update blocks: one day of the SESH economy, in order.
 
-vesting -> spend -> emissions -> rewards -> stake/unstake -> market -> metrics. Each block's
+vesting -> spend -> emissions -> rewards -> staking (treasury, node flows) -> market -> metrics. Each block's
 policies see the state the previous block left; signals named `d_<variable>` are summed across a
 block's policies (as cadCAD does) and added, other signals set the variable.
 """

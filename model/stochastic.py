@@ -12,6 +12,7 @@ find in the state; the vectorized engine passes a pre-stacked table in `params["
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -48,20 +49,24 @@ def _cached_drivers(seed: int, subset: int, run: int, timesteps: int):
     return draw_drivers(seed, subset, run, timesteps)
 
 
-def stack_drivers(seed: int, subsets, runs, timesteps: int) -> dict[str, np.ndarray]:
+def stack_drivers(seed: int, subsets, runs, timesteps: int, keep: bool = False):
     """Draws for many trajectories at once, day-major: shape (timesteps + 1, trajectories), so a
-    day's draws for every trajectory are one contiguous row. Trajectories that share a (subset,
-    run) (common random numbers) share one draw. The arrays are read-only: a stack that fits in
-    STACK_CACHE_BYTES is kept (the last STACK_CACHE_SIZE of them), so a caller that runs the
-    same seeds again with other parameters (the explorer, a sweep) does not draw them again."""
+    day's draws for every trajectory are one contiguous row; trajectories that share a (subset,
+    run) (common random numbers) share one draw. The arrays are read-only. With `keep`, a stack
+    that fits in STACK_CACHE_BYTES is kept (the last STACK_CACHE_SIZE of them), so a caller that
+    runs the same trajectories again with other parameters (the explorer, view after view) does
+    not draw them again; a batch of a streamed run, never run twice, is not kept."""
     key = (int(seed), tuple(map(int, subsets)), tuple(map(int, runs)), int(timesteps))
-    stacked = _STACKS.get(key)
-    if stacked is None:
-        stacked = _stack(*key)
-        if len(DRIVERS) * len(key[1]) * (timesteps + 1) * 8 <= STACK_CACHE_BYTES:
+    with _STACKS_LOCK:  # the explorer's server computes views in threads
+        stacked = _STACKS.get(key)
+    if stacked is not None:
+        return stacked
+    stacked = _stack(*key)
+    if keep and len(DRIVERS) * len(key[1]) * (timesteps + 1) * 8 <= STACK_CACHE_BYTES:
+        with _STACKS_LOCK:
             _STACKS[key] = stacked
             while len(_STACKS) > STACK_CACHE_SIZE:
-                _STACKS.pop(next(iter(_STACKS)))  # the oldest
+                del _STACKS[next(iter(_STACKS))]  # the oldest
     return stacked
 
 
@@ -69,6 +74,7 @@ def stack_drivers(seed: int, subsets, runs, timesteps: int) -> dict[str, np.ndar
 STACK_CACHE_BYTES = 64_000_000
 STACK_CACHE_SIZE = 2
 _STACKS: dict[tuple, dict[str, np.ndarray]] = {}
+_STACKS_LOCK = threading.Lock()
 
 
 def _stack(seed: int, subsets: tuple, runs: tuple, timesteps: int) -> dict[str, np.ndarray]:

@@ -52,6 +52,9 @@ Per_day = Annotated[Number, "1/day"]
 Per_node_year = Annotated[Number, "1/(node year)"]
 Per_sqrt_year = Annotated[Number, "1/sqrt(year)"]  # a volatility
 Log_sd_per_day = Annotated[Number, "log-sd/day"]  # a daily log-normal noise
+Log_drift_per_day = Annotated[Number, "log/day"]  # a daily drift of a log price
+USD_per_subscriber_day = Annotated[Number, "USD/(subscriber day)"]
+USD_per_name_day = Annotated[Number, "USD/(name day)"]
 
 # Switches (a numpy array of them across trajectories in the vectorized engine)
 Flag = Annotated[bool | np.ndarray, "bool"]
@@ -132,8 +135,9 @@ class State(TypedDict):
 
 
 class Params(TypedDict):
-    """What policies receive as `params`: every field of `model.parameters.Parameters`, plus the
-    keys the engines add (run bookkeeping and the random draws, see `model.stochastic.shock`)."""
+    """What policies receive as `params`: every field of `model.parameters.Parameters`, the
+    entries derived from them once per run (`model.derived.with_derived`), plus the keys the
+    engines add (run bookkeeping and the random draws, see `model.stochastic.shock`)."""
 
     # protocol facts
     staking_requirement: SESH_per_node
@@ -207,6 +211,37 @@ class Params(TypedDict):
     stress_day: Days
     stress_price_drop: Share
     stress_exit_share: Share
+    # derived once per run from the parameters (model.derived)
+    impact_on: Flag
+    pool_only: Flag
+    any_pool_only: bool
+    all_impact: bool
+    stress_days: frozenset[int]
+    any_smoothing: bool
+    all_smoothing: bool
+    eth_log_drift_per_day: Log_drift_per_day
+    eth_volatility_per_day: Log_sd_per_day
+    ref_log_drift_per_day: Log_drift_per_day
+    ref_volatility_per_day: Log_sd_per_day
+    impact_retention: Factor
+    impact_transient_share: Share
+    stress_price_factor: Factor
+    pro_route_pool: Flag
+    pol_to_pool_after_review: Flag
+    pol_to_treasury_after_review: Flag
+    pro_net_usd_per_subscriber_day: USD_per_subscriber_day
+    sns_usd_per_name_day: USD_per_name_day
+    pro_odds_at_launch: tuple[Number, Number, Flag]  # (capacity, initial odds, any users)
+    sns_odds_at_launch: tuple[Number, Number, Flag]
+    any_sns_deployed: bool
+    any_fee_buys: bool
+    demand_mean_correction: Log_price
+    node_opex_usd_per_year: USD_per_year
+    node_opex_usd_per_day: USD_per_day
+    stake_from_holdings_per_node: SESH_per_node
+    operator_reward_share: Share
+    operator_stake: SESH
+    unlock_sell_share_by_class: dict[str, Share]
     # engine keys: which trajectory this is and its random draws
     _subset: NotRequired[int | np.ndarray]
     _seed: NotRequired[int]

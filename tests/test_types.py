@@ -4,6 +4,7 @@ import inspect
 import typing
 
 from model import Parameters, initial_state, partial_state_update_blocks
+from model.derived import DERIVED, with_derived
 from model.types import Params, State
 
 ENGINE_KEYS = {"_subset", "_seed", "_runs", "_timesteps", "_first_run", "_drivers"}
@@ -17,10 +18,12 @@ def test_state_lists_every_state_variable():
     assert set(State.__annotations__) == set(initial_state())
 
 
-def test_params_lists_every_parameter_and_the_engine_keys():
-    assert set(Params.__annotations__) == set(Parameters.names()) | ENGINE_KEYS
-    assert Params.__required_keys__ == set(Parameters.names())
+def test_params_lists_every_parameter_the_derived_entries_and_the_engine_keys():
+    names = set(Parameters.names())
+    assert set(Params.__annotations__) == names | set(DERIVED) | ENGINE_KEYS
+    assert Params.__required_keys__ == names | set(DERIVED)
     assert Params.__optional_keys__ == ENGINE_KEYS
+    assert set(with_derived(Parameters().to_dict())) == names | set(DERIVED)
 
 
 def test_params_units_match_the_parameter_table():

@@ -8,6 +8,7 @@ from experiments.engines.base import model_params
 from experiments.engines.vectorized import (
     block_signal,
     compile_blocks,
+    run_vectorized,
     stacked_initial_state,
     stacked_params,
     step_day,
@@ -245,3 +246,43 @@ def test_the_guard_names_the_same_variable_whatever_a_run_keeps_for_later(monkey
         messages.append(str(raised.value))
     assert messages[0] == messages[1]
     assert "non-finite" in messages[0]
+
+
+# Each subset takes the other side of a branch on the parameters (model.derived) from the rest:
+# alone, a subset's call skips what the mixed call works out for the others.
+BRANCHING_SUBSETS = [
+    Parameters(),
+    Parameters(launch_smoothing=False, stress_day=40),
+    Parameters(price_model="pool_only", pro_revenue_route="pool"),
+    Parameters(price_model="exogenous", sns_deployed=True, sns_launch_day=10),
+]
+
+
+def test_branches_on_the_parameters_do_not_change_a_trajectory():
+    """A trajectory's numbers are the same whether its call skips work no trajectory uses (it
+    runs alone) or works it out for the others (mixed with subsets on the other branch)."""
+    mixed = run_vectorized(BRANCHING_SUBSETS, runs=2, timesteps=120, seed=3)
+    for subset, parameters in enumerate(BRANCHING_SUBSETS):
+        alone = run_vectorized([parameters], runs=2, timesteps=120, seed=3, first_subset=subset)
+        mine = mixed[mixed["subset"] == subset].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, alone, check_exact=True)
+
+
+def test_random_draws_are_drawn_once_per_trajectory_set_and_read_only():
+    from model.stochastic import _STACKS, draw_drivers, stack_drivers
+
+    first = stack_drivers(11, [0, 1, 0], [1, 1, 1], 30, keep=True)
+    assert stack_drivers(11, [0, 1, 0], [1, 1, 1], 30) is first  # kept: not drawn again
+    assert not first["eth_shock"].flags.writeable
+    # common draws: trajectories with the same (subset, run) share one draw
+    np.testing.assert_array_equal(first["eth_shock"][:, 0], first["eth_shock"][:, 2])
+    np.testing.assert_array_equal(first["ref_shock"][:, 1], draw_drivers(11, 1, 1, 30)["ref_shock"])
+    # a batch's stack is not kept
+    stack_drivers(12, [0], [1], 30)
+    assert all(key[0] != 12 for key in _STACKS)
+
+
+@pytest.mark.parametrize("engine", ["vectorized", "radcad", "cadcad"])
+def test_no_parameter_sets_is_a_parameter_error(engine):
+    with pytest.raises(ParameterError, match="invalid parameter sets: must be at least one"):
+        simulate([], runs=1, years=0.1, engine=engine)

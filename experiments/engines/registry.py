@@ -145,6 +145,8 @@ def simulate(
     state variables (plus the invariant guard's); the vectorized engine on a single process
     only. None keeps every variable.
     """
+    if len(parameter_sets) == 0:
+        raise ParameterError("invalid parameter sets: must be at least one, got none")
     if record is not None and (spec.engine, spec.backend) != ("vectorized", "single_process"):
         raise ParameterError("invalid record: only the vectorized engine on single_process")
     runner = ENGINES[spec.engine].runner(spec.backend)

@@ -3,7 +3,8 @@
 cadCAD and radCAD walk one (subset, run) trajectory at a time through Python dicts, so the cost of
 a day is paid once per trajectory. Here each state variable and each parameter is an array with one
 element per trajectory (all subsets x all runs), and the same `partial_state_update_blocks` list is
-walked once per day: the model's functions are numpy expressions without Python branches on state,
+walked once per day: the model's functions are numpy expressions without Python branches on state
+(their few branches are on the parameters or the day, the same for every trajectory of a call),
 so one call computes the day for every trajectory. Randomness comes from the same per-(subset, run)
 seeds (`model.stochastic.stack_drivers`), so the frame equals cadCAD's to float rounding.
 
@@ -149,7 +150,8 @@ def stacked_params(
         _seed=int(seed),
         _runs=int(runs),
         _timesteps=int(timesteps),
-        _drivers=stack_drivers(seed, draw_subsets, chosen.runs, timesteps),
+        # a whole call's draws are kept for the next call with the same trajectories (a batch's not)
+        _drivers=stack_drivers(seed, draw_subsets, chosen.runs, timesteps, keep=batch is None),
     )
     return with_derived(params)
 

@@ -16,9 +16,9 @@ This block turns Q into a price, by `price_model`:
   keeps `impact_persistence` of the pool's move (a ratchet) and traders close
   `arbitrage_strength` of the gap; the price is the pool's.
 
-In every model arbitrageurs then trade the pool towards the target price, each leg capped at
-`max_trade_reserve_share` of its input reserve and the SESH leg at what liquid wallets hold; the
-part they cannot trade is recorded in `daily_unmet_trade`. On `stress_day` ETH/USD and the
+In every model arbitrageurs then trade the pool towards the target price in one swap, capped at
+`max_trade_reserve_share` of its input reserve and, when they sell SESH, at what liquid wallets
+hold; the part they cannot trade is recorded in `daily_unmet_trade`. On `stress_day` ETH/USD and the
 valuation both drop by `stress_price_drop`.
 """
 
@@ -105,7 +105,7 @@ def consolidated_depth(state, outside_depth_share):
 
 
 def arbitrage_swap(amm_sesh, amm_quote, target_price_quote, fee, max_sesh_in, cap):
-    """Trade the pool towards a target SESH price (in ETH), capped.
+    """Trade the pool towards a target SESH price (in ETH), capped (`capped_swap`).
 
     Returns (amm_sesh, amm_quote, net SESH bought by wallets, unmet SESH-equivalent). One swap,
     in the direction the pool must move: wallets buy SESH with ETH when the pool is below the
