@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from model.constants import DAYS_PER_YEAR
-from model.parts.market import DT, impact_decay, log_drift
+from model.parts.market import gbm_scales, impact_rates
 from model.parts.rewards import operator_daily_reward
 from model.parts.spending import logistic_odds, pro_usd_per_subscriber_year
 from model.parts.vesting import unlock_sell_shares
@@ -69,7 +69,17 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
     model = np.asarray(params["price_model"])
     pool_only = model == "pool_only"
     convention = params["drift_convention"]
+    eth_drift, eth_volatility = gbm_scales(
+        params["eth_drift"], params["eth_volatility"], convention
+    )
+    ref_drift, ref_volatility = gbm_scales(
+        params["ref_drift"], params["ref_volatility"], convention
+    )
+    retention, transient_share = impact_rates(
+        params["impact_permanent_share"], params["impact_half_life_days"]
+    )
     after_review = np.asarray(params["pol_after_review"])
+    route_pool = np.asarray(params["pro_revenue_route"]) == "pool"
     sns = params["sns_deployed"]
     opex_year = params["node_opex_usd_per_month"] * 12.0
     return {
@@ -81,20 +91,14 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
         "stress_days": frozenset(np.atleast_1d(params["stress_day"]).tolist()) - {0},
         "any_smoothing": bool(np.any(params["launch_smoothing"])),
         "all_smoothing": bool(np.all(params["launch_smoothing"])),
-        "eth_log_drift_per_day": log_drift(
-            params["eth_drift"], params["eth_volatility"], convention
-        )
-        * DT,
-        "eth_volatility_per_day": params["eth_volatility"] * np.sqrt(DT),
-        "ref_log_drift_per_day": log_drift(
-            params["ref_drift"], params["ref_volatility"], convention
-        )
-        * DT,
-        "ref_volatility_per_day": params["ref_volatility"] * np.sqrt(DT),
-        "impact_retention": impact_decay(params["impact_half_life_days"]),
-        "impact_transient_share": 1.0 - params["impact_permanent_share"],
+        "eth_log_drift_per_day": eth_drift,
+        "eth_volatility_per_day": eth_volatility,
+        "ref_log_drift_per_day": ref_drift,
+        "ref_volatility_per_day": ref_volatility,
+        "impact_retention": retention,
+        "impact_transient_share": transient_share,
         "stress_price_factor": 1.0 - params["stress_price_drop"],
-        "pro_route_pool": np.asarray(params["pro_revenue_route"]) == "pool",
+        "pro_route_pool": route_pool,
         "pol_to_pool_after_review": after_review == "pool",
         "pol_to_treasury_after_review": after_review == "treasury",
         "pro_net_usd_per_subscriber_day": pro_usd_per_subscriber_year(params)
@@ -106,7 +110,7 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "sns_odds_at_launch": logistic_odds(params["sns_names_at_launch"], params["sns_names_max"]),
         "any_sns_deployed": bool(np.any(sns)),
-        "any_fee_buys": bool(np.any((np.asarray(params["pro_revenue_route"]) == "pool") | sns)),
+        "any_fee_buys": bool(np.any(route_pool | sns)),
         "demand_mean_correction": 0.5 * params["demand_volatility"] ** 2,
         "node_opex_usd_per_year": opex_year,
         "node_opex_usd_per_day": opex_year / DAYS_PER_YEAR,

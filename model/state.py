@@ -16,7 +16,7 @@ from model.constants import (
 )
 from model.derived import with_derived
 from model.parameters import Parameters, tge_stake
-from model.parts.emissions import clamped_basis_day, contract_payout
+from model.parts.emissions import clamped_basis_day, daily_payout
 from model.parts.metrics import policy_metrics
 from model.types import State
 
@@ -66,7 +66,7 @@ def initial_state(parameters: Parameters | None = None) -> State:
         "treasury_nodes": float(treasury_nodes),
         "node_fund_reserve": 0.0,
         "reward_basis": basis,
-        "reward_per_node": contract_payout(first_day, p.pool_payout_rate, 1.0) / max(nodes, 1),
+        "reward_per_node": daily_payout(first_day, p.pool_payout_rate) / max(nodes, 1),
         "restake_pending": 0.0,
         "unstake_queue": np.zeros(UNLOCK_DAYS + 1),
         # demand

@@ -75,6 +75,14 @@ def today(state: State) -> int:
     return int(day[0]) if type(day) is np.ndarray and day.ndim else int(day)
 
 
+def on_stress_day(params: Params, state: State, value, otherwise):
+    """`value` for the trajectories on their stress day, `otherwise` for the rest; None on a day
+    no trajectory has its stress event (a branch on the parameters and the day: skip the work)."""
+    if today(state) not in params["stress_days"]:
+        return None
+    return np.where(state["day"] == params["stress_day"], value, otherwise)
+
+
 def market_circulating_supply(state: State) -> SESH:
     """Circulating supply as markets count it: max supply less locked tokens and the pool.
 

@@ -129,7 +129,7 @@ def test_rewards_policy_pays_claims_and_sells_the_configured_share():
 
 
 def test_node_yields_hand_values():
-    apr, net = node_yields(20.0, 0.1, 25_000.0, 20.0)
+    apr, net = node_yields(20.0, 0.1, 25_000.0, 20.0 * 12)  # $20 a month
     assert apr == pytest.approx(20 * 365 / 25_000)
     assert net == pytest.approx(apr - 240 / 2_500)
 

@@ -225,11 +225,7 @@ def step_day(params: dict, state: dict, blocks: list[Block], shapes: dict, day: 
             if type(delta) is not float or delta != 0.0:  # a plain 0.0 changes nothing
                 state[name] = state[name] + delta
         for name in block.sets:
-            value = signal[name]
-            shape = shapes[name]
-            if type(value) is not np.ndarray or value.shape != shape:
-                value = _broadcast(value, shape)  # a policy may return a plain scalar
-            state[name] = value
+            state[name] = _shaped(signal[name], shapes[name])
         for name, value in called:
             state[name] = _shaped(value, shapes[name])
         state["timestep"] = day

@@ -30,7 +30,7 @@ from model.constants import DAYS_PER_YEAR
 from model.parts.amm import capped_swap, input_to_reach_ratio, price_of_token
 from model.stochastic import shock
 from model.types import Number, Params, State
-from model.utils import clip, liquid_wallets, market_circulating_supply, today
+from model.utils import clip, liquid_wallets, market_circulating_supply, on_stress_day
 
 DT = 1.0 / DAYS_PER_YEAR  # one timestep, in years
 # A numerical guard, not economics: each impact state stays within e^+-50 (about 10^+-22) of the
@@ -44,14 +44,18 @@ def log_drift(drift, volatility, convention):
     return np.where(np.asarray(convention) == "mean", drift - 0.5 * volatility**2, drift)
 
 
+def gbm_scales(drift, volatility, convention="median", dt=DT):
+    """A step's parameter-only parts: (log drift x dt, volatility x sqrt(dt))."""
+    return log_drift(drift, volatility, convention) * dt, volatility * np.sqrt(dt)
+
+
 def gbm_step(level, drift, volatility, normal_draw, convention="median", dt=DT):
     """One step of a geometric Brownian motion under the drift convention."""
-    mu = log_drift(drift, volatility, convention)
-    return gbm_day(level, mu * dt, volatility * np.sqrt(dt), normal_draw)
+    return gbm_day(level, *gbm_scales(drift, volatility, convention, dt), normal_draw)
 
 
 def gbm_day(level, log_drift_per_step, volatility_per_step, normal_draw):
-    """`gbm_step` with its parameter-only parts (log drift x dt, volatility x sqrt(dt)) given."""
+    """`gbm_step` with its parameter-only parts (`gbm_scales`) given."""
     return level * np.exp(log_drift_per_step + volatility_per_step * normal_draw)
 
 
@@ -65,20 +69,19 @@ def impact_decay(half_life_days):
     return 2.0 ** (-1.0 / np.maximum(half_life_days, 1e-9))
 
 
+def impact_rates(permanent_share, half_life_days):
+    """A day's parameter-only parts of the impact: (retention 2^(-1/h), transient share 1 - theta)."""
+    return impact_decay(half_life_days), 1.0 - permanent_share
+
+
 def impact_step(permanent, transient, impulse_today, permanent_share, half_life_days):
     """One day of impact: (A + theta f, 2^(-1/h) J + (1 - theta) f), each within +-LOG_BOUND."""
-    return impact_day(
-        permanent,
-        transient,
-        impulse_today,
-        permanent_share,
-        impact_decay(half_life_days),
-        1.0 - permanent_share,
-    )
+    rates = impact_rates(permanent_share, half_life_days)
+    return impact_day(permanent, transient, impulse_today, permanent_share, *rates)
 
 
 def impact_day(permanent, transient, impulse_today, permanent_share, retention, transient_share):
-    """`impact_step` with its parameter-only parts (2^(-1/h), 1 - theta) given."""
+    """`impact_step` with its parameter-only parts (`impact_rates`) given."""
     permanent = permanent + permanent_share * impulse_today
     transient = retention * transient + transient_share * impulse_today
     return (
@@ -194,8 +197,8 @@ def policy_market(
         params["ref_volatility_per_day"],
         shock(params, s, "ref_shock"),
     )
-    if today(s) in params["stress_days"]:  # a branch on the parameters and the day
-        crash = np.where(s["day"] == params["stress_day"], params["stress_price_factor"], 1.0)
+    crash = on_stress_day(params, s, params["stress_price_factor"], 1.0)
+    if crash is not None:
         eth_usd, valuation = crash * eth_usd, crash * valuation
     net_flow = s["daily_net_flow"]
     wallets = liquid_wallets(s)

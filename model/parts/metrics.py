@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.constants import DAYS_PER_YEAR, MAX_SUPPLY
-from model.parts.staking import yields_of
+from model.parts.staking import node_yields
 from model.types import Number, Params, State
 from model.utils import market_circulating_supply
 
@@ -34,7 +34,7 @@ def policy_metrics(
     s = previous_state
     price = s["price_usd"]
     per_node = s["reward_per_node"]
-    apr_sesh, net_apr = yields_of(
+    apr_sesh, net_apr = node_yields(
         per_node,
         price,
         params["staking_requirement"],

@@ -31,16 +31,11 @@ from model.parts.emissions import daily_payout
 from model.parts.vesting import node_fund_locked
 from model.stochastic import shock
 from model.types import Number, Params, State
-from model.utils import clip, liquid_wallets, market_circulating_supply, summed, today
+from model.utils import clip, liquid_wallets, market_circulating_supply, on_stress_day, summed
 
 
-def node_yields(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month):
+def node_yields(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_year):
     """(APR in SESH, net APR in USD terms after operating cost) of one node's stake."""
-    return yields_of(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_month * 12.0)
-
-
-def yields_of(node_reward_per_day, price_usd, staking_requirement, opex_usd_per_year):
-    """`node_yields` with the yearly operating cost given (a derived parameter)."""
     apr_sesh = node_reward_per_day * DAYS_PER_YEAR / staking_requirement
     stake_value = staking_requirement * np.maximum(price_usd, 1e-12)
     net_apr = apr_sesh - opex_usd_per_year / stake_value
@@ -62,7 +57,7 @@ def net_apr_open(params, state):
     # With no nodes nothing is paid today; a first node would earn the pool rule alone.
     first_node = daily_payout(state["reward_pool"], params["pool_payout_rate"])
     node_reward = np.where(state["nodes"] > 0, state["reward_per_node"], first_node)
-    _, net_apr = yields_of(
+    _, net_apr = node_yields(
         node_reward,
         state["price_usd"],
         params["staking_requirement"],
@@ -175,15 +170,12 @@ def leaving(params: Params, s: State, exit_gap) -> dict[str, Number]:
     """The whole nodes that leave today at `exit_gap` (from `hurdle_gaps`) or are liquidated,
     into the unlock queue."""
     req = params["staking_requirement"]
-    day = s["day"]
     nodes = np.maximum(s["nodes"] - s["treasury_nodes"], 0.0)
     leavable = free_nodes(s, req)
     expected = flow_intensity(exit_gap, params["yield_sensitivity"], params["max_exit_rate"], nodes)
-    if today(s) in params["stress_days"]:  # a branch on the parameters and the day
-        expected = (
-            expected
-            + np.where(day == params["stress_day"], params["stress_exit_share"], 0.0) * leavable
-        )
+    stressed = on_stress_day(params, s, params["stress_exit_share"], 0.0)
+    if stressed is not None:
+        expected = expected + stressed * leavable
     leavers = np.minimum(whole_nodes(expected, shock(params, s, "exit_draw")), leavable)
     liquidated = np.minimum(
         whole_nodes(
