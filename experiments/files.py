@@ -383,6 +383,14 @@ class OutputFolder:
         return OutputError(f"invalid {self.what} '{self.given}': {why}")
 
     def check(self) -> None:
+        try:
+            self._check()
+        except OSError as error:  # e.g. a folder it may not read
+            raise OutputError(
+                f"cannot read {self.what} '{self.given}': {error.strerror or error}"
+            ) from None
+
+    def _check(self) -> None:
         if self._unresolvable:
             raise self._invalid(f"{self._unresolvable}; point it at a folder or a new path")
         target = self.target
@@ -507,7 +515,13 @@ class OutputFolder:
             self._probe()
             self._take_lock()
             try:
-                self.clean_leftovers()
+                try:
+                    self.clean_leftovers()
+                except OSError as error:
+                    raise OutputError(
+                        f"cannot clean up beside {self.what} '{self.given}': "
+                        f"{error.strerror or error}"
+                    ) from None
                 self.check()  # again, under the lock
                 yield self
             finally:

@@ -495,3 +495,19 @@ def test_a_full_disk_while_publishing_keeps_the_previous_site(
     assert f"cannot write SITE_DIR '{site}'" in line and "No space left on device" in line
     assert _tree(site) == previous
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_an_out_that_cannot_be_read_is_one_line(tmp_path, capsys, monkeypatch, no_simulation):
+    out = tmp_path / "out"
+    out.mkdir()
+    scandir = os.scandir
+
+    def refused(path="."):
+        if Path(path) == out:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    assert _main(*RUN, "--out", out) == 2
+    line = _one_error_line(capsys)
+    assert f"cannot read --out '{out}'" in line and "Permission denied" in line
