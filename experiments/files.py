@@ -188,9 +188,13 @@ def _shown(names: Sequence[str]) -> str:
 def _temp_folder(out: Path) -> Path:
     """A temp folder beside `out` with this project's marker: the process id and the target."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
-    tmp.chmod(0o777 & ~umask())  # mkdtemp makes it private; results are ordinary files
-    marker = {"written_by": WRITTEN_BY, "pid": os.getpid(), "target": out.name}
-    (tmp / TMP_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+    try:
+        tmp.chmod(0o777 & ~umask())  # mkdtemp makes it private; results are ordinary files
+        marker = {"written_by": WRITTEN_BY, "pid": os.getpid(), "target": out.name}
+        (tmp / TMP_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+    except BaseException:  # e.g. a full disk: no unmarked temp folder left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return tmp
 
 
@@ -221,12 +225,14 @@ def write_folder_atomically(
     out = Path(out)
     created_parent = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_folder(out)
+    tmp = None
     try:
+        tmp = _temp_folder(out)
         write(tmp)
         _put_in_place(tmp, out, manifest)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # made above by this process: all of it is ours
+        if tmp is not None:  # made above by this process: all of it is ours
+            shutil.rmtree(tmp, ignore_errors=True)
         if created_parent and not out.exists():
             _remove_if_empty(out.parent)
 

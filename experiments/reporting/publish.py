@@ -17,6 +17,7 @@ entry named like something the site writes (`index.html`, a report's folder) is 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -65,7 +66,7 @@ def find_results(results_dir: Path) -> list[Path]:
 def site_folder(site_dir: Path, results: list[Path], force: bool = False) -> OutputFolder:
     """SITE_DIR as a guarded output folder: what the site would write is the index, its manifest
     and one folder per results directory."""
-    own = (INDEX_FILE, *(r.name for r in results))
+    own = (INDEX_FILE, *(_site_name(r) for r in results))
     return OutputFolder(site_dir, own=own, force=force, what="SITE_DIR", manifest=SITE_MANIFEST)
 
 
@@ -78,6 +79,11 @@ def check_site_dir(site_dir: Path, results: list[Path], force: bool = False) -> 
     return folder
 
 
+def _site_name(results_dir: Path) -> str:
+    """The results folder's name in the site (`.` and `..` given as RESULTS_DIR: the real one)."""
+    return Path(os.path.abspath(results_dir)).name or "results"
+
+
 def build_site(results: list[Path], site: Path, warn=None) -> list[Path]:
     """Write the reports, the index and the site's manifest (listing them) into the new folder
     `site`; return what was published. A results folder that cannot be read is skipped with
@@ -85,21 +91,21 @@ def build_site(results: list[Path], site: Path, warn=None) -> list[Path]:
     warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     entries, published = [], []
     for results_dir in results:
+        target = site / _site_name(results_dir)
         try:
             loaded = report.load_results(results_dir, timeseries=False)
             if (results_dir / "timeseries.parquet").is_file():
                 report.check_timeseries(results_dir / "timeseries.parquet", report.NEEDED_COLUMNS)
-            target = site / results_dir.name
             target.mkdir()
             if (results_dir / report.REPORT_FILE).is_file():
                 shutil.copyfile(results_dir / report.REPORT_FILE, target / INDEX_FILE)
             else:
                 report.write_report(results_dir, destination=target).rename(target / INDEX_FILE)
         except report.ReportError as error:
-            shutil.rmtree(site / results_dir.name, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)
             warn(f"skipping {results_dir}: {error}")
             continue
-        entries.append((results_dir.name, loaded))
+        entries.append((target.name, loaded))
         published.append(results_dir)
     if not entries:
         raise PublishError("nothing to publish: every results folder was unreadable")
