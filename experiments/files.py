@@ -289,8 +289,8 @@ def _replace_file_by_file(
         json.dumps(manifest_document(owned | written, state=BEING_REPLACED), indent=2) + "\n",
         encoding="utf-8",
     )
+    os.replace(interim, out / manifest)  # from here on, every file of ours in `out` is listed
     try:
-        os.replace(interim, out / manifest)  # from here on, every file of ours is listed
         for name in sorted(written - {manifest}):
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp / name, out / name)
@@ -412,10 +412,18 @@ class OutputFolder:
         foreign = foreign_entries(target, owned_files(target, self.manifest))
         in_the_way = [f for f in foreign if f in self.own]
         if in_the_way:
+            unmarked = (
+                f'; its {self.manifest} lacks this project\'s "written_by" (output written '
+                "before this project marked its manifests is not recognised: remove it yourself "
+                "if it is that)"
+                if self.manifest in in_the_way
+                else ""
+            )
             raise self._invalid(
                 f"it holds {_shown(in_the_way)}, which this project did not write (no "
                 f"{self.manifest} of this project lists it) but would write; move or rename it, "
-                "or choose another folder (--force never replaces a file it did not write)"
+                f"or choose another folder (--force never replaces a file it did not write)"
+                f"{unmarked}"
             )
         if foreign and not self.force:
             raise self._invalid(

@@ -511,3 +511,32 @@ def test_an_out_that_cannot_be_read_is_one_line(tmp_path, capsys, monkeypatch, n
     assert _main(*RUN, "--out", out) == 2
     line = _one_error_line(capsys)
     assert f"cannot read --out '{out}'" in line and "Permission denied" in line
+
+
+def test_a_failure_while_replacing_beside_the_users_files_is_one_line_and_recoverable(
+    tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "out"
+    assert _main(*RUN, "--out", out) == 0
+    (out / "notes.txt").write_text("mine")
+    replace, calls = os.replace, []
+
+    def failing_replace(source, target):
+        if Path(target).parent == out:
+            calls.append(target)
+            if len(calls) == 3:  # the manifest and one file are in: then the disk goes
+                raise OSError(errno.EIO, os.strerror(errno.EIO), str(target))
+        return replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    capsys.readouterr()
+    assert _main(*RUN, "--seed", "4", "--out", out, "--force") == 2
+    line = _one_error_line(capsys)
+    assert "Input/output error" in line and "being replaced" in line
+    manifest = _manifest(out)
+    assert manifest["state"] == BEING_REPLACED
+    assert {p.name for p in out.iterdir()} - {"notes.txt"} <= set(manifest["files"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # its temp folder removed
+    monkeypatch.setattr(os, "replace", replace)
+    assert _main(*RUN, "--seed", "4", "--out", out, "--force") == 0
+    assert "state" not in _manifest(out) and (out / "notes.txt").read_text() == "mine"
