@@ -25,7 +25,6 @@ from experiments.engines.guard import InvariantError
 from experiments.engines.registry import BACKENDS, ENGINES
 from experiments.files import (
     OutputError,
-    OutputFolder,
     jsonable,
     probe_writable,
     write_folder_atomically,
@@ -115,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--force",
         action="store_true",
-        help="replace --out even if it holds files that are not this project's results",
+        help="write into --out even if it holds files that are not this project's (they are kept)",
     )
     regress = commands.add_parser("regress", help="rerun the golden KPI cases; fail on drift")
     regress.add_argument("cases", nargs="*", metavar="CASE", help="golden cases (default: all)")
@@ -128,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="e.g. results")
     publish.add_argument("site_dir", type=Path, metavar="SITE_DIR", help="e.g. site")
     publish.add_argument(
-        "--force", action="store_true", help="replace SITE_DIR even if it is not a published site"
+        "--force",
+        action="store_true",
+        help="write into SITE_DIR even if it holds files that are not the site's (they are kept)",
     )
     explore = commands.add_parser("explore", help="the interactive explorer (a local web app)")
     explore.add_argument("--port", type=int, default=8050, help="port (default 8050)")
@@ -308,7 +309,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     started_utc = dt.datetime.now(dt.UTC)
     plan = plan_run(args)
     folder = results.output_folder(plan, force=args.force)
-    folder.check()
+    folder.check()  # a foreign, looping or mount-point --out fails here, before simulating
     problem = size_problem(plan)
     if problem:
         return _fail(problem)
@@ -383,18 +384,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    """Every report under RESULTS_DIR as a static site in SITE_DIR, swapped in atomically."""
+    """Every report under RESULTS_DIR as a static site in SITE_DIR, put in place atomically;
+    files in SITE_DIR that the site's manifest does not list are the user's and are kept."""
     from experiments.reporting import publish
     from experiments.reporting.report import ReportError
 
     site = args.site_dir.absolute()
     try:
         found = publish.find_results(args.results_dir)
-        if not args.force:
-            publish.check_site_dir(site)
-        folder = OutputFolder(site, force=True, what="SITE_DIR")
+        folder = publish.check_site_dir(site, found, force=args.force)  # before any report
         published = []
-        with folder.prepare():
+        with folder.prepare():  # probe, lock and clean up; only the site's own files replaced
             folder.write(lambda tmp: published.extend(publish.build_site(found, tmp)))
     except (publish.PublishError, ReportError) as error:
         raise UsageError(str(error)) from None

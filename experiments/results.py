@@ -1,9 +1,11 @@
 """A results folder: what a run writes (timeseries, KPI tables, manifest, report), all at once.
 
-`write_results` fills a folder; `save` swaps it in atomically (`experiments.files`), so the
+`write_results` fills a folder; `save` puts it in place atomically (`experiments.files`), so the
 target is either the previous complete results or the new complete results, never half of one.
 The manifest records everything needed to rerun: the command, settings, every subset's
-parameters, package versions and the git revision.
+parameters, package versions and the git revision. It is also what makes a folder this project's
+results: `"written_by": "sesh-economy-model"` and `files`, every file the run wrote. Only files
+it lists are ever replaced or removed; anything else in `--out` is the user's and stays.
 """
 
 from __future__ import annotations
@@ -19,20 +21,28 @@ from typing import Any
 
 from experiments.analysis import compare, kpis
 from experiments.engines.base import PARQUET_OPTIONS
-from experiments.files import OutputFolder, json_text, write_folder_atomically
+from experiments.files import (
+    MANIFEST,
+    WRITTEN_BY,
+    OutputFolder,
+    json_text,
+    write_folder_atomically,
+)
 from experiments.plan import Plan
 from model.constants import TGE_DATE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("numpy", "pandas", "cadCAD", "radcad", "ray", "pyarrow", "plotly")
 RESULT_FILES = ("timeseries.parquet", "kpis.json", "kpis.csv", "manifest.json", "report.html")
-# Every file a results folder of this project can hold (experiments add their own tables).
+# Every file a run of this project can write (experiments add their own tables): a user's entry
+# with one of these names is in the way (refused, even with --force); anything else is kept.
 OWN_FILES = (*RESULT_FILES, "sensitivity.csv", "comparison.csv")
 
 
 def output_folder(plan: Plan, force: bool = False) -> OutputFolder:
-    """The run's --out as a guarded output folder (see `experiments.files.OutputFolder`)."""
-    return OutputFolder(plan.out, own=OWN_FILES, force=force, what="--out")
+    """The run's --out as a guarded output folder (see `experiments.files.OutputFolder`): with
+    `force` the user's files in it are kept and the results written beside them."""
+    return OutputFolder(plan.out, own=OWN_FILES, force=force, what="--out", manifest=MANIFEST)
 
 
 def result_files(plan: Plan, extras) -> list[str]:
@@ -43,9 +53,9 @@ def result_files(plan: Plan, extras) -> list[str]:
 
 
 def save(out: Path, plan: Plan, frame, summary, manifest, extras=None) -> None:
-    """Write the results into a temp folder beside `out` and swap it in."""
+    """Write the results into a temp folder beside `out` and put them in place."""
     write_folder_atomically(
-        out, lambda tmp: write_results(tmp, plan, frame, summary, manifest, extras)
+        out, lambda tmp: write_results(tmp, plan, frame, summary, manifest, extras), MANIFEST
     )
 
 
@@ -106,6 +116,7 @@ def build_manifest(
     files: Sequence[str] = RESULT_FILES,
 ) -> dict[str, Any]:
     return {
+        "written_by": WRITTEN_BY,  # with "files": what makes a folder this project's results
         "experiment": plan.experiment.name,
         "description": plan.experiment.description,
         "command": ["python", "-m", "experiments", *sys.argv[1:]],

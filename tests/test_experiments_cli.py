@@ -201,10 +201,17 @@ def test_failed_write_keeps_the_previous_results(tmp_path):
     assert (out / "manifest.json").read_text() == "old"
 
 
+def _manifest(text: str) -> str:
+    """A manifest of this project's, as a run writes it (it lists itself)."""
+    return json.dumps(
+        {"written_by": "sesh-economy-model", "note": text, "files": ["manifest.json"]}
+    )
+
+
 def test_failure_between_the_renames_puts_the_previous_results_back(tmp_path, monkeypatch):
     out = tmp_path / "baseline"
     out.mkdir()
-    (out / "manifest.json").write_text("old")
+    (out / "manifest.json").write_text(_manifest("old"))
     rename = Path.rename
 
     def failing_rename(self, target):
@@ -214,9 +221,9 @@ def test_failure_between_the_renames_puts_the_previous_results_back(tmp_path, mo
 
     monkeypatch.setattr(Path, "rename", failing_rename)
     with pytest.raises(OSError):
-        cli.write_atomically(out, lambda tmp: (tmp / "manifest.json").write_text("new"))
+        cli.write_atomically(out, lambda tmp: (tmp / "manifest.json").write_text(_manifest("new")))
     assert [p.name for p in tmp_path.iterdir()] == ["baseline"]
-    assert (out / "manifest.json").read_text() == "old"
+    assert (out / "manifest.json").read_text() == _manifest("old")
 
 
 def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, capsys):

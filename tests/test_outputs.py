@@ -54,12 +54,13 @@ def test_a_user_file_in_out_makes_the_run_refuse_and_survives(tmp_path, capsys, 
     assert (out / "notes.txt").read_text() == "mine" and (out / "analysis").is_dir()
 
 
-def test_force_replaces_a_folder_with_user_files(tmp_path):
+def test_force_writes_beside_the_user_files_and_keeps_them(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     assert _main(*RUN, "--out", str(out), "--force") == 0
-    assert not (out / "notes.txt").exists() and (out / "kpis.json").is_file()
+    assert (out / "notes.txt").read_text() == "mine" and (out / "kpis.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp, old or lock left
 
 
 def test_a_previous_results_folder_is_replaced_without_force(tmp_path):
@@ -149,18 +150,34 @@ def _dead_pid() -> int:
     return int(done.stdout)
 
 
+def _marked_temp(path: Path, pid: int, target: str) -> Path:
+    """A temp folder as this project makes it: the marker names the process and the target."""
+    import json
+
+    from experiments.files import TMP_MARKER, WRITTEN_BY
+
+    path.mkdir()
+    marker = {"written_by": WRITTEN_BY, "pid": pid, "target": target}
+    (path / TMP_MARKER).write_text(json.dumps(marker))
+    return path
+
+
 def test_leftovers_of_killed_runs_are_removed_and_a_half_swap_is_restored(tmp_path):
     dead, alive = _dead_pid(), os.getpid()
-    stale = tmp_path / f".out.tmp-{dead}-abc"
-    stale.mkdir()
+    stale = _marked_temp(tmp_path / f".out.tmp-{dead}-abc", dead, "out")
     (stale / "timeseries.parquet").write_bytes(b"x" * 1000)
-    running = tmp_path / f".other.tmp-{alive}-def"
-    running.mkdir()
-    # another results folder whose swap was killed between its two renames
-    (tmp_path / f".gone.old-{dead}-ghi").mkdir()
-    assert _main(*RUN, "--out", str(tmp_path / "out")) == 0
+    running = _marked_temp(tmp_path / f".out.tmp-{alive}-def", alive, "out")
+    other = _marked_temp(tmp_path / f".other.tmp-{dead}-def", dead, "other")  # not this target
+    # this target's swap was killed between its two renames: the previous results are in .old
+    assert _main(*RUN, "--out", str(tmp_path / "first")) == 0
+    previous = (tmp_path / "first" / "manifest.json").read_text()
+    (tmp_path / "first").rename(tmp_path / f".out.old-{dead}-ghi")
+    with OutputFolder(tmp_path / "out").prepare():
+        assert (tmp_path / "out" / "manifest.json").read_text() == previous  # put back
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(["out", running.name, "gone"])
+    assert names == sorted(["out", running.name, other.name])
+    assert _main(*RUN, "--out", str(tmp_path / "out"), "--seed", "3") == 0  # then replaced
+    assert (tmp_path / "out" / "manifest.json").read_text() != previous
 
 
 @pytest.mark.parametrize("engine", ["vectorized", "radcad"])

@@ -455,7 +455,12 @@ def test_publish_builds_an_index_linking_every_report(results_root, tmp_path, ca
     for name in ("baseline", "fee split"):
         published = (site / name / "index.html").read_bytes()
         assert published == (results_root / name / report.REPORT_FILE).read_bytes()
-    assert sorted(p.name for p in site.iterdir()) == ["baseline", "fee split", "index.html"]
+    assert sorted(p.name for p in site.iterdir()) == [
+        publish.SITE_MANIFEST,
+        "baseline",
+        "fee split",
+        "index.html",
+    ]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -499,7 +504,11 @@ def test_publish_replaces_a_previous_site(results_root, tmp_path):
     assert _main("publish", str(results_root), str(site)) == 0
     shutil.rmtree(results_root / "fee split")
     assert _main("publish", str(results_root), str(site)) == 0
-    assert sorted(p.name for p in site.iterdir()) == ["baseline", "index.html"]
+    assert sorted(p.name for p in site.iterdir()) == [
+        publish.SITE_MANIFEST,
+        "baseline",
+        "index.html",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,20 @@ Each results directory under RESULTS_DIR (a folder holding manifest.json; hidden
 skipped) becomes SITE_DIR/<name>/index.html, a copy of its report.html (built from the saved files
 when the run predates reports). SITE_DIR/index.html links every report with its key KPIs. Links
 are relative and the reports are self-contained, so the folder can be served as plain files from
-any path or opened from disk. The CLI writes the site through a temp dir and a rename. The index's
-markup is templates/index.html.j2 (with index.css.j2), rendered with the report's environment.
+any path or opened from disk. The index's markup is templates/index.html.j2 (with index.css.j2),
+rendered with the report's environment.
+
+SITE_DIR/.sesh-site.json (`SITE_MANIFEST`) marks the folder as a site this project published and
+lists every file it wrote. Publishing again replaces only those files (atomically, see
+`experiments.files`); a folder without that manifest is not a site of this project, whatever it
+holds (an `index.html` of the user's is the user's). Files the user added are kept: without
+--force a SITE_DIR holding any is refused, with --force the site is written beside them; a user's
+entry named like something the site writes (`index.html`, a report's folder) is always refused.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -17,9 +25,11 @@ from typing import Any
 from urllib.parse import quote
 
 from experiments.analysis import kpis
+from experiments.files import OutputFolder, json_text, manifest_document
 from experiments.reporting import plots, report
 
 INDEX_FILE = "index.html"
+SITE_MANIFEST = ".sesh-site.json"  # marks a site this project published; lists its files
 # (KPI, statistic, column title): the headline numbers of each report on the index page.
 KEY_KPIS = (
     ("reward_pool_5y", "p50", "Reward pool at 5 years, median"),
@@ -53,40 +63,56 @@ def find_results(results_dir: Path) -> list[Path]:
     return found
 
 
-def check_site_dir(site_dir: Path) -> None:
-    """Refuse to replace anything that is not a previously published site."""
-    if site_dir.exists() and not site_dir.is_dir():
-        raise PublishError(f"invalid SITE_DIR '{site_dir}': exists and is not a directory")
-    if site_dir.is_dir() and any(site_dir.iterdir()) and not (site_dir / INDEX_FILE).is_file():
-        raise PublishError(f"invalid SITE_DIR '{site_dir}': not empty and not a published site")
+def site_folder(site_dir: Path, results: list[Path], force: bool = False) -> OutputFolder:
+    """SITE_DIR as a guarded output folder: what the site would write is the index, its manifest
+    and one folder per results directory."""
+    own = (INDEX_FILE, *(_site_name(r) for r in results))
+    return OutputFolder(site_dir, own=own, force=force, what="SITE_DIR", manifest=SITE_MANIFEST)
+
+
+def check_site_dir(site_dir: Path, results: list[Path], force: bool = False) -> OutputFolder:
+    """Refuse, before any report is built, a SITE_DIR that is not a folder (or is a mount point or
+    a symbolic link loop), holds a user's entry where the site would write, or (without `force`)
+    holds anything that is not this project's site (`experiments.files.OutputError`)."""
+    folder = site_folder(site_dir, results, force)
+    folder.check()
+    return folder
+
+
+def _site_name(results_dir: Path) -> str:
+    """The results folder's name in the site (`.` and `..` given as RESULTS_DIR: the real one)."""
+    return Path(os.path.abspath(results_dir)).name or "results"
 
 
 def build_site(results: list[Path], site: Path, warn=None) -> list[Path]:
-    """Write the reports and the index into the (empty) directory `site`; return what was
-    published. A results folder that cannot be read is skipped with `warn(message)` (a one-line
-    warning on stderr by default); PublishError if none is left."""
+    """Write the reports, the index and the site's manifest (listing them) into the new folder
+    `site`; return what was published. A results folder that cannot be read is skipped with
+    `warn(message)` (a one-line warning on stderr by default); PublishError if none is left."""
     warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     entries, published = [], []
     for results_dir in results:
+        target = site / _site_name(results_dir)
         try:
             loaded = report.load_results(results_dir, timeseries=False)
             if (results_dir / "timeseries.parquet").is_file():
                 report.check_timeseries(results_dir / "timeseries.parquet", report.NEEDED_COLUMNS)
-            target = site / results_dir.name
             target.mkdir()
             if (results_dir / report.REPORT_FILE).is_file():
                 shutil.copyfile(results_dir / report.REPORT_FILE, target / INDEX_FILE)
             else:
                 report.write_report(results_dir, destination=target).rename(target / INDEX_FILE)
         except report.ReportError as error:
-            shutil.rmtree(site / results_dir.name, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)
             warn(f"skipping {results_dir}: {error}")
             continue
-        entries.append((results_dir.name, loaded))
+        entries.append((target.name, loaded))
         published.append(results_dir)
     if not entries:
         raise PublishError("nothing to publish: every results folder was unreadable")
     (site / INDEX_FILE).write_text(index_page(entries), encoding="utf-8")
+    files = [INDEX_FILE, *(f"{name}/{INDEX_FILE}" for name, _ in entries), SITE_MANIFEST]
+    document = manifest_document(files, what="a site published by `python -m experiments publish`")
+    (site / SITE_MANIFEST).write_text(json_text(document), encoding="utf-8")
     return published
 
 
