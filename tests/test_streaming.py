@@ -40,7 +40,7 @@ def _same_summary(a: dict, b: dict) -> None:
 
 
 def test_batches_cover_every_trajectory_once_with_an_uneven_tail():
-    ranges = batches(2 * RUNS, BATCH)
+    ranges = list(batches(2 * RUNS, BATCH))
     assert [len(r) for r in ranges] == [7] * 8 + [4]
     assert [i for r in ranges for i in r] == list(range(2 * RUNS))
 
