@@ -263,7 +263,9 @@ def _remedy(plan: Plan) -> str:
             "use fewer runs, years or subsets, or --engine vectorized --kpi-only "
             "(KPIs without the timeseries, memory of one batch)"
         )
-    return "use a larger --thin or none" if plan.thin else "use fewer years"
+    if plan.thin:
+        return "use a larger --thin or none, or fewer runs"
+    return "use fewer runs (every run keeps its KPIs) or fewer years"
 
 
 # --- execute ---------------------------------------------------------------------------------------
