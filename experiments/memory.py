@@ -19,24 +19,34 @@ from __future__ import annotations
 
 import psutil
 
+# Calibration (2026-12-06, benchmarks/memory.py, each case a fresh process, peaks in MiB): a
+# constant is the slope between two sizes of one path, rounded up by 5-15%, so every estimate
+# covers its measurement (measured / estimate 0.5-0.97 over the benchmark's cases).
+#
 # The interpreter with numpy, pandas, pyarrow, scipy and plotly loaded (a `run` command before
 # its first row; the fits' intercepts were 150-190 MB).
 BASE_BYTES = 250 * 2**20
 # A process-pool worker of a streamed run: the interpreter with the model and numpy (measured).
 WORKER_BYTES = 150 * 2**20
 # Full run in memory, per timeseries row, at the peak of the whole command: the engine's record,
-# the tidy frame, its concatenation over subsets, the parquet table and the report's columns.
+# the tidy frame, its concatenation over subsets, the parquet table and the report's columns
+# (measured 628: 521 MiB at 300 x 5 years, 1,503 at 1,200 x 5 years).
 FULL_BYTES_PER_ROW = 700
-# ... with several subsets (each subset's frame, then their concatenation; measured ~950).
+# ... with several subsets (each subset's frame, then their concatenation; measured ~950:
+# 1,899 MiB for 2 x 500 runs x 5 years).
 FULL_SWEEP_BYTES_PER_ROW = 1_000
 # The report phase per timeseries row it reads back (13 columns read from parquet, then the
-# (runs, days) arrays and quantiles of every chart).
+# (runs, days) arrays and quantiles of every chart; measured 361 with `report DIR` at 1,000 and
+# 3,000 runs x 5 years, 408 in a streamed run's report phase at 3,000 x 5 years; the issue's
+# 60,000 x 1 year run peaked at 8.5 GB, this model says 9.5 GB).
 REPORT_BYTES_PER_ROW = 420
 # A streamed batch in flight: its recorded block per trajectory-day, plus the tidy frame and
-# arrow table written from it (a multiple of the engine's own record).
+# arrow table written from it, as a multiple of the streaming module's own estimate of the
+# recorded block (`streaming.BYTES_PER_TRAJECTORY_DAY`: measured 0.6-0.86 of it at its peak).
 STREAM_BATCH_FACTOR = 1.0
 # Per run (trajectory) of any path: the run-level KPI table, its per-batch pieces and their
-# concatenation, the summary's sorted copies and the paired differences.
+# concatenation, the summary's sorted copies and the paired differences (measured ~400 with
+# 100,000-200,000 one-day KPI-only runs).
 KPI_BYTES_PER_RUN = 600
 # Thinned rows of a KPI-only run, per row: kept per batch, concatenated, written, reported.
 THIN_BYTES_PER_ROW = 1_000
@@ -46,7 +56,8 @@ BOOTSTRAP_BYTES = 96 * 2**20
 BOOTSTRAP_BYTES_PER_PAIR = 200
 # The explorer, per row of a view (the recorded columns of A and B, the charts' arrays) and per
 # row of a timeseries download (every column simulated again, the parquet buffer, its bytes and
-# their base64 text in the response).
+# their base64 text in the response); measured ~290 for a view (A and B, 1,000 x 5 years) and
+# ~1,040 for view and download together (400 and 1,200 runs x 5 years).
 VIEW_BYTES_PER_ROW = 350
 DOWNLOAD_BYTES_PER_ROW = 800
 
