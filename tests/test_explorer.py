@@ -240,6 +240,12 @@ def test_heavy_requests_beyond_the_slots_are_told_to_wait(monkeypatch):
         assert explorer.refusal(view, available=need + 3 * 10**6) is None
         assert explorer.refusal(view, available=need + 3 * 10**6 - 1)
     assert gate.reserved == 0
+    with gate(10**6):  # one running: a second that fits alone but not beside it waits
+        with pytest.raises(explorer.Busy):
+            gate(10**6, available=15 * 10**5).__enter__()
+        with gate(10**6, available=2 * 10**6):
+            assert gate.reserved == 2 * 10**6
+    assert gate.reserved == 0
 
 
 def test_update_never_raises(monkeypatch):

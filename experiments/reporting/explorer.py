@@ -413,21 +413,28 @@ class HeavyGate:
         self._running = 0
         self._lock = threading.Lock()
 
-    def __call__(self, need: int) -> _Reservation:
-        return _Reservation(self, need)
+    def __call__(self, need: int, available: int | None = None) -> _Reservation:
+        """A reservation of `need` bytes; with `available`, it must also fit beside what the
+        requests computing now reserved (checked under the lock: two requests that each fit
+        alone cannot both start when they do not fit together)."""
+        return _Reservation(self, need, available)
 
 
 @dataclass
 class _Reservation:
     gate: HeavyGate
     need: int
+    available: int | None = None
 
     def __enter__(self):
         with self.gate._lock:
-            if self.gate._running >= self.gate.slots:
+            running, reserved = self.gate._running, self.gate.reserved
+            if running >= self.gate.slots or (
+                running and self.available is not None and self.need > self.available - reserved
+            ):
                 raise Busy(
-                    f"busy: the explorer is already computing {self.gate._running} views or "
-                    "downloads; try again when they finish"
+                    f"busy: the explorer is already computing {running} other request"
+                    f"{'s' * (running != 1)} (views or downloads); try again when they finish"
                 )
             self.gate._running += 1
             self.gate.reserved += self.need
@@ -1173,7 +1180,7 @@ def update(search: str | None, controls: Sequence[Mapping[str, str]]) -> tuple:
             return no_update, no_update, no_update, status, _cli(view), shown
         started = time.perf_counter()
         try:
-            with HEAVY(view_bytes(view)):
+            with HEAVY(view_bytes(view), memory.available_bytes()):
                 outcome = compute(view)
         except Busy as busy:
             status = html.Div(str(busy), className="status-bad")
@@ -1231,7 +1238,7 @@ def download_message(which: str, search: str | None) -> tuple[Any, str]:
         return None, too_big
     need = download_bytes(view) if which == "timeseries" else view_bytes(view)
     try:
-        with HEAVY(need):
+        with HEAVY(need, memory.available_bytes()):
             outcome = compute(view)
             if which == "kpis":
                 return dcc.send_string(kpi_csv(outcome), "kpis.csv"), ""
