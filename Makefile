@@ -10,7 +10,7 @@ RUNS ?= 100
 YEARS ?= 5
 SEED ?= 0
 
-.PHONY: setup test lint run regress notebooks benchmark fuzz explore lab clean
+.PHONY: setup test lint run regress notebooks benchmark benchmark-memory fuzz explore lab clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,10 @@ fuzz: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/engines.py
+
+# Every path's memory: the memory model's estimate against the measured peak (a fresh process each).
+benchmark-memory: $(STAMP)
+	$(PY) benchmarks/memory.py
 
 # The interactive explorer on http://127.0.0.1:8050/ (PORT=... to change; Ctrl+C stops it).
 PORT ?= 8050

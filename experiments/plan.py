@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psutil
+import psutil  # noqa: F401  (re-exported: cli and older tests reach psutil through here)
 
-from experiments import definitions
+from experiments import definitions, memory
 from experiments.analysis import kpis
+from experiments.engines import streaming
 from experiments.engines.base import INDEX_COLUMNS, PARQUET_OPTIONS, state_columns
 from experiments.engines.registry import DEFAULT_ENGINE, RunSpec, ray_context, simulate
-from experiments.engines.streaming import FRAME_STREAM_MEMORY_BYTES, STREAM_MEMORY_BYTES
 from experiments.run import stream_kpis
 
 # The full timeseries is held in memory before it is written; beyond this, refuse up front.
@@ -142,26 +142,53 @@ def check_kpi_only(kpi_only: bool, thin: int | None, engine: str) -> None:
 
 def estimated_bytes(plan: Plan) -> int:
     """Size of the timeseries in memory: rows x columns x 8 bytes (KPI-only: the thinned rows)."""
+    return _rows(plan) * (len(INDEX_COLUMNS) + len(state_columns())) * 8
+
+
+def _rows(plan: Plan) -> int:
+    """Timeseries rows the run keeps: every day of every run (KPI-only: the thinned days)."""
     days = plan.timesteps + 1
     if plan.kpi_only:
         days = 0 if plan.thin is None else plan.timesteps // plan.thin + 1
-    rows = len(plan.subsets) * plan.runs * days
-    return rows * (len(INDEX_COLUMNS) + len(state_columns())) * 8
+    return len(plan.subsets) * plan.runs * days
 
 
 def estimated_peak_bytes(plan: Plan, streamed: bool | None = None) -> int:
-    """Memory the run needs at its peak: the results so far, their concatenation, and one
-    subset's raw engine records (the engines hold far more per row than the tidy frame); for a
-    KPI-only run, one batch of trajectories instead of a subset. A streamed full run
-    (`streams_timeseries`; `streamed` forces either answer) holds the batches in flight,
-    then the columns its report reads back."""
+    """Memory the whole command needs at its peak, from the memory model (`experiments.memory`):
+    KPI-only, a streamed full run (`streams_timeseries`; `streamed` forces either answer) or a
+    full run in memory, each with its report phase and, for several subsets, the bootstrap."""
+    subsets, trajectories = len(plan.subsets), len(plan.subsets) * plan.runs
     if plan.kpi_only:
-        # the batch size is chosen to keep every batch in flight within the streaming budget
-        return 2 * estimated_bytes(plan) + STREAM_MEMORY_BYTES
+        batch, workers = _batches_in_flight(plan, kpi_only=plan.thin is None)
+        return memory.kpi_only(trajectories, subsets, _rows(plan), batch, workers)
+    rows = trajectories * (plan.timesteps + 1)
     if streams_timeseries(plan) if streamed is None else streamed:
-        return FRAME_STREAM_MEMORY_BYTES + 2 * report_bytes(plan)
-    subset_rows = plan.runs * (plan.timesteps + 1)
-    return 2 * estimated_bytes(plan) + subset_rows * ENGINE_BYTES_PER_ROW.get(plan.engine, 6_000)
+        batch, workers = _batches_in_flight(plan, kpi_only=False, frames=True)
+        return memory.streamed_run(rows, trajectories, subsets, batch, workers)
+    peak = memory.full_run(rows, trajectories, subsets)
+    if plan.engine != "vectorized":  # the step-by-step engines' raw records of one subset call
+        extra = ENGINE_BYTES_PER_ROW.get(plan.engine, 6_000) - ENGINE_BYTES_PER_ROW["vectorized"]
+        peak += plan.runs * (plan.timesteps + 1) * extra
+    return peak
+
+
+def _batches_in_flight(plan: Plan, kpi_only: bool, frames: bool = False) -> tuple[int, int]:
+    """(bytes of the batches a streamed run holds at once, local worker processes), from the
+    batch size the stream will choose (`experiments.engines.streaming`)."""
+    trajectories = len(plan.subsets) * plan.runs
+    ray = plan.backend == "ray"
+    in_flight = (plan.processes or os.cpu_count() or 1) if ray else None
+    if frames:  # stream_frames: one process unless --processes, each batch written out first
+        in_flight = in_flight or plan.processes or 1
+        budget = streaming.FRAME_STREAM_MEMORY_BYTES
+        workers = 1 if ray else in_flight
+    else:
+        workers = 1 if ray else streaming.local_workers(plan.spec, trajectories)
+        in_flight = in_flight or workers
+        budget = streaming.STREAM_MEMORY_BYTES
+    size = streaming.planned_batch_size(trajectories, plan.timesteps, in_flight, kpi_only, budget)
+    per_day = streaming.BYTES_PER_TRAJECTORY_DAY["kpi" if kpi_only else "full"]
+    return in_flight * size * (plan.timesteps + 1) * per_day, workers
 
 
 def report_bytes(plan: Plan) -> int:
@@ -169,39 +196,65 @@ def report_bytes(plan: Plan) -> int:
     return len(plan.subsets) * plan.runs * (plan.timesteps + 1) * REPORT_COLUMNS * 8
 
 
-def streams_timeseries(plan: Plan) -> bool:
+def report_phase_bytes(results_dir: Path) -> int:
+    """The memory model's peak of `report DIR` on a results folder (its timeseries' rows)."""
+    import pyarrow.parquet as pq
+
+    path = Path(results_dir) / "timeseries.parquet"
+    rows = pq.ParquetFile(path).metadata.num_rows if path.is_file() else 0
+    kpi_rows = 0
+    with contextlib.suppress(OSError, ValueError):
+        kpi_rows = sum(1 for _ in (Path(results_dir) / "kpis.csv").open()) - 1
+    return memory.report(rows, max(0, kpi_rows))
+
+
+def streams_timeseries(plan: Plan, available: int | None = None) -> bool:
     """Whether a full run streams its timeseries to parquet batch by batch: vectorized engine,
-    and the frame would be over FRAME_MEMORY_BYTES or the in-memory peak over what is available.
-    Smaller runs hold the frame (one subset per engine call) as before."""
+    and the frame would be over FRAME_MEMORY_BYTES or the in-memory peak over what is available
+    (`memory.available_bytes()` unless `available` is given). Smaller runs hold the frame (one
+    subset per engine call) as before."""
     if plan.kpi_only or plan.engine != "vectorized":
         return False
     if estimated_bytes(plan) > FRAME_MEMORY_BYTES:
         return True
-    return estimated_peak_bytes(plan, streamed=False) > psutil.virtual_memory().available
+    if available is None:
+        available = memory.available_bytes()
+    return estimated_peak_bytes(plan, streamed=False) > available
 
 
-def size_problem(plan: Plan) -> str | None:
-    """Why the run would not fit, in one line with what to do instead, or None."""
+def size_problem(plan: Plan, available: int | None = None) -> str | None:
+    """Why the run would not fit, in one line with what to do instead, or None. Decided from the
+    memory model before anything runs; `available` (bytes) defaults to what the machine has now
+    (`memory.available_bytes()`)."""
+    if available is None:
+        available = memory.available_bytes()
+    streamed = streams_timeseries(plan, available)
     size = estimated_bytes(plan)
-    if streams_timeseries(plan):
+    if streamed:
         size = report_bytes(plan)
         if size > MAX_TIMESERIES_BYTES:
             return (
-                f"run too large: its report would read ~{size / 1e9:.1f} GB of the timeseries, "
+                f"run too large: its report would read ~{_gb(size)} GB of the timeseries, "
                 f"over the {MAX_TIMESERIES_BYTES / 1e9:.0f} GB limit; {_remedy(plan)}"
             )
     elif size > MAX_TIMESERIES_BYTES:
         return (
-            f"run too large: the timeseries would take ~{size / 1e9:.1f} GB, over the "
+            f"run too large: the timeseries would take ~{_gb(size)} GB, over the "
             f"{MAX_TIMESERIES_BYTES / 1e9:.0f} GB limit; {_remedy(plan)}"
         )
-    peak, available = estimated_peak_bytes(plan), psutil.virtual_memory().available
+    peak = estimated_peak_bytes(plan, streamed=streamed)
     if peak > available:
         return (
-            f"run too large: it would need ~{peak / 1e9:.1f} GB of memory, "
+            f"run too large: it would need ~{_gb(peak)} GB of memory at its peak, "
             f"{available / 1e9:.1f} GB is available; {_remedy(plan)}"
         )
     return None
+
+
+def _gb(size: int) -> str:
+    """Gigabytes for a message: one decimal, thousands separated, exponent when absurd."""
+    gb = size / 1e9
+    return f"{gb:,.1f}" if gb < 1e12 else f"{gb:.1e}"
 
 
 def _remedy(plan: Plan) -> str:
@@ -210,7 +263,9 @@ def _remedy(plan: Plan) -> str:
             "use fewer runs, years or subsets, or --engine vectorized --kpi-only "
             "(KPIs without the timeseries, memory of one batch)"
         )
-    return "use a larger --thin or none" if plan.thin else "use fewer years"
+    if plan.thin:
+        return "use a larger --thin or none, or fewer runs"
+    return "use fewer runs (every run keeps its KPIs) or fewer years"
 
 
 # --- execute ---------------------------------------------------------------------------------------

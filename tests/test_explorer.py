@@ -174,8 +174,78 @@ def test_update_refuses_a_large_request_with_a_message(monkeypatch):
     *_, status, lines, shown = explorer.update("?runs=5000&years=5", _controls())
     assert "refused: 5,000 runs x 5 years = 25,000 run-years" in str(status)
     assert "--runs 5000" in str(lines)  # the command line is still offered
-    assert explorer.refusal(explorer.View(runs=1000, years=5)) is None
+    assert explorer.refusal(explorer.View(runs=1000, years=5), available=10**12) is None
     assert explorer.refusal(explorer.View(runs=1000, years=5, b={"fee_pool_share": 1.0}))
+
+
+@pytest.mark.parametrize("years", [5.0001, 5.000001, 5.4, 5.5, 1e-12 + 5])
+def test_the_refusal_never_shows_the_limit_as_its_own_excess(years):
+    message = explorer.refusal(explorer.View(runs=1000, years=years), available=10**12)
+    assert message and "5,000 run-years" not in message
+    shown = message.split(" = ")[1].split(" run-years")[0]
+    assert float(shown.replace(",", "")) > explorer.MAX_RUN_YEARS, message
+    assert f"at most {explorer.MAX_RUN_YEARS:,}" in message
+    assert explorer.refusal(explorer.View(runs=1000, years=5.0), available=10**12) is None
+
+
+def test_seeds_above_2_to_the_53_are_kept_exact():
+    seed = 2**53 + 1  # a float would round it to 2^53
+    view, errors = explorer.parse_query(f"?seed={seed}&runs=2&years=0.01")
+    assert errors == {} and view.seed == seed and type(view.seed) is int
+    assert f"seed={seed}" in explorer.render_query(view)
+    assert f"--seed {seed}" in explorer.cli_lines(view)["A"]
+    assert explorer._spec(view).seed == seed
+    huge = 10**40 + 7
+    assert explorer.parse_query(f"?seed={huge}")[0].seed == huge
+    assert explorer.parse_query("?runs=1e3")[0].runs == 1000  # a float that is exact: accepted
+
+
+def test_a_seed_written_as_a_float_is_read_exactly_or_refused():
+    assert explorer.parse_query("?seed=9.007199254740993e15")[0].seed == 2**53 + 1
+    _, errors = explorer.parse_query("?seed=1e400&runs=1e400000")
+    assert errors["seed"].startswith("invalid seed: must be an integer >= 0 of at most 100")
+    assert errors["runs"].startswith("invalid runs: must be an integer >= 1 of at most 100")
+    assert explorer.parse_query("?seed=2.5")[1]["seed"].startswith("invalid seed: must be an int")
+
+
+def test_views_and_downloads_that_do_not_fit_in_memory_are_refused_before_computing(monkeypatch):
+    from experiments import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10**6)
+    monkeypatch.setattr(explorer, "compute", _must_not_compute)
+    monkeypatch.setattr(explorer, "simulate", _must_not_compute)
+    *_, status, lines, _ = explorer.update("?runs=50&years=1", _controls())
+    assert "refused: this view (50 runs x 1 years) would need" in str(status)
+    assert "memory" in str(status) and "--runs 50" in str(lines)
+    for which in ("kpis", "timeseries"):
+        data, message = explorer.download_message(which, "?runs=50&years=1")
+        assert data is None and message.startswith("refused: ") and "\n" not in message
+    view = explorer.View(runs=50, years=1)
+    assert explorer.download_bytes(view) > explorer.view_bytes(view) > 0
+
+
+def test_heavy_requests_beyond_the_slots_are_told_to_wait(monkeypatch):
+    monkeypatch.setattr(explorer, "compute", _must_not_compute)
+    gate = explorer.HeavyGate(slots=2)
+    monkeypatch.setattr(explorer, "HEAVY", gate)
+    with gate(10**6), gate(2 * 10**6):  # two downloads computing
+        assert gate.reserved == 3 * 10**6
+        data, message = explorer.download_message("timeseries", "?runs=3&years=0.1")
+        assert data is None and message.startswith("busy: ")
+        *_, status, _, _ = explorer.update("?runs=3&years=0.1", _controls())
+        assert "busy: " in str(status)
+        # what they reserved counts against the memory a new request may use
+        view = explorer.View(runs=3, years=0.1)
+        need = explorer.view_bytes(view)
+        assert explorer.refusal(view, available=need + 3 * 10**6) is None
+        assert explorer.refusal(view, available=need + 3 * 10**6 - 1)
+    assert gate.reserved == 0
+    with gate(10**6):  # one running: a second that fits alone but not beside it waits
+        with pytest.raises(explorer.Busy):
+            gate(10**6, available=15 * 10**5).__enter__()
+        with gate(10**6, available=2 * 10**6):
+            assert gate.reserved == 2 * 10**6
+    assert gate.reserved == 0
 
 
 def test_update_never_raises(monkeypatch):

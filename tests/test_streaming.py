@@ -40,7 +40,7 @@ def _same_summary(a: dict, b: dict) -> None:
 
 
 def test_batches_cover_every_trajectory_once_with_an_uneven_tail():
-    ranges = batches(2 * RUNS, BATCH)
+    ranges = list(batches(2 * RUNS, BATCH))
     assert [len(r) for r in ranges] == [7] * 8 + [4]
     assert [i for r in ranges for i in r] == list(range(2 * RUNS))
 
@@ -230,3 +230,21 @@ def test_thinned_rows_of_one_trajectory_batches_are_copies_not_views(full):
     contiguous view: the rows must still be copied out before the block is reused."""
     result = simulate_kpis(SUBSETS, runs=RUNS, years=YEARS, seed=SEED, thin=1, batch_size=1)
     pd.testing.assert_frame_equal(result.timeseries, full, check_exact=True)
+
+
+def test_batches_are_submitted_a_few_ahead_never_all_at_once():
+    """A pool or Ray is fed from a lazy range generator: taking three results of a 10^19-batch
+    run submits only those and the few allowed ahead, and never lists the rest."""
+    import itertools
+
+    from experiments.engines.streaming import _in_order
+
+    submitted = []
+
+    def submit(batch):
+        submitted.append(batch)
+        return batch
+
+    results = _in_order(batches(10**19, 1), submit, lambda handle: handle.start, None, ahead=4)
+    assert list(itertools.islice(results, 3)) == [0, 1, 2]
+    assert len(submitted) <= 3 + 4

@@ -73,9 +73,15 @@ def local_workers(spec, trajectories: int) -> int:
     return os.cpu_count() or 1
 
 
-def batches(trajectories: int, size: int) -> list[range]:
-    """Consecutive trajectory ranges of at most `size` (the last one may be shorter)."""
-    return [range(a, min(a + size, trajectories)) for a in range(0, trajectories, size)]
+def batches(trajectories: int, size: int) -> Iterator[range]:
+    """Consecutive trajectory ranges of at most `size` (the last one may be shorter), made one
+    at a time: a run of 10^19 trajectories never holds a list of its ranges."""
+    for a in range(0, trajectories, size):
+        yield range(a, min(a + size, trajectories))
+
+
+def batch_count(trajectories: int, size: int) -> int:
+    return -(-trajectories // size)
 
 
 # This process's recording block, reused batch after batch (see `run_batch`): fresh memory costs a
@@ -149,8 +155,11 @@ def execute_batches(
     **settings,
 ) -> list:
     """`run_batch` over every batch of `batch_size` trajectories; results in trajectory order
-    (`iter_batches` with every batch submitted at once)."""
-    return list(iter_batches(parameter_sets, spec, batch_size, progress, workers, **settings))
+    (`iter_batches`; a pool gets two batches per worker ahead, Ray every batch at once)."""
+    ahead = None if spec.backend == "ray" else 2 * max(1, workers)
+    return list(
+        iter_batches(parameter_sets, spec, batch_size, progress, workers, ahead, **settings)
+    )
 
 
 def iter_batches(
@@ -172,11 +181,15 @@ def iter_batches(
     called with each finished batch's trajectory count. Batches not yet started are cancelled
     when a batch fails or the consumer stops early.
     """
-    ranges = batches(len(parameter_sets) * spec.runs, batch_size)
+    trajectories = len(parameter_sets) * spec.runs
+    ranges = batches(trajectories, batch_size)
+    count = batch_count(trajectories, batch_size)
     if spec.backend == "ray":
         yield from _on_ray(parameter_sets, spec, ranges, settings, progress, ahead)
-    elif workers > 1 and len(ranges) > 1:
-        yield from _on_processes(parameter_sets, spec, ranges, settings, progress, workers, ahead)
+    elif workers > 1 and count > 1:
+        yield from _on_processes(
+            parameter_sets, spec, ranges, settings, progress, min(workers, count), ahead
+        )
     else:
         for batch in ranges:
             result = run_batch(parameter_sets, spec, batch, **settings)
@@ -185,12 +198,13 @@ def iter_batches(
             yield result
 
 
-def _in_order(ranges: list[range], submit, result, progress, ahead: int | None) -> Iterator:
-    """Submit batches (at most `ahead` not yet yielded) and yield their results in batch order;
-    the next batch is submitted before a result is handed on, so workers keep busy meanwhile."""
+def _in_order(ranges: Iterator[range], submit, result, progress, ahead: int | None) -> Iterator:
+    """Submit batches (at most `ahead` not yet yielded; None: all) and yield their results in
+    batch order; the next batch is submitted before a result is handed on, so workers keep busy
+    meanwhile. `ranges` is consumed lazily, as batches are submitted."""
     todo = iter(ranges)
     pending: collections.deque = collections.deque()
-    limit = len(ranges) if ahead is None else max(1, ahead)
+    limit = math.inf if ahead is None else max(1, ahead)
 
     def fill() -> None:
         while len(pending) < limit and (batch := next(todo, None)) is not None:
@@ -234,7 +248,7 @@ def _on_processes(parameter_sets, spec, ranges, settings, progress, workers, ahe
 
     context = multiprocessing.get_context("forkserver")
     sets = list(parameter_sets)
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     try:
         submit = lambda batch: pool.submit(run_batch, sets, spec, batch, **settings)  # noqa: E731
         yield from _in_order(ranges, submit, lambda future: future.result(), progress, ahead)

@@ -11,8 +11,11 @@ Everything the page needs is served by the app itself (Dash serves its JavaScrip
 Python package; the styles are inline; system fonts): it works offline. A bad value never
 raises: the page shows the `ParameterError` message the command line would print beside its
 control, and leaves the charts as they were. Requests above `MAX_RUN_YEARS` are refused with a
-message (they would take more than about ten seconds here); the server is threaded, so one slow
-request does not hold up another.
+message (they would take more than about ten seconds here), and so are views and downloads whose
+memory (from the memory model, `experiments.memory`) would not fit in what the machine has
+available. The server is threaded, so one slow request does not hold up another, but at most
+`HEAVY_SLOTS` views or downloads compute at once: a further one is told the explorer is busy,
+so several downloads together cannot take the server past the available memory.
 
 The callbacks' work is done by plain functions (`parse_query`, `render_query`,
 `query_from_controls`, `controls_from_query`, `compute`, `cli_lines`), which the tests call
@@ -22,11 +25,13 @@ directly.
 from __future__ import annotations
 
 import base64
+import decimal
 import functools
 import io
 import math
 import re
 import shlex
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +42,7 @@ import numpy as np
 import pandas as pd
 import plotly.io as pio
 
+from experiments import memory
 from experiments.analysis import compare, kpis
 from experiments.engines.base import PARQUET_OPTIONS
 from experiments.engines.registry import RunSpec, simulate
@@ -51,6 +57,11 @@ RUN_KEYS = ("runs", "years", "seed")
 B_PREFIX = "b."
 # runs x years x scenarios above which a request is refused: ~10 s of simulation on 2 cores
 MAX_RUN_YEARS = 5_000
+# Views and downloads computing at once (each may hold gigabytes); more are told to wait.
+HEAVY_SLOTS = 2
+# Seeds and run counts are read as exact decimals (never through a float, exact only to 2^53);
+# beyond this many digits a number is refused rather than expanded.
+MAX_INTEGER_DIGITS = 100
 LABELS = {0: "A", 1: "B"}
 INFO = Parameters.field_info()
 
@@ -152,20 +163,32 @@ def _pairs(search: str | None) -> list[tuple[str, str]]:
 
 
 def _run_setting(name: str, text: str) -> float | int:
-    """runs or seed (integers) or years (a number) from text; ParameterError as RunSpec says."""
+    """runs or seed (integers) or years (a number) from text; ParameterError as RunSpec says.
+
+    Integers are read as exact decimals, however written (`9007199254740993`, `1e3`, `100.0`):
+    a seed above 2^53 stays that seed, never the float next to it."""
     text = text.strip().replace("_", "")
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
     if name == "years":
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
         if not math.isfinite(number):
             raise ParameterError(f"invalid years: must be a number in (0, 100], got {text!r}")
         return number
-    if not math.isfinite(number) or number != int(number):
-        floor = 1 if name == "runs" else 0
+    floor = 1 if name == "runs" else 0
+    try:
+        exact = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        exact = decimal.Decimal("nan")
+    if not exact.is_finite() or exact != exact.to_integral_value():
         raise ParameterError(f"invalid {name}: must be an integer >= {floor}, got {text!r}")
-    return int(number)
+    if exact.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ParameterError(
+            f"invalid {name}: must be an integer >= {floor} of at most {MAX_INTEGER_DIGITS} "
+            f"digits, got {text!r}"
+        )
+    return int(exact)
 
 
 _QUOTED = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)'")
@@ -319,17 +342,112 @@ class Outcome:
     seconds: float
 
 
-def refusal(view: View) -> str | None:
-    """Why a view is too big to compute here (None: it is not)."""
-    if view.run_years <= MAX_RUN_YEARS:
-        return None
+def refusal(view: View, which: str = "view", available: int | None = None) -> str | None:
+    """Why a view (`which`: "view", or "timeseries" for its download) is too big to compute
+    here, in one line, or None: over the run-year limit (time), or needing more memory than is
+    available (`memory.available_bytes()` unless `available` is given, less what the views
+    and downloads computing now have reserved)."""
     scenarios = f" x {view.scenarios} scenarios" if view.scenarios > 1 else ""
-    return (
-        f"refused: {view.runs:,} runs x {years_text(view.years)} years{scenarios} = "
-        f"{view.run_years:,.0f} run-years is above the explorer's limit of {MAX_RUN_YEARS:,} "
-        "(about ten seconds here). Use fewer runs or years, or run it from the command line "
-        "(below), with --kpi-only for thousands of runs."
-    )
+    if view.run_years > MAX_RUN_YEARS:
+        return (
+            f"refused: {view.runs:,} runs x {years_text(view.years)} years{scenarios} = "
+            f"{_above(view.run_years, MAX_RUN_YEARS)} run-years, and the explorer computes at "
+            f"most {MAX_RUN_YEARS:,} (about ten seconds here). Use fewer runs or years, or run "
+            "it from the command line (below), with --kpi-only for thousands of runs."
+        )
+    need = download_bytes(view) if which == "timeseries" else view_bytes(view)
+    free = (memory.available_bytes() if available is None else available) - HEAVY.reserved
+    if need > free:
+        what = "its timeseries download" if which == "timeseries" else "this view"
+        return (
+            f"refused: {what} ({view.runs:,} runs x {years_text(view.years)} years{scenarios}) "
+            f"would need ~{_size(need)} of memory and {_size(max(free, 0))} is available now."
+            " Use fewer runs or years, or run it from the command line (below)."
+        )
+    return None
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e9:,.1f} GB" if size >= 1e9 else f"{size / 1e6:,.0f} MB"
+
+
+def _above(value: float, limit: float) -> str:
+    """`value` (> `limit`) written with as few decimals as show it above the limit: 5,000.2
+    stays 5,000.2, never "5,000" beside a limit of 5,000."""
+    for decimals in range(0, 13):
+        text = f"{value:,.{decimals}f}"
+        if float(text.replace(",", "")) > limit:
+            return text
+    return repr(value)
+
+
+def _rows(view: View) -> tuple[int, int]:
+    """(timeseries rows, runs) of a view: every day of every run of A (and B)."""
+    runs = view.runs * view.scenarios
+    return runs * (_spec(view).timesteps + 1), runs
+
+
+def view_bytes(view: View) -> int:
+    """The memory model's estimate of a view's peak over the server's own memory."""
+    rows, runs = _rows(view)
+    return memory.explorer_view(rows, runs, view.scenarios)
+
+
+def download_bytes(view: View) -> int:
+    """... of a timeseries download (every column simulated again, parquet, the response)."""
+    rows, runs = _rows(view)
+    return memory.explorer_download(rows, runs, view.scenarios)
+
+
+class Busy(Exception):
+    """Every heavy slot is taken: the request is told to wait, not queued."""
+
+
+class HeavyGate:
+    """At most `slots` heavy requests (views, downloads) at once, each reserving its estimated
+    memory until it is done; a request beyond that is refused at once (`Busy`)."""
+
+    def __init__(self, slots: int = HEAVY_SLOTS):
+        self.slots = slots
+        self.reserved = 0
+        self._running = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, need: int, available: int | None = None) -> _Reservation:
+        """A reservation of `need` bytes; with `available`, it must also fit beside what the
+        requests computing now reserved (checked under the lock: two requests that each fit
+        alone cannot both start when they do not fit together)."""
+        return _Reservation(self, need, available)
+
+
+@dataclass
+class _Reservation:
+    gate: HeavyGate
+    need: int
+    available: int | None = None
+
+    def __enter__(self):
+        with self.gate._lock:
+            running, reserved = self.gate._running, self.gate.reserved
+            if running >= self.gate.slots or (
+                running and self.available is not None and self.need > self.available - reserved
+            ):
+                raise Busy(
+                    f"busy: the explorer is already computing {running} other request"
+                    f"{'s' * (running != 1)} (views or downloads); try again when they finish"
+                )
+            self.gate._running += 1
+            self.gate.reserved += self.need
+        return self
+
+    def __exit__(self, *exc):
+        with self.gate._lock:
+            self.gate._running -= 1
+            self.gate.reserved -= self.need
+        return False
+
+
+HEAVY = HeavyGate()
 
 
 def compute(view: View) -> Outcome:
@@ -901,6 +1019,7 @@ def layout():
                     html.Button("KPIs (CSV)", id="download-kpis"),
                     html.Button("Timeseries (parquet)", id="download-timeseries"),
                     dcc.Download(id="download"),
+                    html.Div(id="download-status", className="error"),
                 ],
                 className="card",
             ),
@@ -1060,7 +1179,12 @@ def update(search: str | None, controls: Sequence[Mapping[str, str]]) -> tuple:
             status = html.Div(too_big, className="status-bad")
             return no_update, no_update, no_update, status, _cli(view), shown
         started = time.perf_counter()
-        outcome = compute(view)
+        try:
+            with HEAVY(view_bytes(view), memory.available_bytes()):
+                outcome = compute(view)
+        except Busy as busy:
+            status = html.Div(str(busy), className="status-bad")
+            return no_update, no_update, no_update, status, _cli(view), shown
         charts = _charts(outcome)
         kpi_table = _kpi_table(outcome)
         differences = _difference_table(outcome)
@@ -1097,16 +1221,30 @@ def sync(
 
 def download(which: str, search: str | None):
     """The bytes of a download: ("kpis" | "timeseries") -> dcc.Download's data, None if the
-    view is not valid or too big."""
+    view is not valid, too big or the explorer is busy (`download_message` says which)."""
+    return download_message(which, search)[0]
+
+
+def download_message(which: str, search: str | None) -> tuple[Any, str]:
+    """(dcc.Download's data or None, "" or the one line saying why there is none): the view
+    must be valid, fit the run-year limit and the available memory, and get a heavy slot."""
     from dash import dcc
 
     view, errors = parse_query(search)
-    if errors or refusal(view):
-        return None
-    outcome = compute(view)
-    if which == "kpis":
-        return dcc.send_string(kpi_csv(outcome), "kpis.csv")
-    return dcc.send_bytes(timeseries_parquet(outcome), "timeseries.parquet")
+    if errors:
+        return None, "Not downloaded: fix the values shown beside their controls first."
+    too_big = refusal(view, which)
+    if too_big:
+        return None, too_big
+    need = download_bytes(view) if which == "timeseries" else view_bytes(view)
+    try:
+        with HEAVY(need, memory.available_bytes()):
+            outcome = compute(view)
+            if which == "kpis":
+                return dcc.send_string(kpi_csv(outcome), "kpis.csv"), ""
+            return dcc.send_bytes(timeseries_parquet(outcome), "timeseries.parquet"), ""
+    except Busy as busy:
+        return None, str(busy)
 
 
 def make_app():
@@ -1158,6 +1296,7 @@ def make_app():
 
     @app.callback(
         Output("download", "data"),
+        Output("download-status", "children"),
         Input("download-kpis", "n_clicks"),
         Input("download-timeseries", "n_clicks"),
         State("url", "search"),
@@ -1166,9 +1305,10 @@ def make_app():
     def _download(_kpis, _timeseries, search):
         try:
             which = "kpis" if ctx.triggered_id == "download-kpis" else "timeseries"
-            return download(which, search) or no_update
-        except Exception:
-            return no_update
+            data, message = download_message(which, search)
+            return (no_update if data is None else data), message
+        except Exception as error:  # the server never raises to the page
+            return no_update, " ".join(f"error: {type(error).__name__}: {error}".split())
 
     return app
 
