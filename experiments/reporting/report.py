@@ -18,16 +18,19 @@ import dataclasses
 import functools
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from experiments.analysis import compare, kpis
+from experiments import schemas
+from experiments.analysis import kpis
 from experiments.files import write_text_atomically
 from experiments.reporting import plots
 from model import Parameters
@@ -47,8 +50,6 @@ CHART_COLUMNS = (
 EMISSION_CHART = "emission_vs_inflow"
 # Subsets shown as their own columns in the assumptions table; beyond this, a range.
 MAX_SUBSET_COLUMNS = 8
-SENSITIVITY_COLUMNS = ("kpi", "parameter", "mu_star", "mu_star_conf", "sigma", "rank")
-COMPARISON_COLUMNS = tuple(compare.COLUMNS)
 COMPARISON_CHART = "comparison"
 # comparison rows shown open; a longer table (a big sweep) is folded in a <details>
 MAX_OPEN_COMPARISON_ROWS = 60
@@ -69,6 +70,8 @@ class Results:
     frame: pd.DataFrame | None
     sensitivity: pd.DataFrame | None
     comparison: pd.DataFrame | None = None
+    missing: tuple[str, ...] = ()  # files the run wrote that are no longer there
+    notes: tuple[str, ...] = ()  # what is missing or left out, one line each (for stderr)
 
     @property
     def labels(self) -> dict[int, str]:
@@ -84,35 +87,80 @@ NEEDED_COLUMNS = [*CHART_COLUMNS, "daily_emission", "daily_pool_inflow"]
 
 
 # --- loading -------------------------------------------------------------------------------------
+# What each file may hold is in experiments.schemas; what its absence costs the page is here.
+
+INDEX_COLUMNS = ("subset", "run", "timestep")
+# file -> what the page has without it (a note on stderr says so when the run wrote the file)
+LEFT_OUT = {
+    "kpis.json": "no KPI tables",
+    "timeseries.parquet": "no charts",
+    "comparison.csv": "no paired differences",
+    "sensitivity.csv": "no sensitivity ranking",
+}
+# What runs wrote before manifests listed their files (`files`): every run has these two.
+ALWAYS_WRITTEN = ("timeseries.parquet", "kpis.json")
 
 
 def load_results(
     results_dir: Path | str, columns: Sequence[str] | None = None, timeseries: bool = True
 ) -> Results:
-    """Read a results directory; ReportError when it is not one.
+    """Read a results directory; ReportError (one line) when it is not one or a file in it does
+    not have the types this project writes (experiments.schemas).
 
     `columns` limits the timeseries read to those columns (plus subset, run, timestep);
-    `timeseries=False` skips it.
+    `timeseries=False` skips reading it. `Results.notes` says what is missing and what the page
+    leaves out because of it (see the module docstring).
     """
     path = Path(results_dir)
     if not path.is_dir():
         raise ReportError(f"invalid results directory '{path}': not a directory")
-    manifest = _read_json(path / "manifest.json", required=True)
-    _check_manifest(path / "manifest.json", manifest)
-    document = _read_json(path / "kpis.json", required=False)
-    if document is not None:
-        _check_kpis(path / "kpis.json", document)
+    for name in ("manifest.json", *LEFT_OUT):
+        _check_is_file(path / name)
+    manifest = _read_json(path / "manifest.json", required=True, schema=schemas.Manifest)
+    document = _read_json(path / "kpis.json", required=False, schema=schemas.KpisDocument)
+    missing = [
+        name
+        for name in LEFT_OUT
+        if not (path / name).exists() and (name == "kpis.json" or _written(manifest, name))
+    ]
+    notes = []
+    frame = None
+    if timeseries:
+        frame, note = _read_timeseries(path / "timeseries.parquet", columns)
+        notes += [note] if note else []
+    else:
+        missing = [name for name in missing if name != "timeseries.parquet"]
+    notes[:0] = [f"{path / name} is missing: the report has {LEFT_OUT[name]}" for name in missing]
     return Results(
         path=path,
         manifest=manifest,
         kpis=document,
-        frame=_read_timeseries(path / "timeseries.parquet", columns) if timeseries else None,
-        sensitivity=_read_table(path / "sensitivity.csv", SENSITIVITY_COLUMNS),
-        comparison=_read_table(path / "comparison.csv", COMPARISON_COLUMNS),
+        frame=frame,
+        sensitivity=_read_table(path / "sensitivity.csv"),
+        comparison=_read_table(path / "comparison.csv"),
+        missing=tuple(missing),
+        notes=tuple(notes),
     )
 
 
-def _read_json(path: Path, required: bool) -> dict[str, Any] | None:
+def _check_is_file(path: Path) -> None:
+    """A result file that exists must be a regular file (not a folder, a socket...)."""
+    if path.exists() and not path.is_file():
+        what = "a directory" if path.is_dir() else "not a regular file"
+        raise ReportError(f"invalid {path}: {what}, where a run writes a file")
+
+
+def _written(manifest: Mapping[str, Any], name: str) -> bool:
+    """Whether the run that left `manifest` wrote `name` (its `files`, else what runs always
+    wrote; a KPI-only run without --thin wrote no timeseries)."""
+    if "files" in manifest:
+        return name in manifest["files"]
+    if name == "timeseries.parquet" and manifest.get("kpi_only") and not manifest.get("thin"):
+        return False
+    return name in ALWAYS_WRITTEN
+
+
+def _read_json(path: Path, required: bool, schema) -> dict[str, Any] | None:
     if not path.is_file():
         if required:
             raise ReportError(f"invalid results directory '{path.parent}': no {path.name}")
@@ -123,94 +171,96 @@ def _read_json(path: Path, required: bool) -> dict[str, Any] | None:
         raise ReportError(f"invalid {path}: {error}") from None
     if not isinstance(document, dict):
         raise ReportError(f"invalid {path}: expected a JSON object")
+    try:
+        schemas.check(schema, document, path)
+    except schemas.SchemaError as error:
+        raise ReportError(str(error)) from None
     return document
 
 
-# manifest.json fields the report reads, with the types they must have when present.
-MANIFEST_TYPES: dict[str, type | tuple[type, ...]] = {
-    "experiment": str,
-    "description": str,
-    "seed": int,
-    "runs": int,
-    "years": (int, float),
-    "timesteps": int,
-    "engine": str,
-    "backend": str,
-    "overrides": dict,
-    "common_draws": bool,
-    "reference_subset": int,
-    "subsets": list,
-    "packages": dict,
-    "command": list,
-    "data": dict,
-}
-
-
-def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    """manifest.json's shape: the fields the report reads have their types; subsets are objects."""
-    for name, kind in MANIFEST_TYPES.items():
-        value = manifest.get(name)
-        if value is not None and (
-            isinstance(value, bool) != (kind is bool) or not isinstance(value, kind)
-        ):
-            raise ReportError(f"invalid {path}: '{name}' has the wrong type")
-    for entry in manifest.get("subsets") or []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("parameters", {}), dict):
-            raise ReportError(f"invalid {path}: 'subsets' must be a list of objects")
-
-
-def _check_kpis(path: Path, document: dict[str, Any]) -> None:
-    """kpis.json's shape: subsets -> {label, kpis: {KPI -> {statistic -> number or null}}}."""
-    subsets = document.get("subsets")
-    valid = isinstance(subsets, dict) and all(
-        isinstance(entry, dict)
-        and str(key).isdigit()
-        and isinstance(entry.get("kpis"), dict)
-        and all(isinstance(stats, dict) for stats in entry["kpis"].values())
-        for key, entry in subsets.items()
-    )
-    if not valid:
-        raise ReportError(f"invalid {path}: expected subsets -> kpis -> statistics")
-
-
-def _read_timeseries(path: Path, columns: Sequence[str] | None) -> pd.DataFrame | None:
-    if not path.is_file():
-        return None
-    wanted = None if columns is None else check_timeseries(path, columns)
+def _read_timeseries(
+    path: Path, columns: Sequence[str] | None
+) -> tuple[pd.DataFrame | None, str | None]:
+    """The frame (None if there is no file) and a note on what the charts leave out, if any."""
+    if not path.exists():
+        return None, None
+    wanted = check_timeseries(path, columns or ())
     try:
-        return pd.read_parquet(path, columns=wanted)
+        frame = pd.read_parquet(path, columns=None if columns is None else wanted)
     except (OSError, ValueError) as error:  # pyarrow's errors derive from these
         raise ReportError(f"invalid {path}: {error}") from None
+    for column in INDEX_COLUMNS:
+        if frame[column].isna().any():
+            raise ReportError(
+                f"invalid {path}: column '{column}' has empty values; every row needs its "
+                "subset, run and timestep"
+            )
+    if frame.empty:
+        return frame, f"{path} holds no rows: the report has no charts"
+    return _without_non_finite(frame, path)
+
+
+def _without_non_finite(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, str | None]:
+    """The frame with infinities as NaN in the columns the charts draw (the charts skip NaN), and
+    a note naming those columns. Runs never write a non-finite value: they stop on one."""
+    counts = {}
+    for column in [c for c in NEEDED_COLUMNS if c in frame.columns]:
+        bad = ~np.isfinite(frame[column].to_numpy(dtype=float))
+        if bad.any():
+            counts[column] = int(bad.sum())
+            frame[column] = frame[column].mask(bad)
+    if not counts:
+        return frame, None
+    listed = ", ".join(f"{column} ({n:,} of {len(frame):,} rows)" for column, n in counts.items())
+    return frame, (
+        f"{path} holds NaN or infinite values, which a run never writes: {listed}; "
+        "the charts leave them out (the KPI tables come from kpis.json)"
+    )
 
 
 def check_timeseries(path: Path, columns: Sequence[str] = ()) -> list[str]:
-    """The index columns and `columns`, after checking that the parquet file has them (its
-    schema only: nothing else is read). ReportError if it is unreadable or lacks one."""
+    """The index columns and `columns`, after checking the parquet file's schema (nothing else is
+    read): it has them, the index columns hold integers and the columns a report draws hold
+    numbers. ReportError if it is not a file, is unreadable, or fails one of these."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    _check_is_file(path)
     try:
-        names = pq.read_schema(path).names
+        schema = pq.read_schema(path)
     except (OSError, ValueError) as error:
         raise ReportError(f"invalid {path}: {error}") from None
-    wanted = ["subset", "run", "timestep", *columns]
-    missing = [c for c in wanted if c not in names]
+    wanted = [*INDEX_COLUMNS, *columns]
+    missing = [c for c in wanted if c not in schema.names]
     if missing:
         raise ReportError(f"invalid {path}: missing column '{missing[0]}'")
+    for column in dict.fromkeys([*wanted, *NEEDED_COLUMNS]):
+        if column not in schema.names:
+            continue
+        kind = schema.field(column).type
+        integer = column in INDEX_COLUMNS
+        if not (pa.types.is_integer(kind) or (not integer and pa.types.is_floating(kind))):
+            allowed = "integers" if integer else "numbers"
+            text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            found = f"text ({kind})" if text else kind
+            raise ReportError(f"invalid {path}: column '{column}' must hold {allowed}, not {found}")
     return wanted
 
 
-def _read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame | None:
-    """A CSV the run left (None if absent); ReportError if unreadable or missing a column.
-    Floats are parsed round-trip, so the page shows exactly the numbers the file holds."""
+def _read_table(path: Path) -> pd.DataFrame | None:
+    """A CSV the run left (None if absent); ReportError if unreadable or a column it must have is
+    missing or not of its kind (schemas.TABLES). Floats are parsed round-trip, so the page shows
+    exactly the numbers the file holds."""
     if not path.is_file():
         return None
     try:
         table = pd.read_csv(path, float_precision="round_trip")
     except (OSError, ValueError) as error:
         raise ReportError(f"invalid {path}: {' '.join(str(error).split())}") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ReportError(f"invalid {path}: missing column '{missing[0]}'")
+    try:
+        schemas.check_table(table, schemas.TABLES[path.name], path)
+    except schemas.SchemaError as error:
+        raise ReportError(str(error)) from None
     return table
 
 
@@ -221,18 +271,24 @@ def write_report(
     results_dir: Path | str,
     destination: Path | str | None = None,
     frame: pd.DataFrame | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Path:
     """Build report.html from the files in `results_dir`; return its path.
 
     `destination` (a directory, default `results_dir`) lets `publish` build a missing report
     without touching the results; `frame` spares re-reading a timeseries the caller holds.
+    What the page leaves out for want of a file is passed to `note` (default: one line each on
+    stderr, "note: ..."); ReportError, and nothing written, when the page cannot be built.
     """
+    note = note or (lambda message: print(f"note: {message}", file=sys.stderr))
     needed = NEEDED_COLUMNS
     results = load_results(results_dir, columns=needed, timeseries=frame is None)
     if frame is not None:
         results = dataclasses.replace(results, frame=frame)
     target = Path(destination or results_dir) / REPORT_FILE
     write_text_atomically(target, render(results))
+    for message in results.notes:
+        note(message)
     return target
 
 
@@ -549,7 +605,11 @@ def chart_div(chart: str, figure) -> Markup:
 def chart_data(results: Results, figures: Mapping[str, Any]) -> dict[str, Any]:
     """The chart divs (plotly's own markup) and what the notes above them need to say."""
     if results.frame is None or not figures:
-        return {"timeseries": results.frame is not None, "charts": []}
+        return {
+            "timeseries": results.frame is not None,
+            "missing": "timeseries.parquet" in results.missing,
+            "charts": [],
+        }
     days = int(results.frame["timestep"].max())
     saved = results.frame["timestep"].nunique()
     charts = [
