@@ -7,6 +7,28 @@ charts are plotly divs that call it, the styles are inline and use system fonts,
 points at anything outside the file. KPI cells carry the exact kpis.json number in `data-value`
 beside the formatted text, so a reader (or a test) can check one against the other.
 
+Reading the folder back (`load_results`) checks every file against what this project writes
+(experiments.schemas for the types). Whether a problem stops the page or only shortens it:
+
+- Error (ReportError: one line naming the file, the field and what is allowed; exit 2 from
+  `report`, the folder skipped with a warning by `publish`; nothing written):
+  no manifest.json; manifest.json, kpis.json, comparison.csv or sensitivity.csv unreadable or
+  with a field of the wrong type (a statistic "abc", a `command` of [1, null]); any result file
+  that is a directory; a timeseries.parquet that is unreadable, lacks a column the charts draw,
+  holds text (or anything but numbers) in one, or has a row that cannot be placed (an empty or
+  negative subset, run or timestep, or a timestep past the manifest's `timesteps`). Charts
+  drawn from such a file would be wrong, and a page without them would pass for complete.
+- Note (one line on stderr, "note: ...", and the page is built without what is missing):
+  kpis.json missing (no KPI tables); timeseries.parquet missing although the run wrote one
+  (manifest `files`: no charts, and the page says the file is gone); comparison.csv or
+  sensitivity.csv missing although listed (no paired differences, no sensitivity ranking); a
+  timeseries with no rows (no charts); NaN or infinite values in a column the charts draw,
+  which a run never writes (it stops on one): the charts leave those values out (quantiles over
+  the other runs, a gap where no run has a value) and the note names the columns and how many
+  rows; the KPI tables come from kpis.json and are unaffected.
+- Silent: what the run itself left out: no timeseries from a KPI-only run without --thin (the
+  page says why), no comparison.csv or sensitivity.csv from a run that does not write them.
+
 The markup is in templates/ (Jinja2, autoescaped): report.html.j2 with one section_<id>.html.j2
 per section, macros.html.j2 and report.css.j2. This module computes what goes in: text, formatted
 numbers, the exact values and plotly's chart divs (the only markup passed in, as Markup).
@@ -126,7 +148,8 @@ def load_results(
     notes = []
     frame = None
     if timeseries:
-        frame, note = _read_timeseries(path / "timeseries.parquet", columns)
+        last_day = manifest.get("timesteps")
+        frame, note = _read_timeseries(path / "timeseries.parquet", columns, last_day)
         notes += [note] if note else []
     else:
         missing = [name for name in missing if name != "timeseries.parquet"]
@@ -179,9 +202,11 @@ def _read_json(path: Path, required: bool, schema) -> dict[str, Any] | None:
 
 
 def _read_timeseries(
-    path: Path, columns: Sequence[str] | None
+    path: Path, columns: Sequence[str] | None, last_day: int | None = None
 ) -> tuple[pd.DataFrame | None, str | None]:
-    """The frame (None if there is no file) and a note on what the charts leave out, if any."""
+    """The frame (None if there is no file) and a note on what the charts leave out, if any.
+    ReportError when a row cannot be placed: an empty, negative or (timestep) later than
+    `last_day` index value."""
     if not path.exists():
         return None, None
     wanted = check_timeseries(path, columns or ())
@@ -190,10 +215,17 @@ def _read_timeseries(
     except (OSError, ValueError) as error:  # pyarrow's errors derive from these
         raise ReportError(f"invalid {path}: {error}") from None
     for column in INDEX_COLUMNS:
-        if frame[column].isna().any():
+        values = frame[column]
+        high = last_day if column == "timestep" and last_day is not None else None
+        wrong = values.isna() | (values < 0) | (False if high is None else values > high)
+        if wrong.any():
+            allowed = "0 or more"
+            if high is not None:
+                allowed = f"0 to {high:,} (the manifest's timesteps)"
+            found = values[wrong].iloc[0]
+            found = "an empty value" if pd.isna(found) else f"{int(found):,}"
             raise ReportError(
-                f"invalid {path}: column '{column}' has empty values; every row needs its "
-                "subset, run and timestep"
+                f"invalid {path}: column '{column}' must hold integers {allowed}, got {found}"
             )
     if frame.empty:
         return frame, f"{path} holds no rows: the report has no charts"
