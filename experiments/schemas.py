@@ -244,8 +244,15 @@ TABLES = {
 }
 
 
-def check_table(table, columns: Mapping[str, str], path: Path | str) -> None:
-    """SchemaError unless each of `columns` is in `table` (a DataFrame) with its kind."""
+# the columns that name a row: no two rows of a table may share them
+TABLE_KEYS = {"comparison.csv": ("kpi", "subset"), "sensitivity.csv": ("kpi", "parameter")}
+
+
+def check_table(
+    table, columns: Mapping[str, str], path: Path | str, key: tuple[str, ...] = ()
+) -> None:
+    """SchemaError unless each of `columns` is in `table` (a DataFrame) with its kind, and no two
+    rows share the values of `key`."""
     for column, kind in columns.items():
         if column not in table.columns:
             raise SchemaError(f"invalid {path}: missing column '{column}'")
@@ -256,6 +263,19 @@ def check_table(table, columns: Mapping[str, str], path: Path | str) -> None:
             f"invalid {path}: column '{column}' must hold {ALLOWED[kind]}, "
             f"got {_first_misfit(values, kind)}"
         )
+    if key:
+        twice = table.duplicated(subset=list(key))
+        if twice.any():
+            position = int(twice.to_numpy().argmax())
+            cells = [table[column].iloc[position] for column in key]
+            named = ", ".join(
+                f"{column} {_show(cell.item() if hasattr(cell, 'item') else cell)}"
+                for column, cell in zip(key, cells, strict=True)
+            )
+            line = position + 2  # line 1 is the header
+            raise SchemaError(
+                f"invalid {path}: line {line} repeats {named}; each must have one row"
+            )
 
 
 def _fits_column(values, kind: str) -> bool:

@@ -226,6 +226,15 @@ def test_a_comparison_csv_cell_of_the_wrong_type_is_refused(
     assert f"invalid {bad / 'comparison.csv'}: {expected}" in line, line
 
 
+def test_a_comparison_csv_with_a_repeated_row_is_refused(compared, tmp_path, capsys):
+    bad = _copy(compared, tmp_path)
+    table = pd.read_csv(bad / "comparison.csv")
+    pd.concat([table, table.iloc[[0]]]).to_csv(bad / "comparison.csv", index=False)
+    line = _report_fails(bad, capsys)
+    expected = f'line {len(table) + 2} repeats kpi "{table["kpi"][0]}", subset 1; each must'
+    assert expected in line, line
+
+
 def _sensitivity_table(rows: int = 3) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -300,6 +309,25 @@ def test_a_row_that_cannot_be_placed_is_refused(saved, tmp_path, capsys, column,
         frame.loc[3, column] = value
 
     _edit_frame(bad, edit)
+    assert expected in _report_fails(bad, capsys)
+
+
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in run order", "shuffled"])
+def test_a_repeated_timeseries_row_is_refused(saved, tmp_path, capsys, shuffled):
+    bad = _copy(saved, tmp_path)
+
+    def edit(frame):
+        last = frame["run"].max()
+        frame = pd.concat([frame, frame[(frame["run"] == last) & (frame["timestep"] == 30)]])
+        return (
+            frame.sample(frac=1, random_state=5)
+            if shuffled
+            else frame.sort_values(["subset", "run", "timestep"], kind="stable")
+        )
+
+    _edit_frame(bad, edit)
+    run = pd.read_parquet(bad / "timeseries.parquet")["run"].max()
+    expected = f"subset 0, run {run}, timestep 30 has more than one row; each has exactly one"
     assert expected in _report_fails(bad, capsys)
 
 

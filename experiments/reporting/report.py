@@ -16,7 +16,8 @@ Reading the folder back (`load_results`) checks every file against what this pro
   with a field of the wrong type (a statistic "abc", a `command` of [1, null]); any result file
   that is a directory; a timeseries.parquet that is unreadable, lacks a column the charts draw,
   holds text (or anything but numbers) in one, or has a row that cannot be placed (an empty or
-  negative subset, run or timestep, or a timestep past the manifest's `timesteps`). Charts
+  negative subset, run or timestep, a timestep past the manifest's `timesteps`, two rows for one
+  subset, run and timestep); a CSV with two rows for one KPI and subset (or parameter). Charts
   drawn from such a file would be wrong, and a page without them would pass for complete.
 - Note (one line on stderr, "note: ...", and the page is built without what is missing):
   kpis.json missing (no KPI tables); timeseries.parquet missing although the run wrote one
@@ -229,7 +230,38 @@ def _read_timeseries(
             )
     if frame.empty:
         return frame, f"{path} holds no rows: the report has no charts"
+    _check_one_row_each(frame, path)
     return _without_non_finite(frame, path)
+
+
+def _check_one_row_each(frame: pd.DataFrame, path: Path) -> None:
+    """ReportError if two rows share a subset, run and timestep (one run would count twice in
+    the bands). One int64 key per row (the index columns are non-negative by now), sorted only
+    when the file is not in the order runs write it: a few bytes a row."""
+    highs = [int(frame[c].max()) + 1 for c in INDEX_COLUMNS]
+    if highs[0] * highs[1] * highs[2] >= 2**62:  # too wide for one int64: pandas does it
+        twice = frame.duplicated(subset=list(INDEX_COLUMNS)).to_numpy()
+        if twice.any():
+            row = frame.iloc[int(twice.argmax())]
+            raise _repeated(path, *(int(row[c]) for c in INDEX_COLUMNS))
+        return
+    key = frame["subset"].to_numpy(dtype=np.int64) * highs[1]
+    key += frame["run"].to_numpy(dtype=np.int64)
+    key *= highs[2]
+    key += frame["timestep"].to_numpy(dtype=np.int64)
+    if (np.diff(key) < 0).any():
+        key.sort()
+    same = np.diff(key) == 0
+    if same.any():
+        subset, rest = divmod(int(key[int(same.argmax())]), highs[1] * highs[2])
+        raise _repeated(path, subset, *divmod(rest, highs[2]))
+
+
+def _repeated(path: Path, subset: int, run: int, timestep: int) -> ReportError:
+    return ReportError(
+        f"invalid {path}: subset {subset}, run {run}, timestep {timestep} has more than one "
+        "row; each has exactly one"
+    )
 
 
 def _without_non_finite(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, str | None]:
@@ -290,7 +322,7 @@ def _read_table(path: Path) -> pd.DataFrame | None:
     except (OSError, ValueError) as error:
         raise ReportError(f"invalid {path}: {' '.join(str(error).split())}") from None
     try:
-        schemas.check_table(table, schemas.TABLES[path.name], path)
+        schemas.check_table(table, schemas.TABLES[path.name], path, schemas.TABLE_KEYS[path.name])
     except schemas.SchemaError as error:
         raise ReportError(str(error)) from None
     return table
