@@ -248,21 +248,23 @@ TABLES = {
 TABLE_KEYS = {"comparison.csv": ("kpi", "subset"), "sensitivity.csv": ("kpi", "parameter")}
 
 
-def check_table(
-    table, columns: Mapping[str, str], path: Path | str, key: tuple[str, ...] = ()
-) -> None:
-    """SchemaError unless each of `columns` is in `table` (a DataFrame) with its kind, and no two
-    rows share the values of `key`."""
+def check_table(table, columns: Mapping[str, str], path: Path | str, key: tuple[str, ...] = ()):
+    """`table` (a DataFrame) with each of `columns` of its kind (a column pandas left as text
+    because of a number it cannot hold, 1e23 written out, is read as numbers); SchemaError if a
+    column is missing or a cell is not of its column's kind, or two rows share `key`'s values."""
+
     for column, kind in columns.items():
         if column not in table.columns:
             raise SchemaError(f"invalid {path}: missing column '{column}'")
         values = table[column]
         if kind == TEXT or _fits_column(values, kind):
             continue
-        raise SchemaError(
-            f"invalid {path}: column '{column}' must hold {ALLOWED[kind]}, "
-            f"got {_first_misfit(values, kind)}"
-        )
+        misfit = _first_misfit(values, kind)
+        if misfit is not None:
+            raise SchemaError(
+                f"invalid {path}: column '{column}' must hold {ALLOWED[kind]}, got {misfit}"
+            )
+        table = table.assign(**{column: _numbers(values)})
     if key:
         twice = table.duplicated(subset=list(key))
         if twice.any():
@@ -276,10 +278,11 @@ def check_table(
             raise SchemaError(
                 f"invalid {path}: line {line} repeats {named}; each must have one row"
             )
+    return table
 
 
 def _fits_column(values, kind: str) -> bool:
-    """Whether a column is of `kind`: numbers as pandas read them (whole ones for INTEGER)."""
+    """Whether a column is of `kind` as pandas read it: numbers (whole ones for INTEGER)."""
     import pandas as pd
 
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -291,20 +294,39 @@ def _fits_column(values, kind: str) -> bool:
     return not values.isin([math.inf, -math.inf]).any()
 
 
-def _first_misfit(values, kind: str) -> str:
-    """The first cell that is not of `kind`, as the file has it, with its line, for the message."""
-    import pandas as pd
-
-    numbers = pd.to_numeric(values, errors="coerce").tolist()
-    for line, (value, number) in enumerate(zip(values.tolist(), numbers, strict=True), start=2):
-        empty = _is_nan(value)  # line 1 is the header
-        fits = not isinstance(value, bool) and (
-            (empty and kind == NUMBER)
-            or (_is_number(number) and (kind == NUMBER or float(number).is_integer()))
+def _first_misfit(values, kind: str) -> str | None:
+    """The first cell that is not of `kind`, as the file has it and with its line; None if
+    every cell is."""
+    for line, value in enumerate(values.tolist(), start=2):  # line 1 is the header
+        number = _number(value)
+        empty = _is_nan(number) and not (isinstance(value, str) and value.strip())
+        fits = (empty and kind == NUMBER) or (
+            _is_number(number) and (kind == NUMBER or float(number).is_integer())
         )
         if not fits:
             return f"{'an empty cell' if empty else _show(value)} on line {line}"
-    return "a mix of types"
+    return None
+
+
+def _numbers(values):
+    """A column of cells that all fit (`_first_misfit` None) as floats, parsed as Python parses
+    them (correctly rounded, as pandas' round-trip parser does for a numeric column)."""
+    import pandas as pd
+
+    return pd.Series([_number(v) for v in values.tolist()], index=values.index, dtype=float)
+
+
+def _number(value: Any) -> Any:
+    """A cell as a number: text parsed, empty as NaN; NaN for text that is not a number, and
+    true/false left as they are (never a number here)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return math.nan
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return math.nan
+    return value
 
 
 def _is_nan(value: Any) -> bool:

@@ -226,6 +226,21 @@ def test_a_comparison_csv_cell_of_the_wrong_type_is_refused(
     assert f"invalid {bad / 'comparison.csv'}: {expected}" in line, line
 
 
+def test_a_comparison_csv_number_pandas_reads_as_text_is_read_as_a_number(
+    compared, tmp_path, capsys
+):
+    """A 23-digit integer: pandas keeps the column as text; it is still a number."""
+    copy = _copy(compared, tmp_path)
+    table = pd.read_csv(copy / "comparison.csv", dtype=str, keep_default_na=False)
+    table.loc[0, "mean_difference"] = "99999999999999999999999"
+    table.to_csv(copy / "comparison.csv", index=False)
+    assert _report_notes(copy, capsys) == []
+    assert (
+        f'data-value="{json.dumps(float("99999999999999999999999"))}"'
+        in (copy / report.REPORT_FILE).read_text()
+    )
+
+
 def test_a_comparison_csv_with_a_repeated_row_is_refused(compared, tmp_path, capsys):
     bad = _copy(compared, tmp_path)
     table = pd.read_csv(bad / "comparison.csv")

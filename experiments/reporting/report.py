@@ -312,8 +312,8 @@ def check_timeseries(path: Path, columns: Sequence[str] = ()) -> list[str]:
 
 
 def _read_table(path: Path) -> pd.DataFrame | None:
-    """A CSV the run left (None if absent); ReportError if unreadable or a column it must have is
-    missing or not of its kind (schemas.TABLES). Floats are parsed round-trip, so the page shows
+    """A CSV the run left (None if absent); ReportError if unreadable, a column it must have is
+    missing or not of its kind (schemas.TABLES) or a row is repeated. Floats are parsed round-trip, so the page shows
     exactly the numbers the file holds."""
     if not path.is_file():
         return None
@@ -322,10 +322,11 @@ def _read_table(path: Path) -> pd.DataFrame | None:
     except (OSError, ValueError) as error:
         raise ReportError(f"invalid {path}: {' '.join(str(error).split())}") from None
     try:
-        schemas.check_table(table, schemas.TABLES[path.name], path, schemas.TABLE_KEYS[path.name])
+        return schemas.check_table(
+            table, schemas.TABLES[path.name], path, schemas.TABLE_KEYS[path.name]
+        )
     except schemas.SchemaError as error:
         raise ReportError(str(error)) from None
-    return table
 
 
 # --- writing -------------------------------------------------------------------------------------
