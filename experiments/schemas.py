@@ -252,7 +252,6 @@ def check_table(table, columns: Mapping[str, str], path: Path | str, key: tuple[
     """`table` (a DataFrame) with each of `columns` of its kind (a column pandas left as text
     because of a number it cannot hold, 1e23 written out, is read as numbers); SchemaError if a
     column is missing or a cell is not of its column's kind, or two rows share `key`'s values."""
-
     for column, kind in columns.items():
         if column not in table.columns:
             raise SchemaError(f"invalid {path}: missing column '{column}'")

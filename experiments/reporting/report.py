@@ -236,8 +236,8 @@ def _read_timeseries(
 
 def _check_one_row_each(frame: pd.DataFrame, path: Path) -> None:
     """ReportError if two rows share a subset, run and timestep (one run would count twice in
-    the bands). One int64 key per row (the index columns are non-negative by now), sorted only
-    when the file is not in the order runs write it: a few bytes a row."""
+    the bands). One int64 key per row (the index columns are non-negative by now), sorted in
+    place only when the file is not in key order: 9 bytes a row at the peak."""
     highs = [int(frame[c].max()) + 1 for c in INDEX_COLUMNS]
     if highs[0] * highs[1] * highs[2] >= 2**62:  # too wide for one int64: pandas does it
         twice = frame.duplicated(subset=list(INDEX_COLUMNS)).to_numpy()
@@ -249,9 +249,9 @@ def _check_one_row_each(frame: pd.DataFrame, path: Path) -> None:
     key += frame["run"].to_numpy(dtype=np.int64)
     key *= highs[2]
     key += frame["timestep"].to_numpy(dtype=np.int64)
-    if (np.diff(key) < 0).any():
+    if (key[1:] < key[:-1]).any():
         key.sort()
-    same = np.diff(key) == 0
+    same = key[1:] == key[:-1]
     if same.any():
         subset, rest = divmod(int(key[int(same.argmax())]), highs[1] * highs[2])
         raise _repeated(path, subset, *divmod(rest, highs[2]))
