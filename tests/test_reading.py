@@ -396,6 +396,7 @@ def test_a_missing_kpis_json_is_named_and_the_page_has_no_kpi_tables(saved, tmp_
     page = (bad / report.REPORT_FILE).read_text()
     assert "No kpis.json in this results directory." in page and "data-kpi=" not in page
     assert "plotly-graph-div" in page  # the charts are still there
+    assert "(manifest.json, timeseries.parquet)" in page  # what it was built from
 
 
 def test_a_missing_timeseries_is_named_and_the_page_says_it_is_gone(saved, tmp_path, capsys):

@@ -416,6 +416,7 @@ def render(results: Results) -> str:
             period=data_range(results),
             sections=sections,
             plotly=_plotly() if figures or differences is not None else None,
+            has_kpis=results.kpis is not None,
             has_timeseries=results.frame is not None,
             has_sensitivity=results.sensitivity is not None,
             has_comparison=results.comparison is not None,
