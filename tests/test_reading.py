@@ -425,6 +425,20 @@ def test_a_kpi_only_run_without_a_timeseries_reports_without_a_note(kpi_only, tm
     assert "this run saved KPIs only" in (copy / report.REPORT_FILE).read_text()
 
 
+def test_without_a_file_list_the_manifest_s_kpi_only_flag_decides(
+    saved, kpi_only, tmp_path, capsys
+):
+    full = _copy(saved, tmp_path, "full")
+    (full / "timeseries.parquet").unlink()
+    _edit_json(full, "manifest.json", lambda m: m.pop("files"))
+    assert _report_notes(full, capsys) == [
+        f"note: {full / 'timeseries.parquet'} is missing: the report has no charts"
+    ]
+    kpis = _copy(kpi_only, tmp_path, "kpis")
+    _edit_json(kpis, "manifest.json", lambda m: m.pop("files"))
+    assert _report_notes(kpis, capsys) == []
+
+
 # --- lenient: what this project writes, now and before ------------------------------------------
 
 

@@ -120,7 +120,7 @@ LEFT_OUT = {
     "comparison.csv": "no paired differences",
     "sensitivity.csv": "no sensitivity ranking",
 }
-# What runs wrote before manifests listed their files (`files`): every run has these two.
+# What a full run writes, for a manifest without `files` (every run lists them; a hand-made one).
 ALWAYS_WRITTEN = ("timeseries.parquet", "kpis.json")
 
 
@@ -144,17 +144,16 @@ def load_results(
     missing = [
         name
         for name in LEFT_OUT
-        if not (path / name).exists() and (name == "kpis.json" or _written(manifest, name))
+        if not (path / name).exists()
+        and (name == "kpis.json" or _written(manifest, name))
+        and (timeseries or name != "timeseries.parquet")
     ]
-    notes = []
+    notes = [f"{path / name} is missing: the report has {LEFT_OUT[name]}" for name in missing]
     frame = None
     if timeseries:
         last_day = manifest.get("timesteps")
         frame, note = _read_timeseries(path / "timeseries.parquet", columns, last_day)
         notes += [note] if note else []
-    else:
-        missing = [name for name in missing if name != "timeseries.parquet"]
-    notes[:0] = [f"{path / name} is missing: the report has {LEFT_OUT[name]}" for name in missing]
     return Results(
         path=path,
         manifest=manifest,
@@ -175,8 +174,8 @@ def _check_is_file(path: Path) -> None:
 
 
 def _written(manifest: Mapping[str, Any], name: str) -> bool:
-    """Whether the run that left `manifest` wrote `name` (its `files`, else what runs always
-    wrote; a KPI-only run without --thin wrote no timeseries)."""
+    """Whether the run that left `manifest` wrote `name`: its `files` say; without them, what
+    every run writes (a KPI-only run without --thin writes no timeseries)."""
     if "files" in manifest:
         return name in manifest["files"]
     if name == "timeseries.parquet" and manifest.get("kpi_only") and not manifest.get("thin"):
