@@ -1,8 +1,9 @@
 """What a saved results folder may hold, checked when it is read back (`report`, `publish`).
 
-manifest.json and kpis.json are pydantic models; the CSV tables and the timeseries' columns are
-checked by kind (integer, number, text). The schemas accept everything this project writes, past
-versions included:
+manifest.json and kpis.json are pydantic models; the CSV tables a report reads are checked
+column by column (whole numbers, numbers, text; no repeated row). timeseries.parquet's columns are
+checked from its own schema (experiments.reporting.report.check_timeseries). The schemas accept
+everything this project writes, past versions included:
 
 - every field is optional except kpis.json's `subsets` and each subset's `kpis` (the report's
   content); fields this project does not write are allowed and not checked;
@@ -212,7 +213,7 @@ def _show(value: Any, limit: int = 40) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     if isinstance(value, (dict, list)):
-        text = {dict: "an object", list: "a list"}[type(value)]
+        text = "an object" if isinstance(value, dict) else "a list"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
