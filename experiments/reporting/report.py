@@ -7,6 +7,29 @@ charts are plotly divs that call it, the styles are inline and use system fonts,
 points at anything outside the file. KPI cells carry the exact kpis.json number in `data-value`
 beside the formatted text, so a reader (or a test) can check one against the other.
 
+Reading the folder back (`load_results`) checks every file against what this project writes
+(experiments.schemas for the types). Whether a problem stops the page or only shortens it:
+
+- Error (ReportError: one line naming the file, the field and what is allowed; exit 2 from
+  `report`, the folder skipped with a warning by `publish`; nothing written):
+  no manifest.json; manifest.json, kpis.json, comparison.csv or sensitivity.csv unreadable or
+  with a field of the wrong type (a statistic "abc", a `command` of [1, null]); any result file
+  that is a directory; a timeseries.parquet that is unreadable, lacks a column the charts draw,
+  holds text (or anything but numbers) in one, or has a row that cannot be placed (an empty or
+  negative subset, run or timestep, a timestep past the manifest's `timesteps`, two rows for one
+  subset, run and timestep); a CSV with two rows for one KPI and subset (or parameter). Charts
+  drawn from such a file would be wrong, and a page without them would pass for complete.
+- Note (one line on stderr, "note: ...", and the page is built without what is missing):
+  kpis.json missing (no KPI tables); timeseries.parquet missing although the run wrote one
+  (manifest `files`: no charts, and the page says the file is gone); comparison.csv or
+  sensitivity.csv missing although listed (no paired differences, no sensitivity ranking); a
+  timeseries with no rows (no charts); NaN or infinite values in a column the charts draw,
+  which a run never writes (it stops on one): the charts leave those values out (quantiles over
+  the other runs, a gap where no run has a value) and the note names the columns and how many
+  rows; the KPI tables come from kpis.json and are unaffected.
+- Silent: what the run itself left out: no timeseries from a KPI-only run without --thin (the
+  page says why), no comparison.csv or sensitivity.csv from a run that does not write them.
+
 The markup is in templates/ (Jinja2, autoescaped): report.html.j2 with one section_<id>.html.j2
 per section, macros.html.j2 and report.css.j2. This module computes what goes in: text, formatted
 numbers, the exact values and plotly's chart divs (the only markup passed in, as Markup).
@@ -18,16 +41,19 @@ import dataclasses
 import functools
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from experiments.analysis import compare, kpis
+from experiments import schemas
+from experiments.analysis import kpis
 from experiments.files import write_text_atomically
 from experiments.reporting import plots
 from model import Parameters
@@ -47,8 +73,6 @@ CHART_COLUMNS = (
 EMISSION_CHART = "emission_vs_inflow"
 # Subsets shown as their own columns in the assumptions table; beyond this, a range.
 MAX_SUBSET_COLUMNS = 8
-SENSITIVITY_COLUMNS = ("kpi", "parameter", "mu_star", "mu_star_conf", "sigma", "rank")
-COMPARISON_COLUMNS = tuple(compare.COLUMNS)
 COMPARISON_CHART = "comparison"
 # comparison rows shown open; a longer table (a big sweep) is folded in a <details>
 MAX_OPEN_COMPARISON_ROWS = 60
@@ -69,6 +93,8 @@ class Results:
     frame: pd.DataFrame | None
     sensitivity: pd.DataFrame | None
     comparison: pd.DataFrame | None = None
+    missing: tuple[str, ...] = ()  # files the run wrote that are no longer there
+    notes: tuple[str, ...] = ()  # what is missing or left out, one line each (for stderr)
 
     @property
     def labels(self) -> dict[int, str]:
@@ -84,35 +110,80 @@ NEEDED_COLUMNS = [*CHART_COLUMNS, "daily_emission", "daily_pool_inflow"]
 
 
 # --- loading -------------------------------------------------------------------------------------
+# What each file may hold is in experiments.schemas; what its absence costs the page is here.
+
+INDEX_COLUMNS = ("subset", "run", "timestep")
+# file -> what the page has without it (a note on stderr says so when the run wrote the file)
+LEFT_OUT = {
+    "kpis.json": "no KPI tables",
+    "timeseries.parquet": "no charts",
+    "comparison.csv": "no paired differences",
+    "sensitivity.csv": "no sensitivity ranking",
+}
+# What a full run writes, for a manifest without `files` (every run lists them; a hand-made one).
+ALWAYS_WRITTEN = ("timeseries.parquet", "kpis.json")
 
 
 def load_results(
     results_dir: Path | str, columns: Sequence[str] | None = None, timeseries: bool = True
 ) -> Results:
-    """Read a results directory; ReportError when it is not one.
+    """Read a results directory; ReportError (one line) when it is not one or a file in it does
+    not have the types this project writes (experiments.schemas).
 
     `columns` limits the timeseries read to those columns (plus subset, run, timestep);
-    `timeseries=False` skips it.
+    `timeseries=False` skips reading it. `Results.notes` says what is missing and what the page
+    leaves out because of it (see the module docstring).
     """
     path = Path(results_dir)
     if not path.is_dir():
         raise ReportError(f"invalid results directory '{path}': not a directory")
-    manifest = _read_json(path / "manifest.json", required=True)
-    _check_manifest(path / "manifest.json", manifest)
-    document = _read_json(path / "kpis.json", required=False)
-    if document is not None:
-        _check_kpis(path / "kpis.json", document)
+    for name in ("manifest.json", *LEFT_OUT):
+        _check_is_file(path / name)
+    manifest = _read_json(path / "manifest.json", required=True, schema=schemas.Manifest)
+    document = _read_json(path / "kpis.json", required=False, schema=schemas.KpisDocument)
+    missing = [
+        name
+        for name in LEFT_OUT
+        if not (path / name).exists()
+        and (name == "kpis.json" or _written(manifest, name))
+        and (timeseries or name != "timeseries.parquet")
+    ]
+    notes = [f"{path / name} is missing: the report has {LEFT_OUT[name]}" for name in missing]
+    frame = None
+    if timeseries:
+        last_day = manifest.get("timesteps")
+        frame, note = _read_timeseries(path / "timeseries.parquet", columns, last_day)
+        notes += [note] if note else []
     return Results(
         path=path,
         manifest=manifest,
         kpis=document,
-        frame=_read_timeseries(path / "timeseries.parquet", columns) if timeseries else None,
-        sensitivity=_read_table(path / "sensitivity.csv", SENSITIVITY_COLUMNS),
-        comparison=_read_table(path / "comparison.csv", COMPARISON_COLUMNS),
+        frame=frame,
+        sensitivity=_read_table(path / "sensitivity.csv"),
+        comparison=_read_table(path / "comparison.csv"),
+        missing=tuple(missing),
+        notes=tuple(notes),
     )
 
 
-def _read_json(path: Path, required: bool) -> dict[str, Any] | None:
+def _check_is_file(path: Path) -> None:
+    """A result file that exists must be a regular file (not a folder, a socket...)."""
+    if path.exists() and not path.is_file():
+        what = "a directory" if path.is_dir() else "not a regular file"
+        raise ReportError(f"invalid {path}: {what}, where a run writes a file")
+
+
+def _written(manifest: Mapping[str, Any], name: str) -> bool:
+    """Whether the run that left `manifest` wrote `name`: its `files` say; without them, what
+    every run writes (a KPI-only run without --thin writes no timeseries)."""
+    if "files" in manifest:
+        return name in manifest["files"]
+    if name == "timeseries.parquet" and manifest.get("kpi_only") and not manifest.get("thin"):
+        return False
+    return name in ALWAYS_WRITTEN
+
+
+def _read_json(path: Path, required: bool, schema) -> dict[str, Any] | None:
     if not path.is_file():
         if required:
             raise ReportError(f"invalid results directory '{path.parent}': no {path.name}")
@@ -123,95 +194,138 @@ def _read_json(path: Path, required: bool) -> dict[str, Any] | None:
         raise ReportError(f"invalid {path}: {error}") from None
     if not isinstance(document, dict):
         raise ReportError(f"invalid {path}: expected a JSON object")
+    try:
+        schemas.check(schema, document, path)
+    except schemas.SchemaError as error:
+        raise ReportError(str(error)) from None
     return document
 
 
-# manifest.json fields the report reads, with the types they must have when present.
-MANIFEST_TYPES: dict[str, type | tuple[type, ...]] = {
-    "experiment": str,
-    "description": str,
-    "seed": int,
-    "runs": int,
-    "years": (int, float),
-    "timesteps": int,
-    "engine": str,
-    "backend": str,
-    "overrides": dict,
-    "common_draws": bool,
-    "reference_subset": int,
-    "subsets": list,
-    "packages": dict,
-    "command": list,
-    "data": dict,
-}
-
-
-def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    """manifest.json's shape: the fields the report reads have their types; subsets are objects."""
-    for name, kind in MANIFEST_TYPES.items():
-        value = manifest.get(name)
-        if value is not None and (
-            isinstance(value, bool) != (kind is bool) or not isinstance(value, kind)
-        ):
-            raise ReportError(f"invalid {path}: '{name}' has the wrong type")
-    for entry in manifest.get("subsets") or []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("parameters", {}), dict):
-            raise ReportError(f"invalid {path}: 'subsets' must be a list of objects")
-
-
-def _check_kpis(path: Path, document: dict[str, Any]) -> None:
-    """kpis.json's shape: subsets -> {label, kpis: {KPI -> {statistic -> number or null}}}."""
-    subsets = document.get("subsets")
-    valid = isinstance(subsets, dict) and all(
-        isinstance(entry, dict)
-        and str(key).isdigit()
-        and isinstance(entry.get("kpis"), dict)
-        and all(isinstance(stats, dict) for stats in entry["kpis"].values())
-        for key, entry in subsets.items()
-    )
-    if not valid:
-        raise ReportError(f"invalid {path}: expected subsets -> kpis -> statistics")
-
-
-def _read_timeseries(path: Path, columns: Sequence[str] | None) -> pd.DataFrame | None:
-    if not path.is_file():
-        return None
-    wanted = None if columns is None else check_timeseries(path, columns)
+def _read_timeseries(
+    path: Path, columns: Sequence[str] | None, last_day: int | None = None
+) -> tuple[pd.DataFrame | None, str | None]:
+    """The frame (None if there is no file) and a note on what the charts leave out, if any.
+    ReportError when a row cannot be placed: an empty, negative or (timestep) later than
+    `last_day` index value."""
+    if not path.exists():
+        return None, None
+    wanted = check_timeseries(path, columns or ())
     try:
-        return pd.read_parquet(path, columns=wanted)
+        frame = pd.read_parquet(path, columns=None if columns is None else wanted)
     except (OSError, ValueError) as error:  # pyarrow's errors derive from these
         raise ReportError(f"invalid {path}: {error}") from None
+    for column in INDEX_COLUMNS:
+        values = frame[column]
+        high = last_day if column == "timestep" and last_day is not None else None
+        wrong = values.isna() | (values < 0) | (False if high is None else values > high)
+        if wrong.any():
+            allowed = "0 or more"
+            if high is not None:
+                allowed = f"0 to {high:,} (the manifest's timesteps)"
+            found = values[wrong].iloc[0]
+            found = "an empty value" if pd.isna(found) else f"{int(found):,}"
+            raise ReportError(
+                f"invalid {path}: column '{column}' must hold integers {allowed}, got {found}"
+            )
+    if frame.empty:
+        return frame, f"{path} holds no rows: the report has no charts"
+    _check_one_row_each(frame, path)
+    return _without_non_finite(frame, path)
+
+
+def _check_one_row_each(frame: pd.DataFrame, path: Path) -> None:
+    """ReportError if two rows share a subset, run and timestep (one run would count twice in
+    the bands). One int64 key per row (the index columns are non-negative by now), sorted in
+    place only when the file is not in key order: 9 bytes a row at the peak."""
+    highs = [int(frame[c].max()) + 1 for c in INDEX_COLUMNS]
+    if highs[0] * highs[1] * highs[2] >= 2**62:  # too wide for one int64: pandas does it
+        twice = frame.duplicated(subset=list(INDEX_COLUMNS)).to_numpy()
+        if twice.any():
+            row = frame.iloc[int(twice.argmax())]
+            raise _repeated(path, *(int(row[c]) for c in INDEX_COLUMNS))
+        return
+    key = frame["subset"].to_numpy(dtype=np.int64) * highs[1]
+    key += frame["run"].to_numpy(dtype=np.int64)
+    key *= highs[2]
+    key += frame["timestep"].to_numpy(dtype=np.int64)
+    if (key[1:] < key[:-1]).any():
+        key.sort()
+    same = key[1:] == key[:-1]
+    if same.any():
+        subset, rest = divmod(int(key[int(same.argmax())]), highs[1] * highs[2])
+        raise _repeated(path, subset, *divmod(rest, highs[2]))
+
+
+def _repeated(path: Path, subset: int, run: int, timestep: int) -> ReportError:
+    return ReportError(
+        f"invalid {path}: subset {subset}, run {run}, timestep {timestep} has more than one "
+        "row; each has exactly one"
+    )
+
+
+def _without_non_finite(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, str | None]:
+    """The frame with infinities as NaN in the columns the charts draw (the charts skip NaN), and
+    a note naming those columns. Runs never write a non-finite value: they stop on one."""
+    counts = {}
+    for column in [c for c in NEEDED_COLUMNS if c in frame.columns]:
+        bad = ~np.isfinite(frame[column].to_numpy(dtype=float))
+        if bad.any():
+            counts[column] = int(bad.sum())
+            frame[column] = frame[column].mask(bad)
+    if not counts:
+        return frame, None
+    listed = ", ".join(f"{column} ({n:,} of {len(frame):,} rows)" for column, n in counts.items())
+    return frame, (
+        f"{path} holds NaN or infinite values, which a run never writes: {listed}; "
+        "the charts leave them out (the KPI tables come from kpis.json)"
+    )
 
 
 def check_timeseries(path: Path, columns: Sequence[str] = ()) -> list[str]:
-    """The index columns and `columns`, after checking that the parquet file has them (its
-    schema only: nothing else is read). ReportError if it is unreadable or lacks one."""
+    """The index columns and `columns`, after checking the parquet file's schema (nothing else is
+    read): it has them, the index columns hold integers and the columns a report draws hold
+    numbers. ReportError if it is not a file, is unreadable, or fails one of these."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    _check_is_file(path)
     try:
-        names = pq.read_schema(path).names
+        schema = pq.read_schema(path)
     except (OSError, ValueError) as error:
         raise ReportError(f"invalid {path}: {error}") from None
-    wanted = ["subset", "run", "timestep", *columns]
-    missing = [c for c in wanted if c not in names]
+    wanted = [*INDEX_COLUMNS, *columns]
+    missing = [c for c in wanted if c not in schema.names]
     if missing:
         raise ReportError(f"invalid {path}: missing column '{missing[0]}'")
+    for column in dict.fromkeys([*wanted, *NEEDED_COLUMNS]):
+        if column not in schema.names:
+            continue
+        kind = schema.field(column).type
+        integer = column in INDEX_COLUMNS
+        if not (pa.types.is_integer(kind) or (not integer and pa.types.is_floating(kind))):
+            allowed = "integers" if integer else "numbers"
+            text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            found = f"text ({kind})" if text else kind
+            raise ReportError(f"invalid {path}: column '{column}' must hold {allowed}, not {found}")
     return wanted
 
 
-def _read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame | None:
-    """A CSV the run left (None if absent); ReportError if unreadable or missing a column.
-    Floats are parsed round-trip, so the page shows exactly the numbers the file holds."""
+def _read_table(path: Path) -> pd.DataFrame | None:
+    """A CSV the run left (None if absent); ReportError if unreadable, a column it must have is
+    missing or not of its kind (schemas.TABLES) or a row is repeated. Floats are parsed round-trip, so the page shows
+    exactly the numbers the file holds."""
     if not path.is_file():
         return None
     try:
         table = pd.read_csv(path, float_precision="round_trip")
     except (OSError, ValueError) as error:
         raise ReportError(f"invalid {path}: {' '.join(str(error).split())}") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ReportError(f"invalid {path}: missing column '{missing[0]}'")
-    return table
+    try:
+        return schemas.check_table(
+            table, schemas.TABLES[path.name], path, schemas.TABLE_KEYS[path.name]
+        )
+    except schemas.SchemaError as error:
+        raise ReportError(str(error)) from None
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -221,18 +335,24 @@ def write_report(
     results_dir: Path | str,
     destination: Path | str | None = None,
     frame: pd.DataFrame | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Path:
     """Build report.html from the files in `results_dir`; return its path.
 
     `destination` (a directory, default `results_dir`) lets `publish` build a missing report
     without touching the results; `frame` spares re-reading a timeseries the caller holds.
+    What the page leaves out for want of a file is passed to `note` (default: one line each on
+    stderr, "note: ..."); ReportError, and nothing written, when the page cannot be built.
     """
+    note = note or (lambda message: print(f"note: {message}", file=sys.stderr))
     needed = NEEDED_COLUMNS
     results = load_results(results_dir, columns=needed, timeseries=frame is None)
     if frame is not None:
         results = dataclasses.replace(results, frame=frame)
     target = Path(destination or results_dir) / REPORT_FILE
     write_text_atomically(target, render(results))
+    for message in results.notes:
+        note(message)
     return target
 
 
@@ -295,6 +415,7 @@ def render(results: Results) -> str:
             period=data_range(results),
             sections=sections,
             plotly=_plotly() if figures or differences is not None else None,
+            has_kpis=results.kpis is not None,
             has_timeseries=results.frame is not None,
             has_sensitivity=results.sensitivity is not None,
             has_comparison=results.comparison is not None,
@@ -549,7 +670,11 @@ def chart_div(chart: str, figure) -> Markup:
 def chart_data(results: Results, figures: Mapping[str, Any]) -> dict[str, Any]:
     """The chart divs (plotly's own markup) and what the notes above them need to say."""
     if results.frame is None or not figures:
-        return {"timeseries": results.frame is not None, "charts": []}
+        return {
+            "timeseries": results.frame is not None,
+            "missing": "timeseries.parquet" in results.missing,
+            "charts": [],
+        }
     days = int(results.frame["timestep"].max())
     saved = results.frame["timestep"].nunique()
     charts = [
