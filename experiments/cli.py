@@ -375,12 +375,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not args.results_dir.is_dir():
         raise UsageError(f"invalid DIR '{args.results_dir}': not a results folder")
     probe_writable(args.results_dir, "DIR")
+    _check_report_memory(args.results_dir)
     try:
         path = write_report(args.results_dir)
     except ReportError as error:
         raise UsageError(str(error)) from None
     print(f"wrote {_relative(path.absolute())}")
     return 0
+
+
+def _check_report_memory(results_dir: Path) -> None:
+    """Refuse, before reading anything big, a report whose timeseries would not fit in memory."""
+    from experiments import memory
+    from experiments.plan import report_phase_bytes
+
+    try:
+        need = report_phase_bytes(results_dir)
+    except Exception:  # an unreadable parquet: the report's own checks name the problem
+        return
+    available = memory.available_bytes()
+    if need > available:
+        raise UsageError(
+            f"invalid DIR '{results_dir}': its report would need ~{need / 1e9:.1f} GB of memory, "
+            f"{available / 1e9:.1f} GB is available; rebuild it on a larger machine"
+        )
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

@@ -152,3 +152,18 @@ def test_batching_the_bootstrap_leaves_the_interval_bit_identical(monkeypatch):
     monkeypatch.setattr(compare, "BOOTSTRAP_MEMORY_BYTES", 40 * 500 * 37)  # batches of 37
     assert compare.bootstrap_batch(500) == 37
     assert compare.interval(differences) == whole
+
+
+def test_a_report_that_does_not_fit_is_refused_before_reading(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "res"
+    assert _main("run", "baseline", "--runs", "2", "--years", "0.1", "--out", str(out)) == 0
+    before = (out / "report.html").read_bytes()
+    capsys.readouterr()
+    monkeypatch.setattr(memory, "available_bytes", lambda: TINY)
+    from experiments.reporting import report
+
+    monkeypatch.setattr(report, "write_report", lambda *a, **k: pytest.fail("report built"))
+    assert _main("report", str(out)) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "would need" in err[0] and "available" in err[0], err
+    assert (out / "report.html").read_bytes() == before
