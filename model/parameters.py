@@ -215,7 +215,14 @@ class Parameters:
         -2.0,
         2.0,
     )
-    eth_volatility: float = _p(0.6, "1/sqrt(year)", "ETH/USD volatility", "assumption", 0.0, 5.0)
+    eth_volatility: float = _p(
+        0.6,
+        "1/sqrt(year)",
+        "ETH/USD volatility",
+        "assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
+        0.0,
+        5.0,
+    )
     ref_drift: float = _p(
         0.0,
         "1/year",
@@ -228,7 +235,7 @@ class Parameters:
         0.8,
         "1/sqrt(year)",
         "volatility of the outside market's SESH valuation",
-        "assumption",
+        "assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
         0.0,
         5.0,
     )
