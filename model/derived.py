@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from model.constants import DAYS_PER_YEAR
-from model.parts.market import gbm_scales, impact_rates
+from model.parts.market import gbm_scales, impact_rates, level_bounds
 from model.parts.rewards import operator_daily_reward
 from model.parts.spending import logistic_odds, pro_usd_per_subscriber_year
 from model.parts.vesting import unlock_sell_shares
@@ -42,6 +42,8 @@ DERIVED = (
     "eth_volatility_per_day",
     "ref_log_drift_per_day",
     "ref_volatility_per_day",
+    "eth_usd_bounds",
+    "ref_price_bounds",
     "impact_retention",
     "impact_transient_share",
     "stress_price_factor",
@@ -95,6 +97,9 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
         "eth_volatility_per_day": eth_volatility,
         "ref_log_drift_per_day": ref_drift,
         "ref_volatility_per_day": ref_volatility,
+        # the numerical guard's range for each level (`model.parts.market.LOG_LEVEL_BOUND`)
+        "eth_usd_bounds": level_bounds(params["initial_eth_usd"]),
+        "ref_price_bounds": level_bounds(params["initial_price_usd"]),
         "impact_retention": retention,
         "impact_transient_share": transient_share,
         "stress_price_factor": 1.0 - params["stress_price_drop"],

@@ -13,6 +13,7 @@ import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from model.constants import (
@@ -214,7 +215,14 @@ class Parameters:
         -2.0,
         2.0,
     )
-    eth_volatility: float = _p(0.6, "1/sqrt(year)", "ETH/USD volatility", "assumption", 0.0, 5.0)
+    eth_volatility: float = _p(
+        0.6,
+        "1/sqrt(year)",
+        "ETH/USD volatility",
+        "assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
+        0.0,
+        5.0,
+    )
     ref_drift: float = _p(
         0.0,
         "1/year",
@@ -227,7 +235,7 @@ class Parameters:
         0.8,
         "1/sqrt(year)",
         "volatility of the outside market's SESH valuation",
-        "assumption",
+        "assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
         0.0,
         5.0,
     )
@@ -647,12 +655,12 @@ def _is_bad(f: dataclasses.Field, value: Any) -> bool:
         value, (int, float, np.integer, np.floating)
     ):
         return True  # complex numbers, strings, arrays, None ...
-    try:
-        number = float(value)
-    except (OverflowError, ValueError, TypeError):
-        return True  # an integer too large for a float
+    if isinstance(value, (int, np.integer)):
+        # compared exactly: a 29-digit or 400-digit integer is out of range, not rounded into it
+        return not (meta["min"] <= int(value) <= meta["max"])
+    number = float(value)
     if not math.isfinite(number):
-        return True
+        return True  # nan, inf (also what 1e400 reads as)
     if meta["integer"] and number != math.floor(number):
         return True
     return not (meta["min"] <= number <= meta["max"])
@@ -673,7 +681,13 @@ def _validate(f: dataclasses.Field, value: Any) -> None:
 
 
 def parse_value(name: str, text: str) -> Any:
-    """Turn a command-line string into the parameter's type, or raise ParameterError."""
+    """Turn a command-line string into the parameter's type, or raise ParameterError.
+
+    The one parser of typed text (`--set`, the explorer's query string and controls). A number
+    must be finite and inside the parameter's range, checked on the text as written: an integer
+    parameter is read exactly (as a decimal, never through a float, so "nan", "1e400" or a
+    29-digit day is refused with what was typed, not rounded or turned into an exception).
+    """
     _check_name(name)
     f = _FIELDS[name]
     text = text.strip()
@@ -686,15 +700,27 @@ def parse_value(name: str, text: str) -> Any:
     elif f.metadata["choices"]:
         return text
     else:
-        try:
-            number = float(text.replace("_", ""))
-        except ValueError:
-            number = None
-        if number is not None:
-            if f.metadata["integer"] and number == int(number):
-                return int(number)
-            return number
+        number = _parse_number(text.replace("_", ""), f.metadata["integer"])
+        if number is not None and f.metadata["min"] <= number <= f.metadata["max"]:
+            return int(number) if f.metadata["integer"] else number
     raise ParameterError(f"invalid parameter '{name}': must be {allowed(name)}, got {text!r}")
+
+
+def _parse_number(text: str, integer: bool) -> float | Decimal | None:
+    """A finite number from text (an exact Decimal holding an integer when `integer`), or None."""
+    if integer:
+        try:
+            exact = Decimal(text)
+        except InvalidOperation:
+            return None
+        if not exact.is_finite() or exact != exact.to_integral_value():
+            return None
+        return exact
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Parameters)}

@@ -223,6 +223,8 @@ class Params(TypedDict):
     eth_volatility_per_day: Log_sd_per_day
     ref_log_drift_per_day: Log_drift_per_day
     ref_volatility_per_day: Log_sd_per_day
+    eth_usd_bounds: tuple[USD_per_ETH, USD_per_ETH]  # (low, high): the numerical guard's range
+    ref_price_bounds: tuple[USD_per_SESH, USD_per_SESH]
     impact_retention: Factor
     impact_transient_share: Share
     stress_price_factor: Factor

@@ -5,11 +5,19 @@ the exogenous reference, the trade cap, and the pool-only model kept for compari
 import numpy as np
 import pytest
 
-from experiments.engines.registry import RunSpec, simulate
+from experiments.engines.registry import MAX_YEARS, RunSpec, simulate
 from model import Parameters, initial_state
 from model.derived import with_derived
 from model.parts.amm import capped_swap
-from model.parts.market import gbm_step, impact_decay, impact_step, impulse, policy_market
+from model.parts.market import (
+    LOG_LEVEL_BOUND,
+    gbm_step,
+    impact_decay,
+    impact_step,
+    impulse,
+    level_bounds,
+    policy_market,
+)
 
 L0 = 8_950_000.0  # 5M pool + 0.05 x 79M outside depth
 
@@ -176,3 +184,78 @@ def test_exogenous_price_ignores_flows_on_common_draws():
     a, b = (frame[frame["subset"] == s].reset_index(drop=True) for s in (0, 1))
     assert not np.array_equal(a["daily_net_flow"], b["daily_net_flow"])
     np.testing.assert_array_equal(a["price_usd"], b["price_usd"])
+
+
+# --- the GBM levels over the longest horizon (issue 19, section 5) ------------------------------
+
+
+def _market_day_with_shocks(state, eth_shock, ref_shock, **overrides):
+    """One market block on `state` with today's normal draws given (the vectorized table)."""
+    parameters = Parameters(**overrides)
+    params = with_derived(parameters.to_dict())
+    day = state["day"]
+    draws = {name: np.zeros(day + 1) for name in ("eth_shock", "ref_shock")}
+    draws["eth_shock"][day], draws["ref_shock"][day] = eth_shock, ref_shock
+    params["_drivers"] = draws
+    return params, policy_market(params, None, [], state)
+
+
+@pytest.mark.parametrize("side, shock", [("low", -10.0), ("high", 10.0)])
+def test_gbm_levels_stay_inside_the_numerical_bound(side, shock):
+    overrides = dict(drift_convention="mean", eth_volatility=5.0, ref_volatility=5.0)
+    state = initial_state(Parameters(**overrides))
+    eth_low, eth_high = level_bounds(state["eth_usd"])
+    ref_low, ref_high = level_bounds(state["ref_price_usd"])
+    assert eth_high / eth_low == pytest.approx(np.exp(2 * LOG_LEVEL_BOUND))
+    at = (eth_low, ref_low) if side == "low" else (eth_high, ref_high)
+    state.update(day=1, run=1, eth_usd=at[0], ref_price_usd=at[1])
+    _, signal = _market_day_with_shocks(state, shock, shock, **overrides)
+    # a day's step past the bound stays on it (without the bound: 1.7e-22 x e^-2.6 and so on)
+    assert signal["eth_usd"] == at[0] and signal["ref_price_usd"] == at[1]
+    assert np.isfinite([float(np.asarray(v)) for v in signal.values()]).all()
+    assert signal["price_usd"] > 0
+    # and a step back inside leaves the bound
+    state.update(day=2, eth_usd=at[0], ref_price_usd=at[1])
+    _, back = _market_day_with_shocks(state, -shock, -shock, **overrides)
+    assert eth_low < back["eth_usd"] < eth_high and ref_low < back["ref_price_usd"] < ref_high
+
+
+def test_the_bound_is_far_from_ordinary_paths():
+    # the default valuation's 100-year log sd is 0.8 x 10 = 8: the bound is over 6 of them away
+    assert LOG_LEVEL_BOUND / (Parameters().ref_volatility * np.sqrt(MAX_YEARS)) > 6
+
+
+# The issue's reproductions: `run baseline --runs 5 --years 100 --kpi-only --set
+# drift_convention=mean` with eth_volatility=5 (non-finite on day 13048), ref_volatility=5 (day
+# 18761), and the latter under price_model=exogenous. With common draws every subset gets subset
+# 0's draws, the command's own (seed 0, runs 1-5), so one pass runs all three.
+LONG_RUN_CASES = [
+    {"drift_convention": "mean", "eth_volatility": 5.0},
+    {"drift_convention": "mean", "ref_volatility": 5.0},
+    {"drift_convention": "mean", "ref_volatility": 5.0, "price_model": "exogenous"},
+]
+
+
+def test_mean_flat_500_percent_volatility_runs_the_longest_horizon():
+    sets = [Parameters(**case) for case in LONG_RUN_CASES]
+    # the invariant guard checks every day of every run (conservation, stocks >= 0, finite values,
+    # price > 0) and raises InvariantError on a breach
+    frame = simulate(sets, RunSpec(runs=5, years=MAX_YEARS, engine="vectorized", common_draws=True))
+    assert frame["timestep"].max() == round(MAX_YEARS * 365)
+    numbers = frame.drop(columns=["subset", "run", "timestep"]).to_numpy(dtype=float)
+    assert np.isfinite(numbers).all()
+    assert (frame["price_usd"] > 0).all() and (frame["amm_sesh"] > 0).all()
+    for subset, parameters in enumerate(sets):
+        runs = frame[frame["subset"] == subset]
+        for column, start in (
+            ("eth_usd", parameters.initial_eth_usd),
+            ("ref_price_usd", parameters.initial_price_usd),
+        ):
+            low, high = level_bounds(start)
+            assert runs[column].between(low, high).all(), (subset, column)
+    # the mean-flat drift at 500%/yr (-12.5 a year in log) takes the level to the bound, where the
+    # old arithmetic underflowed to 0: the bound is what keeps these runs finite
+    eth_low, _ = level_bounds(sets[0].initial_eth_usd)
+    ref_low, _ = level_bounds(sets[1].initial_price_usd)
+    assert frame.loc[frame["subset"] == 0, "eth_usd"].min() == eth_low
+    assert frame.loc[frame["subset"] == 1, "ref_price_usd"].min() == ref_low

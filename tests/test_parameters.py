@@ -74,3 +74,99 @@ def test_defaults_are_the_documented_facts():
     assert p.pool_payout_rate == 0.151
     assert p.fee_pool_share == 0.9
     assert p.launch_smoothing is True
+
+
+# --- non-finite, huge and long-integer values on every path (issue 19, sections 4 and 6) --------
+
+# (parameter, text): integer days given nan/inf/1e400 or a 29-digit integer, floats given nan/inf
+NON_FINITE_OR_HUGE = [
+    ("pol_review_day", "nan"),
+    ("stress_day", "nan"),
+    ("stress_day", "inf"),
+    ("stress_day", "-inf"),
+    ("pro_launch_day", "1e400"),
+    ("sns_launch_day", "1e99999999999"),
+    ("stress_day", "12345678901234567890123456789"),
+    ("eth_volatility", "nan"),
+    ("eth_volatility", "inf"),
+    ("ref_volatility", "1e400"),
+    ("pro_subscribers_max", "12345678901234567890123456789"),
+]
+
+
+@pytest.mark.parametrize("name, text", NON_FINITE_OR_HUGE)
+def test_parse_value_refuses_non_finite_and_out_of_range_text_as_typed(name, text):
+    with pytest.raises(ParameterError) as error:
+        parse_value(name, text)
+    message = str(error.value)
+    assert message.startswith(f"invalid parameter '{name}': must be ")
+    assert message.endswith(f"got {text!r}")  # what was typed, never its float
+    assert "in [" in message and "\n" not in message
+
+
+def test_parse_value_reads_integers_exactly():
+    assert parse_value("stress_day", "100000") == 100_000
+    assert parse_value("stress_day", "1e3") == 1000
+    assert parse_value("stress_day", "1000.0") == 1000
+    assert type(parse_value("stress_day", "1e3")) is int
+    with pytest.raises(ParameterError, match="got '100001'"):
+        parse_value("stress_day", "100001")
+    with pytest.raises(ParameterError, match="must be an integer"):
+        parse_value("stress_day", "5.5")
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("stress_day", float("nan")),
+        ("pol_review_day", float("inf")),
+        ("stress_day", 10**400),
+        ("stress_day", 12345678901234567890123456789),
+        ("stress_day", 2**53 + 1),
+        ("eth_volatility", float("nan")),
+        ("eth_volatility", float("-inf")),
+        ("initial_eth_usd", 10**400),
+    ],
+)
+def test_python_api_refuses_non_finite_and_huge_numbers(name, value):
+    with pytest.raises(ParameterError) as error:
+        Parameters(**{name: value})
+    message = str(error.value)
+    assert message.startswith(f"invalid parameter '{name}': must be ")
+    assert "in [" in message and "\n" not in message and len(message) < 300
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["pol_review_day=nan", "stress_day=nan", "stress_day=inf", "stress_day=1e400"]
+    + ["stress_day=12345678901234567890123456789", "eth_volatility=nan"],
+)
+def test_cli_set_refuses_non_finite_and_huge_values_in_one_line(setting, capsys, tmp_path):
+    from experiments import cli
+
+    out = tmp_path / "out"
+    code = cli.main(
+        ["run", "baseline", "--runs", "1", "--years", "0.01", "--set", setting, "--out", str(out)]
+    )
+    err = capsys.readouterr().err
+    name, _, text = setting.partition("=")
+    assert code == 2
+    assert err.splitlines() == [err.strip()]
+    assert err.startswith(f"error: invalid parameter '{name}': must be ")
+    assert f"got {text!r}" in err
+    assert not out.exists()
+
+
+def test_explorer_query_shows_the_parameter_message_for_non_finite_values():
+    from experiments.reporting.explorer import parse_query
+
+    view, errors = parse_query("?stress_day=nan&b.pol_review_day=1e400&b.eth_volatility=inf")
+    assert errors == {
+        "stress_day": "invalid parameter 'stress_day': must be an integer in [0, 100000], "
+        "got 'nan'",
+        "b.pol_review_day": "invalid parameter 'pol_review_day': must be an integer in "
+        "[0, 100000], got '1e400'",
+        "b.eth_volatility": "invalid parameter 'eth_volatility': must be a number in [0, 5], "
+        "got 'inf'",
+    }
+    assert "stress_day" not in view.a and not view.b

@@ -1,6 +1,9 @@
 """Property-based checks: random valid parameters and seeds never break an invariant; random
 invalid values always give the one-line error."""
 
+import math
+from decimal import Decimal
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,7 +12,7 @@ from hypothesis import strategies as st
 from experiments.run import run
 from model import ParameterError, Parameters
 from model.constants import MAX_SUPPLY
-from model.parameters import allowed
+from model.parameters import allowed, parse_value
 from model.parts.metrics import STOCKS
 
 # Behavioural parameters drawn over their whole allowed ranges.
@@ -118,3 +121,34 @@ def test_random_invalid_values_give_the_clear_error(case):
         Parameters.from_overrides({name: bad})
     message = str(error.value)
     assert f"'{name}'" in message and allowed(name) in message and "\n" not in message
+
+
+# any text a user can type for a number: parsed to a value of the parameter's kind in its range, or
+# refused with the one-line message (never ValueError/OverflowError from a float-to-int conversion)
+NUMBER_TEXT = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(
+        ["nan", "-nan", "inf", "-inf", "Infinity", "1e400", "-1e400", "1e-400", "sNaN"]
+    ),
+    st.floats().map(repr),
+    st.integers(-(10**40), 10**40).map(str),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.builds("{}e{}".format, st.integers(-(10**6), 10**6), st.integers(-(10**12), 10**12)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(NUMERIC), text=NUMBER_TEXT)
+def test_any_text_parses_into_the_range_or_gives_the_clear_error(name, text):
+    info = Parameters.field_info()[name]
+    try:
+        value = parse_value(name, text)
+    except ParameterError as error:
+        message = str(error)
+        assert message.startswith(f"invalid parameter '{name}': must be {allowed(name)}, got ")
+        assert "\n" not in message
+        return
+    assert type(value) is (int if info["integer"] else float)
+    assert math.isfinite(value) and info["min"] <= value <= info["max"]
+    if info["integer"]:  # exact: the text's own digits, never a float's
+        assert Decimal(text.strip().replace("_", "")) == value

@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
 from experiments import definitions
 from experiments.engines.guard import NEGATIVE_LIMIT
-from experiments.engines.registry import RunSpec, simulate
+from experiments.engines.registry import MAX_YEARS, RunSpec, simulate
 from model import ParameterError, Parameters
 from model.constants import MAX_SUPPLY, POOL_AT_TGE
 from model.parts.metrics import STOCKS
@@ -268,6 +268,76 @@ def test_range_edges_keep_every_invariant(parameters, years):
     frame = simulate([parameters], RunSpec(runs=2, years=years, engine="vectorized"))
     _check_invariants(frame)
     assert not math.isnan(frame["conservation_residual"].abs().max())
+
+
+# The longest allowed horizon, on the vectorized engine, invariants only (the engines' agreement over
+# long horizons is tested on its own). A day costs about the same for one trajectory or many, so an
+# example runs six edge combinations together, each with the drifts and volatilities of ETH/USD and
+# the valuation at their range edges, where a 100-year walk goes furthest. The fixed example holds
+# the walks that broke the finite-value invariant before the levels were bounded (issue 19: mean-flat
+# at 500%/yr, day 13048 and 18761) and the two ways ETH and SESH part furthest; `make test` runs it
+# alone (a first generated example is the simplest edges, which never failed), `make fuzz` adds
+# generated ones.
+@settings(
+    max_examples=max(1, FUZZ_EXAMPLES // 25),
+    phases=(Phase.explicit,) if "SESH_FUZZ_EXAMPLES" not in os.environ else tuple(Phase),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(
+    sets=st.lists(edge_parameters(), min_size=6, max_size=6),
+    gbm=st.lists(
+        st.fixed_dictionaries(
+            {
+                name: st.sampled_from(_edges(name))
+                for name in ("eth_drift", "eth_volatility", "ref_drift", "ref_volatility")
+            }
+        ),
+        min_size=6,
+        max_size=6,
+    ),
+)
+@example(
+    sets=[
+        Parameters(drift_convention="mean", eth_volatility=5.0),
+        Parameters(drift_convention="mean", ref_volatility=5.0),
+        Parameters(drift_convention="mean", ref_volatility=5.0, price_model="exogenous"),
+        Parameters(drift_convention="mean", ref_volatility=5.0, price_model="pool_only"),
+        # ETH falls and SESH rises as far as the ranges allow, and the other way round
+        Parameters(
+            drift_convention="mean",
+            eth_drift=-2.0,
+            eth_volatility=5.0,
+            ref_drift=2.0,
+            ref_volatility=0.0,
+            initial_price_usd=1e6,
+            initial_eth_usd=1.0,
+            impact_permanent_share=1.0,
+            amm_fee=0.1,
+            stress_day=20_000,
+            stress_price_drop=0.99,
+        ),
+        Parameters(
+            drift_convention="mean",
+            eth_drift=2.0,
+            eth_volatility=0.0,
+            ref_drift=-2.0,
+            ref_volatility=5.0,
+            initial_price_usd=1e-6,
+            initial_eth_usd=1e7,
+            impact_permanent_share=1.0,
+            amm_fee=0.1,
+            price_model="pool_only",
+        ),
+    ],
+    gbm=[{}] * 6,
+)
+def test_range_edges_keep_every_invariant_over_the_longest_horizon(sets, gbm):
+    sets = [parameters.replace(**edges) for parameters, edges in zip(sets, gbm, strict=True)]
+    frame = simulate(sets, RunSpec(runs=2, years=MAX_YEARS, engine="vectorized"))
+    assert frame["timestep"].max() == round(MAX_YEARS * 365)
+    _check_invariants(frame)
 
 
 # Where rounding differences grow (see README, "Engines agree"), the engines may part by more

@@ -19,7 +19,8 @@ This block turns Q into a price, by `price_model`:
 In every model arbitrageurs then trade the pool towards the target price in one swap, capped at
 `max_trade_reserve_share` of its input reserve and, when they sell SESH, at what liquid wallets
 hold; the part they cannot trade is recorded in `daily_unmet_trade`. On `stress_day` ETH/USD and the
-valuation both drop by `stress_price_drop`.
+valuation both drop by `stress_price_drop`. Both levels are held within e^+-50 of their launch
+values (`LOG_LEVEL_BOUND`, a numerical guard), as the impact states are within e^+-50.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ DT = 1.0 / DAYS_PER_YEAR  # one timestep, in years
 # valuation, so prices, market caps and 1/price stay finite in the degenerate corners of the
 # allowed ranges (a 1-SESH pool with no outside depth and years of one-sided flow at theta = 1).
 LOG_IMPACT_BOUND = 50.0
+# The same kind of guard on the two geometric Brownian motions: ETH/USD and the valuation each stay
+# within e^+-50 of their launch values. Over the longest horizon (100 years) a GBM at the edges of
+# its allowed ranges walks without bound: mean-flat at 500%/yr volatility its log falls 12.5 a
+# year, and by year 36 ETH at 1e-191 USD prices SESH at 1e190 ETH, whose products with the pool's
+# reserves overflow (the level itself would underflow to 0 about year 60). Nothing in the economy
+# is priced there (e^50 is about 5e21 x the launch value); within the bound every price, reserve
+# and product stays far inside float range. With no drift it is over 6 standard deviations of 100
+# years at the default 80%/yr; a drift of +-2/yr (the range's edge) reaches it after 25 years.
+LOG_LEVEL_BOUND = 50.0
 
 
 def log_drift(drift, volatility, convention):
@@ -57,6 +67,11 @@ def gbm_step(level, drift, volatility, normal_draw, convention="median", dt=DT):
 def gbm_day(level, log_drift_per_step, volatility_per_step, normal_draw):
     """`gbm_step` with its parameter-only parts (`gbm_scales`) given."""
     return level * np.exp(log_drift_per_step + volatility_per_step * normal_draw)
+
+
+def level_bounds(launch_level):
+    """(low, high): the range a GBM level is held in, e^-+LOG_LEVEL_BOUND x its launch value."""
+    return launch_level * np.exp(-LOG_LEVEL_BOUND), launch_level * np.exp(LOG_LEVEL_BOUND)
 
 
 def impulse(net_flow, depth):
@@ -161,14 +176,9 @@ def pool_only_market(params, s, net_flow, wallets, valuation, eth_usd):
     )
     pool_now = price_of_token(po_sesh, po_quote)
     flow_impact = (pool_now / open_quote) ** params["impact_persistence"]
-    # the ratchet's reference, held within e^+-50 of the launch price (the same numerical guard
-    # as the impact states): a steady one-sided flow compounds in it, and must stay finite
-    start = params["initial_price_usd"]
-    reference = clip(
-        valuation * flow_impact,
-        start * np.exp(-LOG_IMPACT_BOUND),
-        start * np.exp(LOG_IMPACT_BOUND),
-    )
+    # the ratchet's reference, held within e^+-50 of the launch price (the valuation's guard,
+    # `level_bounds`): a steady one-sided flow compounds in it, and must stay finite
+    reference = clip(valuation * flow_impact, *params["ref_price_bounds"])
     strength = params["arbitrage_strength"]
     target = (pool_now * eth_usd) ** (1.0 - strength) * reference**strength
     return po_sesh, po_quote, po_to_wallets, po_unmet, reference, target
@@ -200,6 +210,9 @@ def policy_market(
     crash = on_stress_day(params, s, params["stress_price_factor"], 1.0)
     if crash is not None:
         eth_usd, valuation = crash * eth_usd, crash * valuation
+    # the numerical guard on both levels (LOG_LEVEL_BOUND; bounds from `level_bounds`)
+    eth_usd = clip(eth_usd, *params["eth_usd_bounds"])
+    valuation = clip(valuation, *params["ref_price_bounds"])
     net_flow = s["daily_net_flow"]
     wallets = liquid_wallets(s)
 
