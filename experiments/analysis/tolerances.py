@@ -1,0 +1,199 @@
+"""How closely two computations of the same model must agree: engines, CPUs, golden files.
+
+The engines run the same arithmetic, but not always the same machine code. numpy 1.26 evaluates
+exp, log, log1p and power on arrays with SIMD kernels chosen at import from the CPU's features
+(AVX-512 ones where the CPU has them) and on 0-d values with other code. So the vectorized engine
+(arrays) and cadCAD/radCAD (scalars) can round a transcendental differently in the last bit, and
+so can one engine on two CPUs (or under two `NPY_DISABLE_CPU_FEATURES` settings). Additions,
+multiplications, divisions and square roots are correctly rounded everywhere: the differences
+start in the few transcendental calls of a day (the GBM steps, the price impact, the pool_only
+ratchet's powers) and spread from there. Every cross-engine and golden comparison takes its
+tolerance from here; the numbers follow from that arithmetic:
+
+- `EPS` = 2.22e-16, float64's machine epsilon: one ulp of 1.0, the relative size of a
+  last-bit difference.
+
+- `relative_tolerance(days) = ULPS_PER_DAY x EPS x days`, for quantities (prices, balances,
+  flows, counts, yields). A day passes a value through about ten chained transcendental calls
+  (two GBM exps, the impulse's log1p, exp(A + J), two powers and an exp under pool_only, the
+  metrics' exp), each within a few ulps on every kernel (numpy documents at most 4 ulps for its
+  float64 SIMD kernels; libm is within 1): two kernels differ by up to ~5 ulps a call, ~50 a
+  day. Relative errors of a product add up, so a value compounded over `days` days differs by
+  at most that times `days`: ULPS_PER_DAY = 64 covers it with margin (1 year: 5.2e-12; 5 years:
+  2.6e-11). Measured on an AVX-512 CPU, vectorized against radCAD: prices at most ~6 eps a
+  day (4.7e-13 after a year over a 400-example range-edge fuzz, 2.2e-14 on the default model).
+  A value that is a sum or difference of larger terms (a net flow, a net yield, a stock that
+  drained, an impact state crossing zero) keeps the rounding of its terms, not of itself: its
+  error is measured against the largest magnitude its column takes in the same trajectory
+  (`column_scale`), as the terms are of that size. Counts of whole nodes are quantities too:
+  a node more or less fails any such tolerance, which is intended (see below).
+
+- `residual_tolerance(days)`, absolute, for rounding-noise columns: `conservation_residual` is
+  the sum of the seven stocks minus the 240M max supply, zero in exact arithmetic, and in
+  floats a multiple of `ULP_AT_MAX_SUPPLY` = 2.98e-8 (one ulp at 240M). Its value is pure
+  rounding, so no relative tolerance fits it (2.98e-8 against 0.0 fails every rtol). It is the
+  rounding of the seven-term sum (six additions, at most 3 ulps) plus the rounding of every
+  stock update since day 0: `STOCK_UPDATES_PER_DAY` (17, counted from the model's blocks) a
+  day, each at most half an ulp at 240M and as often up as down, a random walk whose standard
+  deviation after `days` days is at most 0.5 x sqrt(17 x days) ulps. Two computations walk
+  independently at worst (sqrt(2) x that); the tolerance is 3 + 3 ulps for the two sums plus
+  6 such standard deviations: ulp x (6 + 4.24 sqrt(17 x days)), 1.0e-5 after a year and
+  2.2e-5 after 5 years, 1e-13 of the supply. Measured: 16 ulps apart after 5 years
+  (vectorized against radCAD, 10 runs), |residual| itself at most ~49 ulps.
+
+- Golden KPIs (`kpi_floor`): a statistic over a case's horizon of `days` days is held to the
+  relative tolerance of that horizon (never below one unit of the KPI's own scale times it, as
+  a KPI can be a difference near zero); statistics of the residual to the residual's absolute
+  tolerance (twice it for a paired difference of two subsets); the share of paired residual
+  differences above zero is a coin toss between two rounding walks and is not compared.
+
+What these bounds do not cover: a comparison that flips on a last-bit difference (stochastic
+rounding floor(x + u) of an expected node count landing within an ulp of an integer, a cap or a
+branch met exactly) changes a count by one node, and everything after it moves by that node's
+stake. Such a flip needs a value within ~1e-16 relative of a threshold: across the fuzzes run
+for this module none happened, and if one does the comparison fails, naming the column and day,
+rather than hiding it under a looser bound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from model.constants import MAX_SUPPLY
+
+EPS = float(np.finfo(np.float64).eps)
+ULP_AT_MAX_SUPPLY = float(np.spacing(MAX_SUPPLY))
+ULPS_PER_DAY = 64
+
+# Columns compared exactly: labels and the day.
+EXACT_COLUMNS = ("subset", "run", "timestep", "day")
+# Columns that are rounding noise themselves: compared absolutely.
+ROUNDING_COLUMNS = ("conservation_residual",)
+# Golden KPIs that are statistics of a rounding-noise column.
+ROUNDING_KPIS = ("max_abs_conservation_residual",)
+SEVEN_TERM_SUM_ULPS = 3.0  # six additions of at most half an ulp at 240M
+RESIDUAL_SIGMAS = 6.0
+# A trajectory is keyed by these (a frame's rows of one subset and run).
+TRAJECTORY = ["subset", "run"]
+
+
+def _stock_updates_per_day() -> int:
+    from model import partial_state_update_blocks
+    from model.parts.metrics import STOCKS
+
+    return sum(
+        name in STOCKS for block in partial_state_update_blocks for name in block["variables"]
+    )
+
+
+STOCK_UPDATES_PER_DAY = _stock_updates_per_day()
+
+
+def relative_tolerance(days):
+    """The relative difference two computations of a quantity may show after `days` days."""
+    return ULPS_PER_DAY * EPS * np.maximum(days, 1)
+
+
+def residual_tolerance(days):
+    """The absolute difference two computations of the conservation residual may show."""
+    walk = (
+        RESIDUAL_SIGMAS
+        * math.sqrt(2.0)
+        * 0.5
+        * np.sqrt(STOCK_UPDATES_PER_DAY * np.maximum(days, 1))
+    )
+    return ULP_AT_MAX_SUPPLY * (2.0 * SEVEN_TERM_SUM_ULPS + walk)
+
+
+def column_scale(a: pd.Series, b: pd.Series, keys: list[pd.Series] | None = None) -> np.ndarray:
+    """Per row, the largest magnitude of the column in that row's trajectory, in either frame."""
+    magnitude = np.maximum(np.abs(a.to_numpy(float)), np.abs(b.to_numpy(float)))
+    magnitude = np.where(np.isfinite(magnitude), magnitude, 0.0)
+    if not keys:
+        return np.full(len(magnitude), magnitude.max(initial=0.0))
+    return pd.Series(magnitude).groupby([k.to_numpy() for k in keys]).transform("max").to_numpy()
+
+
+def allowed_difference(column: str, a, b, days, scale=None) -> np.ndarray:
+    """The largest |a - b| allowed for values of `column` after `days` days (arrays or numbers;
+    `scale`: the column's magnitude in the trajectory, `column_scale`; default the values')."""
+    days = np.asarray(days, dtype=float)
+    if column in EXACT_COLUMNS:
+        return np.zeros(np.broadcast(a, b, days).shape)
+    if column in ROUNDING_COLUMNS:
+        return np.broadcast_to(residual_tolerance(days), np.broadcast(a, b, days).shape)
+    size = np.maximum(np.abs(np.asarray(a, dtype=float)), np.abs(np.asarray(b, dtype=float)))
+    if scale is not None:
+        size = np.maximum(size, scale)
+    return relative_tolerance(days) * size
+
+
+def _differs(a: np.ndarray, b: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Rows where a and b are not within `allowed` (NaN equals NaN, an infinity itself)."""
+    both_nan = np.isnan(a) & np.isnan(b)
+    same = (a == b) | both_nan
+    with np.errstate(invalid="ignore"):
+        return ~same & ~(np.abs(a - b) <= allowed)
+
+
+def frame_differences(a: pd.DataFrame, b: pd.DataFrame, days=None) -> list[str]:
+    """What keeps two frames of the same runs from agreeing within these tolerances, one line
+    per column (worst row first); empty when they agree. Rows are matched by position; `days`
+    is the horizon of each row (default: the frames' `timestep`)."""
+    if list(a.columns) != list(b.columns):
+        return [f"columns differ: {list(a.columns)} vs {list(b.columns)}"]
+    if len(a) != len(b):
+        return [f"row counts differ: {len(a)} vs {len(b)}"]
+    if days is None:
+        days = a["timestep"].to_numpy(float) if "timestep" in a else 1
+    keys = [a[k] for k in TRAJECTORY if k in a]
+    problems = []
+    for column in a.columns:
+        x, y = a[column].to_numpy(float), b[column].to_numpy(float)
+        scale = None if column in ROUNDING_COLUMNS else column_scale(a[column], b[column], keys)
+        allowed = allowed_difference(column, x, y, days, scale)
+        bad = _differs(x, y, allowed)
+        if not bad.any():
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            excess = np.where(bad, np.abs(x - y) / allowed, 0.0)
+        excess = np.where(bad & ~np.isfinite(excess), np.inf, excess)
+        row = int(np.argmax(excess))
+        where = ", ".join(f"{k}={a[k].iloc[row]}" for k in ("subset", "run", "timestep") if k in a)
+        problems.append(
+            f"{column}: {int(bad.sum())} rows apart beyond tolerance, worst {x[row]!r} vs "
+            f"{y[row]!r} ({where}; allowed {float(allowed[row]):.3g})"
+        )
+    return problems
+
+
+def frames_close(a: pd.DataFrame, b: pd.DataFrame, days=None) -> bool:
+    """Two frames of the same runs agree within these tolerances, column by column."""
+    return not frame_differences(a, b, days)
+
+
+def assert_frames_close(a: pd.DataFrame, b: pd.DataFrame, days=None) -> None:
+    """AssertionError naming every column that disagrees (see `frame_differences`)."""
+    problems = frame_differences(a, b, days)
+    assert not problems, "frames differ beyond the tolerances of float rounding:\n" + "\n".join(
+        problems
+    )
+
+
+def kpi_floor(kpi: str, stat: str, value, days) -> tuple[float, str]:
+    """The tolerance float rounding alone needs for a golden KPI statistic over `days` days
+    (a floor under its Monte Carlo tolerance), with its reason."""
+    if kpi in ROUNDING_KPIS:
+        if stat == "paired_share_positive":
+            return 1.0, "sign of a difference of two rounding walks: not compared"
+        paired = stat.startswith("paired_")
+        bound = (2.0 if paired else 1.0) * float(residual_tolerance(days))
+        return bound, f"float rounding: the residual's absolute tolerance over {days:g} days"
+    if stat in ("n", "paired_n"):
+        return 0.0, "count: exact"
+    size = 1.0 if value is None or not np.isfinite(value) else max(abs(float(value)), 1.0)
+    bound = float(relative_tolerance(days)) * size
+    return bound, f"float rounding: {ULPS_PER_DAY} ulps a day over {days:g} days"

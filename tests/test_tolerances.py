@@ -1,0 +1,110 @@
+"""The cross-engine and golden tolerances: what they accept follows from float64 arithmetic."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.analysis import tolerances as tol
+from model.constants import MAX_SUPPLY
+
+pytestmark = pytest.mark.engines
+
+
+def _frame(**columns) -> pd.DataFrame:
+    n = len(next(iter(columns.values())))
+    index = {"subset": [0] * n, "run": [1] * n, "timestep": list(range(n))}
+    return pd.DataFrame({**index, **columns})
+
+
+def test_the_constants_are_float64_facts():
+    assert tol.EPS == 2.0**-52
+    assert tol.ULP_AT_MAX_SUPPLY == pytest.approx(2.98e-8, rel=1e-3)
+    assert MAX_SUPPLY + tol.ULP_AT_MAX_SUPPLY != MAX_SUPPLY  # one step at 240M
+    assert MAX_SUPPLY + tol.ULP_AT_MAX_SUPPLY / 4 == MAX_SUPPLY  # below half a step: rounds back
+    # 17 stock updates a day, counted from the model's blocks (not typed in)
+    assert tol.STOCK_UPDATES_PER_DAY == 17
+
+
+def test_relative_tolerance_grows_with_the_days_of_compounding():
+    assert tol.relative_tolerance(1) == tol.ULPS_PER_DAY * tol.EPS
+    assert tol.relative_tolerance(0) == tol.relative_tolerance(1)
+    assert tol.relative_tolerance(1826) == pytest.approx(1826 * tol.relative_tolerance(1))
+    assert 1e-12 < tol.relative_tolerance(365) < 1e-11  # far tighter than the former 1e-9
+
+
+def test_residual_tolerance_is_a_few_ulps_at_240m_times_the_root_of_the_updates():
+    ulps = tol.residual_tolerance(np.array([1, 365, 1826])) / tol.ULP_AT_MAX_SUPPLY
+    expected = 6 + 6 * math.sqrt(2) * 0.5 * np.sqrt(17 * np.array([1, 365, 1826]))
+    np.testing.assert_allclose(ulps, expected)
+    # well inside the invariant guard's conservation bound (1e-6 x 240M = 240 SESH)
+    assert tol.residual_tolerance(36_500) < 1e-4
+
+
+def test_a_residual_of_one_ulp_against_zero_is_close_but_not_any_residual():
+    # the failure this module exists for: 2.98e-8 against 0.0 fails every relative tolerance
+    one_ulp = tol.ULP_AT_MAX_SUPPLY
+    a = _frame(conservation_residual=[0.0, one_ulp, -3 * one_ulp])
+    b = _frame(conservation_residual=[0.0, 0.0, 0.0])
+    assert tol.frames_close(a, b)
+    assert not np.allclose(
+        a["conservation_residual"], b["conservation_residual"], rtol=1e-9, atol=0
+    )
+    leak = _frame(conservation_residual=[0.0, 0.0, 0.01])  # a hundredth of a token: not rounding
+    problems = tol.frame_differences(leak, b)
+    assert len(problems) == 1 and problems[0].startswith("conservation_residual: 1 rows")
+    assert "timestep=2" in problems[0]
+
+
+def test_quantities_compare_relative_to_their_size_and_their_trajectory():
+    price = np.array([0.1, 0.11, 0.12])
+    nudged = price * (1 + 10 * tol.EPS)  # 10 ulps: within 64 a day
+    assert tol.frames_close(_frame(price_usd=price), _frame(price_usd=nudged))
+    off = price * (1 + 1e-9)  # what the old rtol allowed: a million times float rounding
+    assert not tol.frames_close(_frame(price_usd=off), _frame(price_usd=price))
+    # a net flow crossing zero: the difference counts against the flow's size in its trajectory
+    flow = np.array([2.0e6, -1.5e6, 3.0e-3])
+    rounded = flow + np.array([0.0, 0.0, 1e-9])  # a few ulps of 2e6 in a near-zero value
+    assert tol.frames_close(_frame(daily_net_flow=flow), _frame(daily_net_flow=rounded))
+    alone = _frame(daily_net_flow=flow[2:])  # without the large terms nothing excuses it
+    assert not tol.frames_close(alone, _frame(daily_net_flow=rounded[2:]))
+
+
+def test_another_trajectory_does_not_lend_its_scale():
+    a = pd.DataFrame(
+        {"subset": [0, 0, 1, 1], "run": [1, 1, 1, 1], "timestep": [0, 1, 0, 1]}
+    ).assign(staked=[1e8, 1e8, 1.0, 1.0])
+    b = a.assign(staked=[1e8, 1e8, 1.0, 1.0 + 1e-9])
+    assert not tol.frames_close(a, b)
+    assert "subset=1" in tol.frame_differences(a, b)[0]
+
+
+def test_labels_are_exact_and_nan_only_equals_nan():
+    a = _frame(price_usd=[0.1, np.nan, np.inf])
+    assert tol.frames_close(a, a.copy())
+    assert not tol.frames_close(a, a.assign(price_usd=[0.1, 0.2, np.inf]))
+    assert not tol.frames_close(a, a.assign(timestep=[0, 1, 3]))
+    assert tol.frame_differences(a, a.drop(columns="price_usd"))[0].startswith("columns differ")
+    assert tol.frame_differences(a, a.iloc[:2])[0].startswith("row counts differ")
+
+
+def test_assert_frames_close_names_the_column():
+    a = _frame(price_usd=[0.1, 0.2])
+    with pytest.raises(AssertionError, match="price_usd: 1 rows apart"):
+        tol.assert_frames_close(a, a.assign(price_usd=[0.1, 0.3]))
+
+
+def test_golden_floors():
+    days = 1826
+    assert tol.kpi_floor("max_abs_conservation_residual", "p50", 1e-6, days)[0] == pytest.approx(
+        tol.residual_tolerance(days)
+    )
+    paired = tol.kpi_floor("max_abs_conservation_residual", "paired_mean_difference", 0.0, days)
+    assert paired[0] == pytest.approx(2 * tol.residual_tolerance(days))
+    share = tol.kpi_floor("max_abs_conservation_residual", "paired_share_positive", 0.3, days)
+    assert share[0] == 1.0 and "not compared" in share[1]
+    assert tol.kpi_floor("reward_pool_5y", "n", 60, days)[0] == 0.0
+    floor, reason = tol.kpi_floor("reward_pool_5y", "p50", 3e7, days)
+    assert floor == pytest.approx(3e7 * tol.relative_tolerance(days)) and "ulps a day" in reason
+    assert tol.kpi_floor("fee_parity_day", "mean", None, days)[0] == tol.relative_tolerance(days)
