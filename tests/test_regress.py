@@ -20,6 +20,7 @@ from experiments.analysis.regress import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.engines
 KEYS = ("subset", "label", "kpi", "stat", "reason")
 
 

@@ -139,6 +139,12 @@ def _differs(a: np.ndarray, b: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         return ~same & ~(np.abs(a - b) <= allowed)
 
 
+def values_close(column: str, a, b, days, scale=None) -> bool:
+    """Values of `column` from two computations agree (`allowed_difference`; NaN equals NaN)."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return not _differs(x, y, allowed_difference(column, x, y, days, scale)).any()
+
+
 def frame_differences(a: pd.DataFrame, b: pd.DataFrame, days=None) -> list[str]:
     """What keeps two frames of the same runs from agreeing within these tolerances, one line
     per column (worst row first); empty when they agree. Rows are matched by position; `days`
