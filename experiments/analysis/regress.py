@@ -66,7 +66,7 @@ CASES = {
 
 def run_case(case: GoldenCase, experiments: Mapping) -> tuple[pd.DataFrame, dict[int, str]]:
     """Run-level KPI table of a case and its subset labels (vectorized engine: equal to cadCAD
-    within 1e-9)."""
+    within the float-rounding tolerances of `experiments.analysis.tolerances`)."""
     experiment = experiments[case.experiment]
     subsets = experiment.subsets()
     spec = RunSpec(
