@@ -85,6 +85,36 @@ def test_a_stock_drained_to_a_remainder_keeps_the_rounding_of_its_larger_values(
     assert not tol.frames_close(a.iloc[3:], b.iloc[3:])
 
 
+def test_columns_share_the_ledger_of_their_unit():
+    # units as model.types.State annotates them: a daily flow is booked with its amount
+    assert tol.ledger_of("daily_fee_spent") == tol.ledger_of("circulating") == "SESH"
+    assert tol.ledger_of("node_net_usd_per_day") == tol.ledger_of("market_cap_usd") == "USD"
+    assert tol.ledger_of("daily_nodes_left") == tol.ledger_of("nodes") == "nodes"
+    assert tol.ledger_of("pol_lp") == tol.ledger_of("amm_lp_supply") == "LP"
+    assert tol.ledger_of("price_usd") == "USD/SESH" != tol.ledger_of("eth_usd")
+    assert tol.ledger_of("not_a_state_variable") == "column not_a_state_variable"
+
+
+def test_a_flow_capped_by_drained_wallets_carries_the_wallets_rounding():
+    # measured (AVX-512 Xeon, range-edge example, day 352-354): the wallets were emptied, so
+    # circulating - restake_pending cancelled; 4 ulps of 1.64M were left in the vectorized
+    # engine and a negative remainder, clipped to 0, in radCAD. The next day's fees (5.8e-7
+    # SESH wanted) bought what was left: 9.3e-10 against 0.0
+    vectorized = _frame(
+        circulating=[1644530.924320763, 1649057.2240246718, 1653581.651204595],
+        restake_pending=[1644530.924320762, 1649057.2240246718, 1653581.651204595],
+        daily_fee_spent=[5.7894965743e-07, 9.3132257e-10, 0.0],
+    ).assign(timestep=[352, 353, 354])
+    radcad = vectorized.assign(
+        circulating=[1644530.9243207611, 1649057.2240246718, 1653581.651204595],
+        daily_fee_spent=[5.7894965743e-07, 0.0, 0.0],
+    )
+    assert tol.frames_close(vectorized, radcad)
+    # judged by the fee flows alone, 9.3e-10 against 0.0 is a disagreement
+    flows = ["subset", "run", "timestep", "daily_fee_spent"]
+    assert not tol.frames_close(vectorized[flows], radcad[flows])
+
+
 def test_another_trajectory_does_not_lend_its_scale():
     a = pd.DataFrame(
         {"subset": [0, 0, 1, 1], "run": [1, 1, 1, 1], "timestep": [0, 1, 0, 1]}
