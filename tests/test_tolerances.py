@@ -152,3 +152,16 @@ def test_golden_floors():
     floor, reason = tol.kpi_floor("reward_pool_5y", "p50", 3e7, days)
     assert floor == pytest.approx(3e7 * tol.relative_tolerance(days)) and "ulps a day" in reason
     assert tol.kpi_floor("fee_parity_day", "mean", None, days)[0] == tol.relative_tolerance(days)
+
+
+def test_values_close_for_one_block_of_one_day():
+    # what the block-by-block check uses: one day's rounding at the size of the value's ledger
+    assert tol.values_close("price_usd", 0.1, 0.1 * (1 + 2 * tol.EPS), days=1)
+    assert not tol.values_close("price_usd", 0.1, 0.1 * (1 + 1e-12), days=1)
+    assert tol.values_close("daily_net_flow", 1e-6, 1e-6 + 1e-9, days=1, scale=1.6e6)
+    assert not tol.values_close("daily_net_flow", 1e-6, 1e-6 + 1e-9, days=1)
+    queue = np.array([0.0, 5e6, 1e-3])
+    assert tol.values_close("unstake_queue", queue, queue + [0.0, 0.0, 1e-9], 1, scale=5e6)
+    assert tol.values_close("conservation_residual", 0.0, 3 * tol.ULP_AT_MAX_SUPPLY, days=1)
+    assert tol.values_close("nodes", np.nan, np.nan, days=1)
+    assert not tol.values_close("nodes", 1500.0, 1501.0, days=1, scale=1e8)

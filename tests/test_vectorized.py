@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.analysis.tolerances import assert_frames_close, values_close
+from experiments.analysis.tolerances import assert_frames_close, ledger_of, values_close
 from experiments.engines.base import model_params
 from experiments.engines.vectorized import (
     block_signal,
@@ -106,6 +106,15 @@ def _scalar_state(state, trajectory):
     return dict(one, run=trajectory % RUNS + 1, timestep=CHECK_DAY)
 
 
+def _ledger_size(state, name, trajectory):
+    """The largest value of `name`'s ledger (its unit) in one trajectory's state."""
+    return max(
+        float(np.max(np.abs(value[trajectory])))
+        for other, value in state.items()
+        if np.ndim(value) and ledger_of(other) == ledger_of(name)
+    )
+
+
 @pytest.mark.engines
 def test_every_block_gives_each_trajectory_its_own_scalar_result():
     """Fails if a function branches on (or picks one element of) a state or parameter array."""
@@ -125,9 +134,9 @@ def test_every_block_gives_each_trajectory_its_own_scalar_result():
                 name, value = update(p, substep, [], s, scalar_signal)
                 assert np.ndim(value) == np.ndim(state[name]) - 1, name
                 mine = np.broadcast_to(results[name], np.shape(state[name]))[trajectory]
-                # one block of one day: its rounding, at the size of the value it replaces
-                before = np.abs(np.asarray(state[name][trajectory], dtype=float))
-                assert values_close(name, mine, value, days=1, scale=before), (
+                # one block of one day: its rounding, at the size of its ledger in the state
+                scale = _ledger_size(state, name, trajectory)
+                assert values_close(name, mine, value, days=1, scale=scale), (
                     f"block {substep}, {name}, trajectory {trajectory}: {mine!r} vs {value!r}"
                 )
         state = {**state, **{k: np.broadcast_to(v, np.shape(state[k])) for k, v in results.items()}}
