@@ -30,8 +30,9 @@ here; the numbers follow from that arithmetic:
   (circulating - restake_pending), a net flow or a net yield near zero, a flow capped by such a
   remainder. Measured on an AVX-512 Xeon, vectorized against radCAD: prices 3e-15 relative after
   a year on the default model; over 150 range-edge examples of a year the worst value needed
-  2.1 ulps a day of its ledger's size, a 30-fold margin under 64. Whole nodes are a ledger too: a node more or less fails this
-  tolerance at any network size below 1e11 nodes, as it should.
+  2.1 ulps a day of its ledger's size, a 30-fold margin under 64. Whole nodes are a ledger too:
+  one node more or less fails this tolerance on any network the supply allows (240,000 nodes at
+  the smallest stake; a node would pass only among 4e10 after 5 years), as it should.
 
 - `residual_tolerance(days)`, absolute, for rounding-noise columns: `conservation_residual` is
   the sum of the seven stocks minus the 240M max supply, zero in exact arithmetic, and in
@@ -164,7 +165,8 @@ def ledger_scales(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def allowed_difference(column: str, a, b, days, scale=None) -> np.ndarray:
     """The largest |a - b| allowed for values of `column` after `days` days (arrays or numbers;
-    `scale`: the column's magnitude in the trajectory, `column_scale`; default the values')."""
+    `scale`: the size of the column's ledger in the trajectory, `ledger_scales`; by default the
+    values' own)."""
     days = np.asarray(days, dtype=float)
     if column in EXACT_COLUMNS:
         return np.zeros(np.broadcast(a, b, days).shape)
@@ -229,9 +231,10 @@ def frames_close(a: pd.DataFrame, b: pd.DataFrame, days=None) -> bool:
 def assert_frames_close(a: pd.DataFrame, b: pd.DataFrame, days=None) -> None:
     """AssertionError naming every column that disagrees (see `frame_differences`)."""
     problems = frame_differences(a, b, days)
-    assert not problems, "frames differ beyond the tolerances of float rounding:\n" + "\n".join(
-        problems
-    )
+    if problems:
+        raise AssertionError(
+            "frames differ beyond the tolerances of float rounding:\n" + "\n".join(problems)
+        )
 
 
 def kpi_floor(kpi: str, stat: str, value, days) -> tuple[float, str]:
