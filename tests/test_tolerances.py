@@ -86,9 +86,12 @@ def test_a_stock_drained_to_a_remainder_keeps_the_rounding_of_its_larger_values(
 
 
 def test_columns_share_the_ledger_of_their_unit():
-    # units as model.types.State annotates them: a daily flow is booked with its amount
+    # units as model.types.State annotates them: a daily flow of tokens or nodes is booked with
+    # its amount
     assert tol.ledger_of("daily_fee_spent") == tol.ledger_of("circulating") == "SESH"
-    assert tol.ledger_of("node_net_usd_per_day") == tol.ledger_of("market_cap_usd") == "USD"
+    # USD are not booked: a node's daily net USD is not measured against the market cap
+    assert tol.ledger_of("node_net_usd_per_day") == tol.ledger_of("daily_fee_usd") == "USD/day"
+    assert tol.ledger_of("pol_value_usd") == tol.ledger_of("market_cap_usd") == "USD"
     assert tol.ledger_of("daily_nodes_left") == tol.ledger_of("nodes") == "nodes"
     assert tol.ledger_of("pol_lp") == tol.ledger_of("amm_lp_supply") == "LP"
     assert tol.ledger_of("price_usd") == "USD/SESH" != tol.ledger_of("eth_usd")

@@ -23,13 +23,14 @@ here; the numbers follow from that arithmetic:
   (1 year: 5.2e-12; 5 years: 2.6e-11).
 
 - The size it is relative to: the largest value its ledger takes in the same trajectory
-  (`ledger_scales`). A ledger is a unit as `model.types.State` annotates it, a daily flow booked
-  with its amount (SESH with SESH/day, USD with USD/day, nodes with nodes/day). Quantities of
-  one ledger are added to and subtracted from each other, so a small one can hold the rounding
-  of a large one: a stock paid out to a remainder, wallets emptied to what the subtraction left
-  (circulating - restake_pending), a net flow or a net yield near zero, a flow capped by such a
-  remainder. Measured on an AVX-512 Xeon, vectorized against radCAD: prices 3e-15 relative after
-  a year on the default model; over 150 range-edge examples of a year the worst value needed
+  (`ledger_scales`). A ledger is a unit as `model.types.State` annotates it; the two books the
+  model keeps take their daily flows with them (SESH with SESH/day: tokens moved between the
+  stocks of the 240M supply; nodes with nodes/day). Quantities of one ledger are added to and
+  subtracted from each other, so a small one can hold the rounding of a large one: a stock paid
+  out to a remainder, wallets emptied to what the subtraction left (circulating -
+  restake_pending), a net flow or a net yield near zero, a flow capped by such a remainder.
+  Measured on an AVX-512 Xeon, vectorized against radCAD: prices 3e-15 relative after a year on
+  the default model; over 150 range-edge examples of a year the worst value needed
   2.1 ulps a day of its ledger's size, a 30-fold margin under 64. Whole nodes are a ledger too:
   one node more or less fails this tolerance on any network the supply allows (240,000 nodes at
   the smallest stake; a node would pass only among 4e10 after 5 years), as it should.
@@ -133,12 +134,17 @@ def _units() -> dict[str, str]:
 
 
 def ledger_of(column: str) -> str:
-    """The ledger a column's values are booked in: its unit, a daily flow with its amount
-    (SESH/day with SESH, USD/day with USD, nodes/day with nodes); unknown columns their own."""
+    """The ledger a column's values are booked in: its unit, and for the two books the model
+    keeps (the token supply and the node count) a daily flow with its amount (SESH/day with
+    SESH, nodes/day with nodes); unknown columns their own."""
     unit = UNITS.get(column)
     if unit is None:
         return f"column {column}"
-    return unit.removesuffix("/day")
+    return unit.removesuffix("/day") if unit in BOOKED_FLOWS else unit
+
+
+# Flows moved between the balances of a book the model keeps.
+BOOKED_FLOWS = ("SESH/day", "nodes/day")
 
 
 UNITS = _units()
