@@ -10,7 +10,7 @@ RUNS ?= 100
 YEARS ?= 5
 SEED ?= 0
 
-.PHONY: setup test lint run regress notebooks benchmark benchmark-memory fuzz explore lab clean
+.PHONY: setup test test-cpu lint run regress notebooks benchmark benchmark-memory fuzz explore lab clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,17 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q
+	$(PY) -m experiments regress
+
+# The engine-equality and regression tests (marker `engines`) and the golden regression again,
+# under a narrowed numpy CPU dispatch (.ci/narrowed_dispatch.py: AVX-512 off where the CPU has
+# it, else its two highest dispatched features): float results that depend on the CPU's kernels
+# beyond the tolerances of experiments/analysis/tolerances.py fail here, on any machine.
+test-cpu: $(STAMP)
+	@features="$$($(PY) .ci/narrowed_dispatch.py)" && export NPY_DISABLE_CPU_FEATURES="$$features" && \
+	echo "NPY_DISABLE_CPU_FEATURES=\"$$features\"" && \
+	$(PY) .ci/narrowed_dispatch.py --verify && \
+	$(PY) -m pytest -q -p no:cacheprovider -m engines && \
 	$(PY) -m experiments regress
 
 run: $(STAMP)

@@ -9,6 +9,7 @@ import pytest
 
 from experiments import cli, definitions
 from experiments.analysis import compare, kpis
+from experiments.analysis.tolerances import assert_frames_close
 from experiments.run import simulate
 from model import Parameters
 
@@ -78,6 +79,7 @@ def test_the_interval_contains_the_mean_and_narrows_with_more_pairs():
     assert all(math.isnan(v) for v in compare.interval(np.array([1.0])))
 
 
+@pytest.mark.engines
 def test_common_draws_give_every_subset_the_same_shocks_on_every_engine():
     sets = [Parameters(), Parameters(fee_pool_share=1.0)]
     frames = {}
@@ -90,9 +92,8 @@ def test_common_draws_give_every_subset_the_same_shocks_on_every_engine():
     for frame in frames.values():
         a, b = (frame[frame.subset == s].reset_index(drop=True) for s in (0, 1))
         pd.testing.assert_series_equal(a["eth_usd"], b["eth_usd"])
-    pd.testing.assert_frame_equal(
-        frames["vectorized"], frames["radcad"], check_exact=False, rtol=1e-9
-    )
+    # float rounding may differ by engine and CPU (arrays and scalars take different kernels)
+    assert_frames_close(frames["vectorized"], frames["radcad"])
     independent = simulate(sets, runs=2, years=0.2, seed=4, engine="vectorized")
     a, b = (independent[independent.subset == s].reset_index(drop=True) for s in (0, 1))
     assert not np.allclose(a["eth_usd"], b["eth_usd"])

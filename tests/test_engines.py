@@ -6,6 +6,8 @@ import pytest
 from experiments.run import run, simulate
 from model import Parameters
 
+pytestmark = pytest.mark.engines
+
 
 def test_cadcad_and_radcad_frames_are_identical():
     kwargs = dict(runs=2, years=0.6, seed=21, overrides={"fee_pool_share": 1.0})

@@ -9,17 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments import cli
+from experiments.analysis import tolerances
 from experiments.analysis.regress import (
     CASES,
     GOLDEN_DIR,
     compare,
+    floored,
     noise_tolerance,
-    rounding_tolerance,
     share_tolerance,
     within,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.engines
 KEYS = ("subset", "label", "kpi", "stat", "reason")
 
 
@@ -43,18 +46,63 @@ def test_noise_tolerance_is_twice_the_bootstrap_error():
 
 def test_tolerance_floor_and_exact_counts():
     flat = pd.Series([5.0] * 10)
-    assert noise_tolerance(flat, "p50")[0] == pytest.approx(5e-9)
-    assert noise_tolerance(flat, "n")[0] == 0.0
+    assert noise_tolerance(flat, "p50")[0] == 0.0
+    days = CASES["baseline"].days
+    assert days == 1825
+    tolerance, reason = floored("reward_pool_5y", "p50", 5.0, days, 0.0, "spread")
+    assert tolerance == pytest.approx(5.0 * tolerances.relative_tolerance(days))
+    assert "ulps a day" in reason
+    assert floored("reward_pool_5y", "n", 10, days, 0.0, "count") == (0.0, "count")
+    # a noise tolerance above the floor stays
+    assert floored("reward_pool_5y", "p50", 3e7, days, 1e5, "s.e.") == (1e5, "s.e.")
 
 
-def test_a_rounding_kpi_is_held_to_its_order_of_magnitude():
-    # the conservation residual is float rounding: a reordered sum moves it by its own size
-    tolerance, reason = rounding_tolerance("max_abs_conservation_residual", 1.3e-6, 6e-8, "s.e.")
-    assert tolerance == 1.3e-6 and "rounding" in reason
-    assert within(1.3e-6, 2.5e-6, tolerance) and not within(1.3e-6, 2.7e-6, tolerance)
-    # other KPIs keep their noise tolerance, and a larger noise tolerance stays
-    assert rounding_tolerance("reward_pool_5y", 3e7, 1e5, "s.e.") == (1e5, "s.e.")
-    assert rounding_tolerance("max_abs_conservation_residual", 1e-7, 1e-6, "s.e.") == (1e-6, "s.e.")
+def test_a_rounding_kpi_is_held_to_the_residual_absolute_tolerance():
+    # the conservation residual is float rounding: compared absolutely, even against 0.0
+    days = CASES["baseline"].days
+    bound = tolerances.residual_tolerance(days)
+    tolerance, reason = floored("max_abs_conservation_residual", "p50", 0.0, days, 0.0, "s.e.")
+    assert tolerance == pytest.approx(bound) and "rounding" in reason
+    assert within(0.0, tolerances.ULP_AT_MAX_SUPPLY, tolerance)
+    assert not within(0.0, 1e-3, tolerance)  # a thousandth of a token is not rounding
+
+
+def _row(kpi, stat, golden, tolerance, subset=0):
+    return {
+        "subset": subset,
+        "label": "b",
+        "kpi": kpi,
+        "stat": stat,
+        "golden": golden,
+        "tolerance": tolerance,
+    }
+
+
+def test_compare_applies_the_float_floor_to_golden_files_written_elsewhere():
+    # as a CPU without AVX-512 writes them: a residual of 0.0, tolerances of 0 (no spread)
+    ulp = tolerances.ULP_AT_MAX_SUPPLY
+    golden = [
+        _row("max_abs_conservation_residual", "p50", 0.0, 0.0),
+        _row("max_abs_conservation_residual", "paired_share_positive", 0.3, 0.1, subset=1),
+        _row("reward_pool_5y", "p50", 3e7, 0.0),
+        _row("reward_pool_5y", "n", 60, 0.0),
+    ]
+    # the same statistics on an AVX-512 CPU: last bits moved
+    now = [
+        _row("max_abs_conservation_residual", "p50", ulp, 0.0),
+        _row("max_abs_conservation_residual", "paired_share_positive", 0.7, 0.0, subset=1),
+        _row("reward_pool_5y", "p50", 3e7 * (1 + 20 * tolerances.EPS), 0.0),
+        _row("reward_pool_5y", "n", 60, 0.0),
+    ]
+    assert list(compare(golden, now, days=1826)["status"]) == ["PASS"] * 4
+    drifted = [dict(r) for r in now]
+    drifted[0]["golden"] = 1e-3  # a leak, not rounding
+    drifted[2]["golden"] = 3e7 * (1 + 1e-9)  # beyond float rounding, with no Monte Carlo spread
+    drifted[3]["golden"] = 59
+    status = compare(golden, drifted, days=1826).set_index(["kpi", "stat"])["status"]
+    assert status[("max_abs_conservation_residual", "p50")] == "FAIL"
+    assert status[("reward_pool_5y", "p50")] == "FAIL"
+    assert status[("reward_pool_5y", "n")] == "FAIL"
 
 
 def test_share_tolerance_is_binomial_with_a_one_run_floor():
@@ -152,3 +200,68 @@ def test_fee_split_golden_covers_the_paired_comparison():
     assert low <= mean <= high
     assert pool["paired_mean_difference"]["tolerance"] > 0
     assert "bootstrap s.e." in pool["paired_mean_difference"]["reason"]
+
+
+# --- golden files of the right shape with wrong types: one line, exit 2 --------------------------
+
+BAD_FIELDS = [
+    ("golden", "abc", "field 'golden' must be a finite number or null, not \"abc\""),
+    ("tolerance", "abc", "field 'tolerance' must be a finite number >= 0, not \"abc\""),
+    ("tolerance", None, "field 'tolerance' must be a finite number >= 0, not null"),
+    ("tolerance", -1.0, "field 'tolerance' must be a finite number >= 0, not -1.0"),
+    ("golden", [1, 2], "field 'golden' must be a finite number or null, not [1, 2]"),
+    ("golden", True, "field 'golden' must be a finite number or null, not true"),
+    ("subset", "0", "field 'subset' must be an integer, not \"0\""),
+    ("stat", 5, "field 'stat' must be text, not 5"),
+]
+
+
+def _broken_golden(tmp_path, field, value, index=3):
+    document = json.loads((GOLDEN_DIR / "baseline.json").read_text())
+    row = document["kpis"][index]
+    row[field] = value
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(document))
+    return path, row
+
+
+@pytest.mark.parametrize("field, value, message", BAD_FIELDS)
+def test_a_golden_field_of_the_wrong_type_is_one_line_naming_file_and_field(
+    tmp_path, capsys, field, value, message
+):
+    path, row = _broken_golden(tmp_path, field, value)
+    status = cli.main(["regress", "baseline", "--golden-dir", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert status == 2 and captured.out == ""
+    line = captured.err.strip()
+    assert "\n" not in line and line.startswith(f"error: invalid golden file '{path}': kpis[3]")
+    assert line.endswith(message)
+    if field != "stat":
+        assert "(reward_pool_1y.p95)" in line
+
+
+def test_a_wrong_type_fails_before_any_run_without_a_traceback(tmp_path):
+    path, _ = _broken_golden(tmp_path, "tolerance", "abc")
+    # the other cases' files are fine: the broken one is still found before the first run
+    for name in ("fee_split", "stress"):
+        (tmp_path / f"{name}.json").write_text((GOLDEN_DIR / f"{name}.json").read_text())
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments", "regress", "--golden-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"'{path}'" in result.stderr and "'tolerance'" in result.stderr
+
+
+def test_non_finite_numbers_in_a_golden_file_are_refused(tmp_path, capsys):
+    path = tmp_path / "baseline.json"
+    text = (GOLDEN_DIR / "baseline.json").read_text()
+    first = text.index('"tolerance": ') + len('"tolerance": ')
+    end = text.index(",", first)
+    path.write_text(text[:first] + "NaN" + text[end:])  # Python's json reads NaN
+    assert cli.main(["regress", "baseline", "--golden-dir", str(tmp_path)]) == 2
+    assert "field 'tolerance' must be a finite number >= 0, not nan" in capsys.readouterr().err
