@@ -7,6 +7,7 @@ import os
 import pytest
 from hypothesis import settings
 
+from experiments import plan
 from experiments.run import run
 
 
@@ -27,6 +28,17 @@ def stressed_runs():
     """Three 5-year trajectories through a crash with an exit wave."""
     overrides = {"stress_day": 400, "stress_price_drop": 0.7, "stress_exit_share": 0.5}
     return run(runs=3, years=5, seed=13, engine="radcad", overrides=overrides)
+
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    """Fail the test if the run gets as far as simulating."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("simulated before the output folder was checked")
+
+    monkeypatch.setattr(plan, "simulate", refuse)
+    monkeypatch.setattr(plan, "stream_kpis", refuse)
 
 
 # CI runs a fixed sequence of property examples (reproducible, no example database on disk).

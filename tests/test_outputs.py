@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import cli, plan
+from experiments import cli
 from experiments.engines.guard import InvariantError, check_day
 from experiments.files import OutputError, OutputFolder
 from experiments.run import simulate
@@ -29,17 +29,6 @@ def _one_error_line(capsys) -> str:
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, lines
     return lines[0]
-
-
-@pytest.fixture
-def no_simulation(monkeypatch):
-    """Fail the test if the run gets as far as simulating."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("simulated before the output folder was checked")
-
-    monkeypatch.setattr(plan, "simulate", refuse)
-    monkeypatch.setattr(plan, "stream_kpis", refuse)
 
 
 def test_a_user_file_in_out_makes_the_run_refuse_and_survives(tmp_path, capsys, no_simulation):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import cli, plan
+from experiments import cli
 from experiments.files import BEING_REPLACED, TMP_MARKER, WRITTEN_BY, OutputFolder
 from experiments.reporting import publish
 
@@ -55,17 +55,6 @@ def _dead_pid() -> int:
         [sys.executable, "-c", "import os; print(os.getpid())"], text=True, capture_output=True
     )
     return int(done.stdout)
-
-
-@pytest.fixture
-def no_simulation(monkeypatch):
-    """Fail the test if the run gets as far as simulating."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("simulated before the output folder was checked")
-
-    monkeypatch.setattr(plan, "simulate", refuse)
-    monkeypatch.setattr(plan, "stream_kpis", refuse)
 
 
 @pytest.fixture(scope="module")
