@@ -123,7 +123,9 @@ def owned_files(folder: Path, manifest: str = MANIFEST) -> set[str] | None:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(document, dict) or document.get("written_by") != WRITTEN_BY:
+    if not isinstance(document, dict) or not (
+        document.get("written_by") == WRITTEN_BY or _legacy_results_manifest(document, manifest)
+    ):
         return None
     files = document.get("files")
     if not isinstance(files, list) or not all(
@@ -131,6 +133,34 @@ def owned_files(folder: Path, manifest: str = MANIFEST) -> set[str] | None:
     ):
         return None
     return {*files, manifest}
+
+
+def _legacy_results_manifest(document: dict[str, Any], manifest: str) -> bool:
+    """A results manifest written before manifests carried `written_by` (v0.2.0 and earlier):
+    the command this project records, its experiment, package versions and revision, and the
+    list of files it wrote. Such folders keep being replaced (only the files they list)."""
+    command = document.get("command")
+    return (
+        manifest == MANIFEST
+        and "written_by" not in document
+        and isinstance(command, list)
+        and command[:3] == ["python", "-m", "experiments"]
+        and isinstance(document.get("experiment"), str)
+        and isinstance(document.get("packages"), dict)
+        and "git_revision" in document
+        and isinstance(document.get("files"), list)
+    )
+
+
+def _no_link_on_the_way(folder: Path, name: str) -> bool:
+    """No folder between `folder` and its entry `name` is a symbolic link (a link there would
+    lead a removal outside the folder)."""
+    here = Path(folder)
+    for part in PurePosixPath(name).parts[:-1]:
+        here = here / part
+        if here.is_symlink() or not here.is_dir():
+            return False
+    return True
 
 
 def _folders_of(files: Iterable[str]) -> set[str]:
@@ -172,7 +202,7 @@ def _remove_owned(folder: Path, owned: set[str]) -> None:
     for name in sorted(owned):
         path = folder / name
         with contextlib.suppress(OSError):
-            if stat.S_ISREG(path.lstat().st_mode):
+            if _no_link_on_the_way(folder, name) and stat.S_ISREG(path.lstat().st_mode):
                 path.unlink()
     for name in sorted(_folders_of(owned), key=lambda f: -f.count("/")):  # deepest first
         _remove_if_empty(folder / name)

@@ -209,11 +209,46 @@ def test_a_results_folder_is_recognised_by_its_manifest_not_by_its_names(tmp_pat
     assert _main(*RUN, "--out", out) == 0
     manifest = _manifest(out)
     del manifest["written_by"]
+    manifest["command"] = ["make", "my-own-thing"]  # not the command this project records
     (out / "manifest.json").write_text(json.dumps(manifest))
     before = _tree(out)
     assert _main(*RUN, "--out", out, "--force") == 2
     assert "manifest.json" in _one_error_line(capsys)
     assert _tree(out) == before
+
+
+def test_results_written_before_manifests_were_marked_are_still_replaced(tmp_path):
+    """v0.2.0 wrote manifests without `written_by` (command, experiment, packages, revision and
+    the files it wrote): `make run` on such a folder replaces the listed files, keeps the rest."""
+    out = tmp_path / "out"
+    assert _main(*RUN, "--out", out) == 0
+    manifest = _manifest(out)
+    del manifest["written_by"]
+    manifest["command"] = ["python", "-m", "experiments", "run", "baseline"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "notes.txt").write_text("mine")
+    assert _main(*RUN, "--out", out) == 2  # a foreign file still needs --force
+    assert _main(*RUN, "--out", out, "--force") == 0
+    assert _manifest(out)["written_by"] == "sesh-economy-model"
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_removing_old_site_files_never_follows_a_link_out_of_the_site(tmp_path):
+    """A folder of an earlier site replaced by a link to the user's own folder: the files the old
+    manifest lists under it are not removed through the link."""
+    results = tmp_path / "R"
+    assert _main(*RUN, "--out", results / "base") == 0
+    assert _main(*RUN, "--out", results / "other") == 0
+    site = tmp_path / "S"
+    assert _main("publish", results, site) == 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "index.html").write_text("my page")
+    shutil.rmtree(site / "base")
+    (site / "base").symlink_to(mine)
+    shutil.rmtree(results / "base")
+    assert _main("publish", results, site, "--force") == 0
+    assert (mine / "index.html").read_text() == "my page"
 
 
 # --- section 2: start-up clean-up ----------------------------------------------------------------
