@@ -43,14 +43,19 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def is_finite_number(value: Any) -> bool:
+    """An int or float (not a bool) that is finite as a float64: JSON allows integers such as
+    10**400, which no statistic can be and which overflow every float operation."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return not isinstance(value, float) or math.isfinite(value)
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float64's range
+        return False
 
 
 def _is_scalar(value: Any) -> bool:
-    return isinstance(value, (str, bool)) or _is_number(value)
+    return isinstance(value, (str, bool)) or is_finite_number(value)
 
 
 def _kind(test, allowed: str, nullable: bool = False):
@@ -69,8 +74,8 @@ Text = _kind(lambda v: isinstance(v, str), "a string")
 TextOrNull = _kind(lambda v: isinstance(v, str), "a string", nullable=True)
 Integer = _kind(_is_integer, "an integer")
 IntegerOrNull = _kind(_is_integer, "an integer", nullable=True)
-Number = _kind(_is_number, "a finite number")
-NumberOrNull = _kind(_is_number, "a finite number", nullable=True)
+Number = _kind(is_finite_number, "a finite number")
+NumberOrNull = _kind(is_finite_number, "a finite number", nullable=True)
 Flag = _kind(lambda v: isinstance(v, bool), "true or false")
 # a parameter or override value: a number, a string, true/false, or null (non-finite)
 Scalar = _kind(_is_scalar, "a number, a string, true or false", nullable=True)
@@ -301,7 +306,7 @@ def _first_misfit(values, kind: str) -> str | None:
         number = _number(value)
         empty = _is_nan(number) and not (isinstance(value, str) and value.strip())
         fits = (empty and kind == NUMBER) or (
-            _is_number(number) and (kind == NUMBER or float(number).is_integer())
+            is_finite_number(number) and (kind == NUMBER or float(number).is_integer())
         )
         if not fits:
             return f"{'an empty cell' if empty else _show(value)} on line {line}"

@@ -120,6 +120,21 @@ def test_a_kpi_statistic_that_is_text_is_refused_with_its_field(saved, tmp_path,
     assert '"abc"' in line
 
 
+def test_a_kpi_statistic_beyond_float_range_is_refused(saved, tmp_path, capsys):
+    bad = _copy(saved, tmp_path)
+    name = _first_kpi(json.loads((bad / "kpis.json").read_text()))
+    _edit_json(bad, "kpis.json", lambda d: d["subsets"]["0"]["kpis"][name].update(p50=10**400))
+    line = _report_fails(bad, capsys)
+    assert f"'subsets.0.kpis.{name}.p50' must be a finite number or null" in line
+
+
+def test_a_manifest_nested_too_deeply_is_one_line(saved, tmp_path, capsys):
+    bad = _copy(saved, tmp_path)
+    (bad / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    line = _report_fails(bad, capsys)
+    assert str(bad / "manifest.json") in line
+
+
 def test_a_manifest_command_of_non_strings_is_refused_with_its_field(saved, tmp_path, capsys):
     bad = _copy(saved, tmp_path)
     _edit_json(bad, "manifest.json", lambda d: d.update(command=[1, None]))

@@ -265,3 +265,31 @@ def test_non_finite_numbers_in_a_golden_file_are_refused(tmp_path, capsys):
     path.write_text(text[:first] + "NaN" + text[end:])  # Python's json reads NaN
     assert cli.main(["regress", "baseline", "--golden-dir", str(tmp_path)]) == 2
     assert "field 'tolerance' must be a finite number >= 0, not nan" in capsys.readouterr().err
+
+
+def test_a_golden_dir_that_is_missing_or_lacks_a_case_is_one_line_before_any_run(
+    tmp_path, capsys, monkeypatch
+):
+    from experiments.analysis import regress as module
+
+    monkeypatch.setattr(module, "simulate", lambda *a, **k: pytest.fail("a case ran"))
+    assert cli.main(["regress", "--golden-dir", str(tmp_path / "typo")]) == 2
+    assert "not a folder of golden files" in capsys.readouterr().err
+    (tmp_path / "baseline.json").write_text((GOLDEN_DIR / "baseline.json").read_text())
+    assert cli.main(["regress", "--golden-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no golden file fee_split.json" in err
+
+
+def test_a_golden_number_beyond_float_range_or_nested_json_is_one_line(tmp_path, capsys):
+    text = (GOLDEN_DIR / "baseline.json").read_text()
+    first = text.index('"golden": ') + len('"golden": ')
+    end = text.index(",", first)
+    path = tmp_path / "baseline.json"
+    path.write_text(text[:first] + "1" + "0" * 400 + text[end:])
+    assert cli.main(["regress", "baseline", "--golden-dir", str(tmp_path)]) == 2
+    assert "field 'golden' must be a finite number" in capsys.readouterr().err
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert cli.main(["regress", "baseline", "--golden-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err

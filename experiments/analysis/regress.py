@@ -31,6 +31,7 @@ from experiments.analysis import compare as paired_compare
 from experiments.analysis import kpis, tolerances
 from experiments.engines.registry import RunSpec, simulate
 from experiments.files import write_text_atomically
+from experiments.schemas import is_finite_number
 from model.constants import DAYS_PER_YEAR
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "tests" / "golden"
@@ -202,7 +203,7 @@ def load_golden(name: str, golden_dir: Path = GOLDEN_DIR) -> dict:
         document = json.loads(path.read_text())
     except OSError as error:
         raise GoldenError(f"cannot read golden file '{path}': {error.strerror}") from None
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise GoldenError(
             f"invalid golden file '{path}': not valid JSON ({error}); restore it from git or "
             "rewrite it with `regress --update`"
@@ -223,10 +224,6 @@ def load_golden(name: str, golden_dir: Path = GOLDEN_DIR) -> dict:
     return document
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _shown(value) -> str:
     text = json.dumps(value) if not isinstance(value, float) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -239,18 +236,27 @@ def _row_problem(row: dict) -> str | None:
             return f"field '{field}' must be text, not {_shown(row[field])}"
     if not isinstance(row["subset"], int) or isinstance(row["subset"], bool):
         return f"field 'subset' must be an integer, not {_shown(row['subset'])}"
-    if row["golden"] is not None and not _is_number(row["golden"]):
+    if row["golden"] is not None and not is_finite_number(row["golden"]):
         return f"field 'golden' must be a finite number or null, not {_shown(row['golden'])}"
-    if not _is_number(row["tolerance"]) or row["tolerance"] < 0:
+    if not is_finite_number(row["tolerance"]) or row["tolerance"] < 0:
         return f"field 'tolerance' must be a finite number >= 0, not {_shown(row['tolerance'])}"
     return None
 
 
 def check_golden(name: str, golden_dir: Path = GOLDEN_DIR) -> None:
-    """Raise GoldenError if case `name` has a golden file that cannot be used (a missing one is
-    reported by `regress` itself, as a failure that `--update` fixes)."""
-    if golden_path(name, golden_dir).exists():
-        load_golden(name, golden_dir)
+    """Raise GoldenError if case `name` has no usable golden file: a `--golden-dir` that is not
+    a folder or lacks the case's file is said before any case runs (`--update` writes it)."""
+    if not golden_dir.is_dir():
+        raise GoldenError(
+            f"invalid --golden-dir '{golden_dir}': not a folder of golden files (the default is "
+            f"{GOLDEN_DIR}; `regress --update --golden-dir DIR` writes a new one)"
+        )
+    if not golden_path(name, golden_dir).exists():
+        raise GoldenError(
+            f"invalid --golden-dir '{golden_dir}': no golden file {golden_path(name, golden_dir).name}"
+            f" for case '{name}'; write it with `regress --update --golden-dir {golden_dir}`"
+        )
+    load_golden(name, golden_dir)
 
 
 def write_golden(name: str, case: GoldenCase, rows: list[dict], golden_dir: Path) -> None:

@@ -190,6 +190,8 @@ def _read_json(path: Path, required: bool, schema) -> dict[str, Any] | None:
         return None
     try:
         document = json.loads(path.read_text())
+    except RecursionError:
+        raise ReportError(f"invalid {path}: nested too deeply to be this project's") from None
     except (OSError, ValueError) as error:
         raise ReportError(f"invalid {path}: {error}") from None
     if not isinstance(document, dict):
