@@ -12,6 +12,7 @@ fails `tests/test_types.py`.
 
 # No `from __future__ import annotations` here: TypedDict only sees `NotRequired` in evaluated
 # annotations (Python 3.11).
+from collections.abc import Callable
 from typing import Annotated, NotRequired, TypedDict
 
 import numpy as np
@@ -137,7 +138,7 @@ class State(TypedDict):
 class Params(TypedDict):
     """What policies receive as `params`: every field of `model.parameters.Parameters`, the
     entries derived from them once per run (`model.derived.with_derived`), plus the keys the
-    engines add (run bookkeeping and the random draws, see `model.stochastic.shock`)."""
+    engine adds (where the random draws are, see `model.stochastic.shock`)."""
 
     # protocol facts
     staking_requirement: SESH_per_node
@@ -244,10 +245,5 @@ class Params(TypedDict):
     operator_reward_share: Share
     operator_stake: SESH
     unlock_sell_share_by_class: dict[str, Share]
-    # engine keys: which trajectory this is and its random draws
-    _subset: NotRequired[int | np.ndarray]
-    _seed: NotRequired[int]
-    _runs: NotRequired[int]
-    _timesteps: NotRequired[int]
-    _first_run: NotRequired[int]
-    _drivers: NotRequired[dict[str, np.ndarray]]  # vectorized engine: (days, trajectories) draws
+    # the engine's key: the state -> its trajectory's (or trajectories') draws, by driver and day
+    _drivers: NotRequired[Callable[[State], dict[str, np.ndarray]]]

@@ -7,7 +7,7 @@ from model import Parameters, initial_state, partial_state_update_blocks
 from model.derived import DERIVED, with_derived
 from model.types import Params, State
 
-ENGINE_KEYS = {"_subset", "_seed", "_runs", "_timesteps", "_first_run", "_drivers"}
+ENGINE_KEYS = {"_drivers"}
 
 
 def _policies():
