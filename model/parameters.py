@@ -1,8 +1,9 @@
 """The model's parameters: one typed, validated dataclass.
 
-Every field carries its unit, a one-line meaning, its source (a fact from
+Every field carries a one-line meaning, its source (a fact from
 ../shared/session-token-facts.md, or "assumption", explained in ASSUMPTIONS.md) and its allowed
-range. `Parameters.from_overrides` is the single way outside code changes them; a wrong name or
+range; its unit is the unit of its type in `model.types.Params` (`Parameters.field_info` gives
+all of them). `Parameters.from_overrides` is the single way outside code changes them; a wrong name or
 value raises `ParameterError` with a one-line message naming the field and what is allowed.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -23,15 +25,16 @@ from model.constants import (
     MAX_SUPPLY,
     TREASURY_NODE_NETWORK_SHARE_CAP,
 )
+from model.types import Params
 
 
 class ParameterError(ValueError):
     """A parameter name or value that the model cannot accept."""
 
 
-def _p(*, default, unit, meaning, source, low=None, high=None, choices=None, integer=False):
+def _p(*, default, meaning, source, low=None, high=None, choices=None, integer=False):
+    """A field's default and its metadata (its unit is its type in `model.types.Params`)."""
     meta = {
-        "unit": unit,
         "meaning": meaning,
         "source": source,
         "min": low,
@@ -47,7 +50,6 @@ class Parameters:
     # --- protocol facts -------------------------------------------------------------------
     staking_requirement: float = _p(
         default=25_000.0,
-        unit="SESH/node",
         meaning="stake that registers one node",
         source="OXEND oxen_economy.h SENT_STAKING_REQUIREMENT; ServiceNodeRewards.stakingRequirement",
         low=1_000.0,
@@ -55,7 +57,6 @@ class Parameters:
     )
     pool_payout_rate: float = _p(
         default=0.151,
-        unit="1/year",
         meaning="simple annual payout rate of the Staking Reward Pool balance",
         source="CONTRACTS RewardRatePool.sol ANNUAL_SIMPLE_PAYOUT_RATE = 151 / 1000",
         low=0.0,
@@ -63,7 +64,6 @@ class Parameters:
     )
     fee_pool_share: float = _p(
         default=0.9,
-        unit="share",
         meaning="share of SESH spent on fees that goes to the Staking Reward Pool",
         source="DOCS tokenomics/README.md (90/10); session-pro.md implies 100%",
         low=0.0,
@@ -71,13 +71,11 @@ class Parameters:
     )
     launch_smoothing: bool = _p(
         default=True,
-        unit="bool",
         meaning="pay rewards from the node software's clamped reward basis from TGE",
         source="OXEND L2_REWARD_MAX_*_DIVISOR, ETH_BLS_INITIAL_REWARD; DOCS staking-reward-pool.md",
     )
     reward_basis_initial: float = _p(
         default=40_000_000.0,
-        unit="SESH",
         meaning="reward basis the network starts from (genesis provision)",
         source="OXEND ETH_BLS_INITIAL_REWARD; DOCS staking-reward-pool.md",
         low=0.0,
@@ -85,7 +83,6 @@ class Parameters:
     )
     claim_cap_per_day: float = _p(
         default=2_000_000.0,
-        unit="SESH/day",
         meaning="network-wide claim limit (1,000,000 per 12 h)",
         source="CONTRACTS ServiceNodeRewards.sol claimThreshold/claimCycle",
         low=0.0,
@@ -93,7 +90,6 @@ class Parameters:
     )
     pol_review_day: int = _p(
         default=1826,
-        unit="day",
         meaning="day after TGE when the protocol-owned-liquidity rule is reviewed (5 years)",
         source="DOCS tokenomics/README.md (minimum 5 years)",
         low=0,
@@ -102,7 +98,6 @@ class Parameters:
     )
     pol_after_review: str = _p(
         default="keep",
-        unit="choice",
         meaning="what the non-pool fee share does after the review day",
         source="assumption",
         choices=("keep", "pool", "treasury"),
@@ -110,7 +105,6 @@ class Parameters:
     # --- initial state (assumptions where the sources are silent) --------------------------
     initial_stake_sesh: float = _p(
         default=37_500_000.0,
-        unit="SESH",
         meaning="SESH staked in nodes at TGE; nodes = floor(stake / requirement), the rest stays liquid",
         source="DOCS session-network/README.md ('1,500+ Session Nodes') x 25,000 (F§3); held fixed "
         "across staking requirements",
@@ -119,7 +113,6 @@ class Parameters:
     )
     treasury_node_share: float = _p(
         default=0.10,
-        unit="share",
         meaning="share of nodes the treasury runs from its node fund (at TGE and as a target after)",
         source="assumption; DOCS genesis table caps treasury nodes at 10% of the network (F§1)",
         low=0.0,
@@ -127,7 +120,6 @@ class Parameters:
     )
     testnet_staked_share: float = _p(
         default=0.5,
-        unit="share",
         meaning="share of lockup F (testnet incentives) staked at TGE",
         source="assumption",
         low=0.0,
@@ -135,7 +127,6 @@ class Parameters:
     )
     initial_price_usd: float = _p(
         default=0.10,
-        unit="USD/SESH",
         meaning="SESH price at TGE",
         source="assumption; third-party quote of $0.11 on 2025-08-11 [3P]",
         low=1e-6,
@@ -143,7 +134,6 @@ class Parameters:
     )
     initial_eth_usd: float = _p(
         default=2550.0,
-        unit="USD/ETH",
         meaning="ETH price at TGE",
         source="assumption (market level on 2025-05-21)",
         low=1.0,
@@ -151,7 +141,6 @@ class Parameters:
     )
     initial_amm_sesh: float = _p(
         default=5_000_000.0,
-        unit="SESH",
         meaning="SESH reserve of the Uniswap pool at TGE",
         source="assumption",
         low=1.0,
@@ -159,7 +148,6 @@ class Parameters:
     )
     amm_fee: float = _p(
         default=0.003,
-        unit="share",
         meaning="swap fee of the Uniswap pool",
         source="assumption",
         low=0.0,
@@ -168,7 +156,6 @@ class Parameters:
     # --- market -----------------------------------------------------------------------------
     price_model: str = _p(
         default="impact",
-        unit="choice",
         meaning="price formation: decaying impact on consolidated depth (impact), the valuation alone "
         "with the pool arbitraged to it (exogenous), or the pool-only ratchet (pool_only)",
         source="DESIGN.md; MARKET-NOTES.md recommended structure (assumption: see ASSUMPTIONS M3)",
@@ -176,7 +163,6 @@ class Parameters:
     )
     impact_permanent_share: float = _p(
         default=0.0,
-        unit="share",
         meaning="share of a net flow's log price impact that never decays (impact model)",
         source="assumption: mechanical, uninformed flow; Donier & Bonart 2015, Brokmann 2015 (~0), "
         "Bucci 2019 (1/3, incl. informed flow) as the top",
@@ -185,7 +171,6 @@ class Parameters:
     )
     impact_half_life_days: float = _p(
         default=30.0,
-        unit="days",
         meaning="half-life of the transient part of price impact (impact model)",
         source="assumption: Bucci 2019 (~50 days); a t^-1/2 kernel over a year matches ~26 days",
         low=0.5,
@@ -193,7 +178,6 @@ class Parameters:
     )
     outside_depth_share: float = _p(
         default=0.05,
-        unit="share",
         meaning="depth of other venues, as a CPMM-equivalent SESH reserve per SESH of market supply",
         source="assumption: the pool id exists on Ethereum and Arbitrum (F§5); ~the modelled pool",
         low=0.0,
@@ -201,7 +185,6 @@ class Parameters:
     )
     max_trade_reserve_share: float = _p(
         default=0.5,
-        unit="share",
         meaning="largest single AMM trade as a share of its input reserve (the rest is unmet)",
         source="assumption: reliability; keeps every reserve > 0",
         low=0.001,
@@ -209,14 +192,12 @@ class Parameters:
     )
     drift_convention: str = _p(
         default="median",
-        unit="choice",
         meaning="drifts are log drifts (median flat at drift 0) or mean drifts (mean flat)",
         source="assumption: median-flat favours neither P nor 1/P (ASSUMPTIONS M6)",
         choices=("median", "mean"),
     )
     eth_drift: float = _p(
         default=0.0,
-        unit="1/year",
         meaning="drift of ETH/USD (a log drift under 'median', a mean drift under 'mean')",
         source="assumption",
         low=-2.0,
@@ -224,7 +205,6 @@ class Parameters:
     )
     eth_volatility: float = _p(
         default=0.6,
-        unit="1/sqrt(year)",
         meaning="ETH/USD volatility",
         source="assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
         low=0.0,
@@ -232,7 +212,6 @@ class Parameters:
     )
     ref_drift: float = _p(
         default=0.0,
-        unit="1/year",
         meaning="drift of the SESH valuation (a log drift under 'median', a mean drift under 'mean')",
         source="assumption",
         low=-2.0,
@@ -240,7 +219,6 @@ class Parameters:
     )
     ref_volatility: float = _p(
         default=0.8,
-        unit="1/sqrt(year)",
         meaning="volatility of the outside market's SESH valuation",
         source="assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
         low=0.0,
@@ -248,7 +226,6 @@ class Parameters:
     )
     arbitrage_strength: float = _p(
         default=0.5,
-        unit="share/day",
         meaning="share of the log gap to the reference price traders close each day (pool_only)",
         source="assumption; at least 0.01: with no arbitrage the pool_only pool follows a steady "
         "one-sided flow without bound, to non-finite prices",
@@ -257,7 +234,6 @@ class Parameters:
     )
     impact_persistence: float = _p(
         default=0.25,
-        unit="share",
         meaning="share of a day's flow-driven pool move the reference price keeps (pool_only)",
         source="assumption",
         low=0.0,
@@ -265,7 +241,6 @@ class Parameters:
     )
     unlock_sell_share_strategic: float = _p(
         default=0.5,
-        unit="share",
         meaning="share of unlocked strategic-sale tokens (classes A and B) sold",
         source="assumption: bought at a sale price, exit-motivated (ASSUMPTIONS V2)",
         low=0.0,
@@ -273,7 +248,6 @@ class Parameters:
     )
     unlock_sell_share_ecosystem: float = _p(
         default=0.1,
-        unit="share",
         meaning="share of unlocked ecosystem and testnet tokens sold",
         source="assumption: grants paid over years; only recipients sell (ASSUMPTIONS V2)",
         low=0.0,
@@ -281,7 +255,6 @@ class Parameters:
     )
     unlock_sell_share_treasury_ops: float = _p(
         default=0.2,
-        unit="share",
         meaning="share of unlocked treasury operational tokens sold",
         source="assumption: sells what funds fiat operations, holds runway (ASSUMPTIONS V2)",
         low=0.0,
@@ -289,7 +262,6 @@ class Parameters:
     )
     unlock_sell_share_contributors: float = _p(
         default=0.3,
-        unit="share",
         meaning="share of unlocked contributor and advisor tokens sold",
         source="assumption: tax and living costs; the former uniform value (ASSUMPTIONS V2)",
         low=0.0,
@@ -298,7 +270,6 @@ class Parameters:
     # --- demand (Session Pro and names) ----------------------------------------------------
     pro_launch_day: int = _p(
         default=191,
-        unit="day",
         meaning="day after TGE when Pro subscriptions start",
         source="F§4: Android 1.30.0 with Pro prepared 2025-11-28 (day 191)",
         low=0,
@@ -307,7 +278,6 @@ class Parameters:
     )
     pro_subscribers_at_launch: float = _p(
         default=1_000.0,
-        unit="subscribers",
         meaning="Pro subscribers on launch day",
         source="assumption",
         low=0.0,
@@ -315,7 +285,6 @@ class Parameters:
     )
     pro_subscribers_max: float = _p(
         default=40_000.0,
-        unit="subscribers",
         meaning="saturation level of Pro subscribers",
         source="assumption",
         low=0.0,
@@ -323,7 +292,6 @@ class Parameters:
     )
     pro_growth_rate: float = _p(
         default=0.01,
-        unit="1/day",
         meaning="logistic growth rate of Pro subscribers",
         source="assumption",
         low=0.0,
@@ -331,7 +299,6 @@ class Parameters:
     )
     pro_plan_share_monthly: float = _p(
         default=0.4,
-        unit="share",
         meaning="share of Pro subscribers on the $2.49/month plan",
         source="assumption (no data)",
         low=0.0,
@@ -339,7 +306,6 @@ class Parameters:
     )
     pro_plan_share_quarterly: float = _p(
         default=0.2,
-        unit="share",
         meaning="share of Pro subscribers on the $5.99/3 months plan (the rest: $14.99/year)",
         source="assumption (no data)",
         low=0.0,
@@ -347,7 +313,6 @@ class Parameters:
     )
     app_store_commission: float = _p(
         default=0.15,
-        unit="share",
         meaning="share of Pro revenue the app stores keep",
         source="Apple Small Business Program / renewals and Google Play subscriptions: 15%; 30% top",
         low=0.0,
@@ -355,20 +320,17 @@ class Parameters:
     )
     pro_revenue_route: str = _p(
         default="none",
-        unit="choice",
         meaning="where Pro revenue goes: stays fiat (none) or buys SESH for the pool and POL (pool)",
         source="F§4: no code routes Pro revenue to the pool; 'pool' is the docs' intended flow",
         choices=("none", "pool"),
     )
     sns_deployed: bool = _p(
         default=False,
-        unit="bool",
         meaning="the Session Name Service is live and its fees buy SESH",
         source="F§4: 'SNS has not yet been deployed'",
     )
     sns_launch_day: int = _p(
         default=730,
-        unit="day",
         meaning="day after TGE when the name service starts",
         source="assumption (not deployed)",
         low=0,
@@ -377,7 +339,6 @@ class Parameters:
     )
     sns_names_at_launch: float = _p(
         default=500.0,
-        unit="names",
         meaning="registered names on the SNS launch day",
         source="assumption",
         low=0.0,
@@ -385,7 +346,6 @@ class Parameters:
     )
     sns_names_max: float = _p(
         default=100_000.0,
-        unit="names",
         meaning="saturation level of registered names",
         source="assumption",
         low=0.0,
@@ -393,7 +353,6 @@ class Parameters:
     )
     sns_growth_rate: float = _p(
         default=0.01,
-        unit="1/day",
         meaning="logistic growth rate of registered names",
         source="assumption",
         low=0.0,
@@ -401,7 +360,6 @@ class Parameters:
     )
     sns_fee_usd_per_year: float = _p(
         default=5.0,
-        unit="USD/year",
         meaning="yearly registration or renewal fee per name",
         source="assumption (draft SNS contract: admin-set fee, 365-day expiry)",
         low=0.0,
@@ -409,7 +367,6 @@ class Parameters:
     )
     demand_volatility: float = _p(
         default=0.3,
-        unit="log-sd/day",
         meaning="daily log-normal noise on fee spending",
         source="assumption",
         low=0.0,
@@ -418,7 +375,6 @@ class Parameters:
     # --- nodes and stakers ------------------------------------------------------------------
     operator_fee: float = _p(
         default=0.10,
-        unit="share",
         meaning="operator fee taken from a node's reward before the pro-rata split",
         source="assumption; DOCS staking-reward-pool.md example uses 10%",
         low=0.0,
@@ -426,7 +382,6 @@ class Parameters:
     )
     operator_stake_share: float = _p(
         default=0.25,
-        unit="share",
         meaning="operator's share of a node's stake",
         source="ServiceNodeRewards.sol minimum operator contribution = requirement / 4",
         low=0.25,
@@ -434,7 +389,6 @@ class Parameters:
     )
     node_opex_usd_per_month: float = _p(
         default=20.0,
-        unit="USD/month",
         meaning="cost of running one node",
         source="assumption: documented hardware (4-8 GB RAM, 45 GB, 1 TB/month) at a mainstream 4 GB "
         "cloud plan; budget VPS $5-10, clouds $24-48",
@@ -443,7 +397,6 @@ class Parameters:
     )
     node_entry_hurdle_apr: float = _p(
         default=0.10,
-        unit="1/year",
         meaning="net USD yield an outside entrant requires to start a node",
         source="assumption: 4% risk-free plus a 6% premium for price risk and effort",
         low=-1.0,
@@ -451,7 +404,6 @@ class Parameters:
     )
     node_exit_hurdle_apr: float = _p(
         default=0.0,
-        unit="1/year",
         meaning="net USD yield below which an incumbent node shuts down",
         source="assumption: the shut-down condition (cash cost not covered); at most the entry hurdle",
         low=-1.0,
@@ -459,7 +411,6 @@ class Parameters:
     )
     stake_buy_share: float = _p(
         default=0.5,
-        unit="share",
         meaning="share of new (non-restaked) nodes whose stake is bought on the market",
         source="assumption: neutral split between outside buyers and holders' own wallets",
         low=0.0,
@@ -467,7 +418,6 @@ class Parameters:
     )
     hurdle_noise: float = _p(
         default=0.02,
-        unit="1/year",
         meaning="daily noise on the hurdle rate",
         source="assumption",
         low=0.0,
@@ -475,7 +425,6 @@ class Parameters:
     )
     yield_sensitivity: float = _p(
         default=0.10,
-        unit="1/year",
         meaning="yield gap at which entry/exit runs at its maximum rate",
         source="assumption",
         low=1e-6,
@@ -483,7 +432,6 @@ class Parameters:
     )
     max_entry_rate: float = _p(
         default=0.005,
-        unit="share/day",
         meaning="most nodes added per day, as a share of nodes",
         source="assumption",
         low=0.0,
@@ -491,7 +439,6 @@ class Parameters:
     )
     max_exit_rate: float = _p(
         default=0.005,
-        unit="share/day",
         meaning="most nodes leaving per day, as a share of nodes",
         source="assumption",
         low=0.0,
@@ -499,7 +446,6 @@ class Parameters:
     )
     entry_base_nodes: float = _p(
         default=100.0,
-        unit="nodes",
         meaning="network size entry is scaled by when the network is smaller than this",
         source="assumption",
         low=0.0,
@@ -507,7 +453,6 @@ class Parameters:
     )
     liquid_float_floor: float = _p(
         default=0.15,
-        unit="share",
         meaning="share of the circulating supply holders keep in wallets, unstaked",
         source="assumption",
         low=0.0,
@@ -515,7 +460,6 @@ class Parameters:
     )
     liquidation_rate: float = _p(
         default=0.01,
-        unit="1/(node year)",
         meaning="liquidations per node per year",
         source="assumption",
         low=0.0,
@@ -523,7 +467,6 @@ class Parameters:
     )
     reward_claim_rate: float = _p(
         default=0.2,
-        unit="share/day",
         meaning="share of unclaimed rewards that nodes try to claim each day",
         source="assumption",
         low=0.0,
@@ -531,7 +474,6 @@ class Parameters:
     )
     reward_sell_share: float = _p(
         default=0.4,
-        unit="share",
         meaning="share of claimed rewards sold on the AMM",
         source="assumption",
         low=0.0,
@@ -539,7 +481,6 @@ class Parameters:
     )
     reward_restake_share: float = _p(
         default=0.2,
-        unit="share",
         meaning="share of claimed rewards saved up to stake new nodes",
         source="assumption",
         low=0.0,
@@ -547,7 +488,6 @@ class Parameters:
     )
     exit_sell_share: float = _p(
         default=0.3,
-        unit="share",
         meaning="share of returned stake sold on the AMM",
         source="assumption",
         low=0.0,
@@ -556,7 +496,6 @@ class Parameters:
     # --- stress event -----------------------------------------------------------------------
     stress_day: int = _p(
         default=0,
-        unit="day",
         meaning="day of a market crash (0 = no crash)",
         source="assumption",
         low=0,
@@ -565,7 +504,6 @@ class Parameters:
     )
     stress_price_drop: float = _p(
         default=0.0,
-        unit="share",
         meaning="fall of ETH/USD and the SESH reference price on the stress day",
         source="assumption",
         low=0.0,
@@ -573,7 +511,6 @@ class Parameters:
     )
     stress_exit_share: float = _p(
         default=0.0,
-        unit="share",
         meaning="share of unlocked nodes that request exit on the stress day",
         source="assumption",
         low=0.0,
@@ -620,7 +557,11 @@ class Parameters:
 
     @classmethod
     def field_info(cls) -> dict[str, dict[str, Any]]:
-        return {f.name: dict(f.metadata, default=f.default) for f in dataclasses.fields(cls)}
+        """Each field's unit (from `model.types.Params`), metadata and default."""
+        return {
+            f.name: {"unit": UNITS[f.name], **f.metadata, "default": f.default}
+            for f in dataclasses.fields(cls)
+        }
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any] | None = None) -> Parameters:
@@ -766,3 +707,7 @@ def _parse_number(text: str, integer: bool) -> float | Decimal | None:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Parameters)}
+# Each parameter's unit, written once: the unit alias of its type in the typed contract
+# (`model.types.Params`, what the policies receive), e.g. `pool_payout_rate: Per_year` -> "1/year".
+_HINTS = typing.get_type_hints(Params, include_extras=True)
+UNITS = {name: _HINTS[name].__metadata__[0] for name in _FIELDS if name in _HINTS}

@@ -2,8 +2,8 @@
 
 Each alias is `Annotated[<number>, "<unit>"]`: to Python and numpy it is a plain float (or a numpy
 array of them when the vectorized engine runs many trajectories at once), so the same functions
-serve every engine; the unit string is there for readers and for the tests, which check that
-`Params` gives each field the unit that `model.parameters.Parameters` declares for it.
+serve every engine; the unit string is there for readers and is the one record of each
+parameter's unit (`model.parameters.Parameters.field_info` reads it from `Params`).
 
 `State` lists every state variable and `Params` every parameter a policy reads, so a typo in a
 key is caught by a type checker and a variable or parameter added in one place but not the other
