@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psutil  # noqa: F401  (re-exported: cli and older tests reach psutil through here)
 
 from experiments import definitions, memory
 from experiments.analysis import kpis

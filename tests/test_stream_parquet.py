@@ -37,7 +37,7 @@ def tiny_budget(monkeypatch):
     monkeypatch.setattr(streaming, "FRAME_STREAM_MEMORY_BYTES", 3 * per_trajectory)
 
 
-def _plan(tmp_path, *args: str) -> cli.Plan:
+def _plan(tmp_path, *args: str) -> plan.Plan:
     return cli.plan_run(cli.build_parser().parse_args(["run", *args, "--out", str(tmp_path)]))
 
 
