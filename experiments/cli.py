@@ -23,39 +23,18 @@ from experiments import definitions, results
 from experiments.analysis import kpis
 from experiments.engines.guard import InvariantError
 from experiments.engines.registry import BACKENDS, ENGINES
-from experiments.files import (
-    OutputError,
-    jsonable,
-    probe_writable,
-    write_folder_atomically,
-)
+from experiments.files import OutputError, jsonable, probe_writable
 from experiments.plan import (
     Plan,
     RunFailed,
     UsageError,
-    estimated_bytes,
-    estimated_peak_bytes,
     execute,
     make_plan,
-    psutil,
     size_problem,
     streams_timeseries,
 )
 from model import ParameterError, Parameters
 from model.parameters import parse_value
-
-__all__ = [
-    "Plan",
-    "estimated_bytes",
-    "estimated_peak_bytes",
-    "main",
-    "plan_run",
-    "psutil",
-    "size_problem",
-]
-RESULT_FILES = results.RESULT_FILES
-PACKAGES = results.PACKAGES
-write_atomically = write_folder_atomically
 
 
 class _Parser(argparse.ArgumentParser):

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psutil  # noqa: F401  (re-exported: cli and older tests reach psutil through here)
 
 from experiments import definitions, memory
 from experiments.analysis import kpis
 from experiments.engines import streaming
 from experiments.engines.base import INDEX_COLUMNS, PARQUET_OPTIONS, state_columns
 from experiments.engines.registry import DEFAULT_ENGINE, RunSpec, ray_context, simulate
+from experiments.reporting.columns import NEEDED_COLUMNS
 from experiments.run import stream_kpis
 
 # The full timeseries is held in memory before it is written; beyond this, refuse up front.
@@ -33,9 +33,8 @@ MAX_TIMESERIES_BYTES = 8 * 10**9
 # A full vectorized run whose timeseries would take more than this in memory (or whose in-memory
 # peak would exceed the memory available) is streamed to timeseries.parquet batch by batch.
 FRAME_MEMORY_BYTES = 2 * 10**9
-# The timeseries columns the report reads back from a streamed run's parquet file (index columns
-# plus experiments.reporting.report.NEEDED_COLUMNS; not imported here: plotly loads late).
-REPORT_COLUMNS = 13
+# The timeseries columns the report reads back from a streamed run's parquet file.
+REPORT_COLUMNS = len(INDEX_COLUMNS) + len(NEEDED_COLUMNS)
 # Peak memory per (run, day) row while an engine runs one subset (its raw records before `tidy`),
 # measured on this model with 5-year baselines: cadCAD keeps every substep, radCAD drops them.
 ENGINE_BYTES_PER_ROW = {"cadcad": 32_000, "radcad": 6_000, "vectorized": 1_000}

@@ -1,14 +1,19 @@
 """The Python API: `run`, `simulate` and `simulate_kpis`, thin calls into the engine registry.
 
-`run(runs, years, seed, engine, overrides)` runs one parameter set; `simulate` runs any list of
-parameter sets (sweep subsets); both return one tidy frame (see `experiments.engines.base`).
-`simulate_kpis` is the KPI-only mode of the vectorized engine: batches of trajectories reduced to
-their run-level KPIs as they finish, so 10,000 runs need the memory of one batch, not of the whole
-timeseries. Engines and run settings are described in `experiments.engines.registry`.
+`run(overrides, ...)` runs one parameter set; `simulate` runs any list of parameter sets (sweep
+subsets); both return one tidy frame (see `experiments.engines.base`). `simulate_kpis` is the
+KPI-only mode of the vectorized engine: batches of trajectories reduced to their run-level KPIs as
+they finish, so 10,000 runs need the memory of one batch, not of the whole timeseries.
+
+Each takes the run settings as a `RunSpec` (`experiments.engines.registry`), or as its fields by
+keyword (`runs=10, years=2, engine="radcad"`), or both (the keywords replace the spec's fields):
+the settings, their defaults (the engine: `registry.DEFAULT_ENGINE`) and their checks are the
+RunSpec's, listed there only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,43 +34,44 @@ __all__ = [
     "KpiRun",
     "RunSpec",
     "run",
+    "run_spec",
     "simulate",
     "simulate_kpis",
 ]
 
+SETTINGS = tuple(f.name for f in dataclasses.fields(RunSpec))
+
+
+def run_spec(spec: RunSpec | None = None, **settings: Any) -> RunSpec:
+    """`spec` (default: `RunSpec()`) with the given fields replaced, validated; an unknown
+    setting is a ParameterError naming the known ones."""
+    for name in settings:
+        if name not in SETTINGS:
+            raise ParameterError(
+                f"unknown run setting '{name}': must be one of {', '.join(SETTINGS)}"
+            )
+    return dataclasses.replace(spec or RunSpec(), **settings)
+
 
 def run(
-    runs: int = 1,
-    years: float = 5,
-    seed: int = 0,
-    engine: str = "radcad",
-    overrides: dict[str, Any] | None = None,
-    backend: str = "single_process",
+    overrides: dict[str, Any] | None = None, spec: RunSpec | None = None, **settings: Any
 ) -> pd.DataFrame:
-    """Monte Carlo runs of one parameter set. One row per (subset, run, timestep)."""
-    parameters = Parameters.from_overrides(overrides)
-    return simulate([parameters], runs=runs, years=years, seed=seed, engine=engine, backend=backend)
+    """Monte Carlo runs of one parameter set (`overrides` on the defaults). One row per (subset,
+    run, timestep). Run settings as in `simulate`."""
+    return simulate([Parameters.from_overrides(overrides)], spec, **settings)
 
 
 def simulate(
-    parameter_sets: Sequence[Parameters],
-    runs: int = 1,
-    years: float = 5,
-    seed: int = 0,
-    engine: str = "radcad",
-    backend: str = "single_process",
-    processes: int | None = None,
-    first_subset: int = 0,
-    first_run: int = 0,
+    parameter_sets: Sequence[Parameters], spec: RunSpec | None = None, **settings: Any
 ) -> pd.DataFrame:
     """Run every parameter set (subset first_subset + i is parameter_sets[i]) `runs` times.
 
-    `first_subset` and `first_run` let a caller run a sweep a subset or a few runs at a time (for
-    progress) with the same per-(subset, run) seeds as one call over everything: runs are then
-    numbered first_run + 1 .. first_run + runs.
+    Settings: a `RunSpec` and/or its fields by keyword (see the module docstring). `first_subset`
+    and `first_run` let a caller run a sweep a subset or a few runs at a time (for progress) with
+    the same per-(subset, run) seeds as one call over everything: runs are then numbered
+    first_run + 1 .. first_run + runs.
     """
-    spec = RunSpec(runs, years, seed, engine, backend, processes, first_subset, first_run)
-    return registry.simulate(parameter_sets, spec)
+    return registry.simulate(parameter_sets, run_spec(spec, **settings))
 
 
 @dataclass(frozen=True)
@@ -79,17 +85,12 @@ class KpiRun:
 
 def simulate_kpis(
     parameter_sets: Sequence[Parameters],
-    runs: int = 1,
-    years: float = 5,
-    seed: int = 0,
-    engine: str = "vectorized",
-    backend: str = "single_process",
-    processes: int | None = None,
-    first_subset: int = 0,
+    spec: RunSpec | None = None,
+    *,
     thin: int | None = None,
     batch_size: int | None = None,
-    common_draws: bool = False,
     progress: Callable[[int], None] | None = None,
+    **settings: Any,
 ) -> KpiRun:
     """`simulate`, reduced to run-level KPIs batch by batch (vectorized engine only).
 
@@ -99,10 +100,7 @@ def simulate_kpis(
     every subset the draws of subset 0. `progress` is called with each finished batch's
     trajectory count.
     """
-    spec = RunSpec(
-        runs, years, seed, engine, backend, processes, first_subset, common_draws=common_draws
-    )
-    return stream_kpis(parameter_sets, spec, thin, batch_size, progress)
+    return stream_kpis(parameter_sets, run_spec(spec, **settings), thin, batch_size, progress)
 
 
 def stream_kpis(

@@ -1,8 +1,9 @@
 """The model's parameters: one typed, validated dataclass.
 
-Every field carries its unit, a one-line meaning, its source (a fact from
+Every field carries a one-line meaning, its source (a fact from
 ../shared/session-token-facts.md, or "assumption", explained in ASSUMPTIONS.md) and its allowed
-range. `Parameters.from_overrides` is the single way outside code changes them; a wrong name or
+range; its unit is the unit of its type in `model.types.Params` (`Parameters.field_info` gives
+all of them). `Parameters.from_overrides` is the single way outside code changes them; a wrong name or
 value raises `ParameterError` with a one-line message naming the field and what is allowed.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -23,19 +25,20 @@ from model.constants import (
     MAX_SUPPLY,
     TREASURY_NODE_NETWORK_SHARE_CAP,
 )
+from model.types import Params
 
 
 class ParameterError(ValueError):
     """A parameter name or value that the model cannot accept."""
 
 
-def _p(default, unit, meaning, source, lo=None, hi=None, choices=None, integer=False):
+def _p(*, default, meaning, source, low=None, high=None, choices=None, integer=False):
+    """A field's default and its metadata (its unit is its type in `model.types.Params`)."""
     meta = {
-        "unit": unit,
         "meaning": meaning,
         "source": source,
-        "min": lo,
-        "max": hi,
+        "min": low,
+        "max": high,
         "choices": choices,
         "integer": integer,
     }
@@ -46,496 +49,472 @@ def _p(default, unit, meaning, source, lo=None, hi=None, choices=None, integer=F
 class Parameters:
     # --- protocol facts -------------------------------------------------------------------
     staking_requirement: float = _p(
-        25_000.0,
-        "SESH/node",
-        "stake that registers one node",
-        "OXEND oxen_economy.h SENT_STAKING_REQUIREMENT; ServiceNodeRewards.stakingRequirement",
-        1_000.0,
-        1_000_000.0,
+        default=25_000.0,
+        meaning="stake that registers one node",
+        source="OXEND oxen_economy.h SENT_STAKING_REQUIREMENT; ServiceNodeRewards.stakingRequirement",
+        low=1_000.0,
+        high=1_000_000.0,
     )
     pool_payout_rate: float = _p(
-        0.151,
-        "1/year",
-        "simple annual payout rate of the Staking Reward Pool balance",
-        "CONTRACTS RewardRatePool.sol ANNUAL_SIMPLE_PAYOUT_RATE = 151 / 1000",
-        0.0,
-        1.0,
+        default=0.151,
+        meaning="simple annual payout rate of the Staking Reward Pool balance",
+        source="CONTRACTS RewardRatePool.sol ANNUAL_SIMPLE_PAYOUT_RATE = 151 / 1000",
+        low=0.0,
+        high=1.0,
     )
     fee_pool_share: float = _p(
-        0.9,
-        "share",
-        "share of SESH spent on fees that goes to the Staking Reward Pool",
-        "DOCS tokenomics/README.md (90/10); session-pro.md implies 100%",
-        0.0,
-        1.0,
+        default=0.9,
+        meaning="share of SESH spent on fees that goes to the Staking Reward Pool",
+        source="DOCS tokenomics/README.md (90/10); session-pro.md implies 100%",
+        low=0.0,
+        high=1.0,
     )
     launch_smoothing: bool = _p(
-        True,
-        "bool",
-        "pay rewards from the node software's clamped reward basis from TGE",
-        "OXEND L2_REWARD_MAX_*_DIVISOR, ETH_BLS_INITIAL_REWARD; DOCS staking-reward-pool.md",
+        default=True,
+        meaning="pay rewards from the node software's clamped reward basis from TGE",
+        source="OXEND L2_REWARD_MAX_*_DIVISOR, ETH_BLS_INITIAL_REWARD; DOCS staking-reward-pool.md",
     )
     reward_basis_initial: float = _p(
-        40_000_000.0,
-        "SESH",
-        "reward basis the network starts from (genesis provision)",
-        "OXEND ETH_BLS_INITIAL_REWARD; DOCS staking-reward-pool.md",
-        0.0,
-        MAX_SUPPLY,
+        default=40_000_000.0,
+        meaning="reward basis the network starts from (genesis provision)",
+        source="OXEND ETH_BLS_INITIAL_REWARD; DOCS staking-reward-pool.md",
+        low=0.0,
+        high=MAX_SUPPLY,
     )
     claim_cap_per_day: float = _p(
-        2_000_000.0,
-        "SESH/day",
-        "network-wide claim limit (1,000,000 per 12 h)",
-        "CONTRACTS ServiceNodeRewards.sol claimThreshold/claimCycle",
-        0.0,
-        MAX_SUPPLY,
+        default=2_000_000.0,
+        meaning="network-wide claim limit (1,000,000 per 12 h)",
+        source="CONTRACTS ServiceNodeRewards.sol claimThreshold/claimCycle",
+        low=0.0,
+        high=MAX_SUPPLY,
     )
     pol_review_day: int = _p(
-        1826,
-        "day",
-        "day after TGE when the protocol-owned-liquidity rule is reviewed (5 years)",
-        "DOCS tokenomics/README.md (minimum 5 years)",
-        0,
-        100_000,
+        default=1826,
+        meaning="day after TGE when the protocol-owned-liquidity rule is reviewed (5 years)",
+        source="DOCS tokenomics/README.md (minimum 5 years)",
+        low=0,
+        high=100_000,
         integer=True,
     )
     pol_after_review: str = _p(
-        "keep",
-        "choice",
-        "what the non-pool fee share does after the review day",
-        "assumption",
+        default="keep",
+        meaning="what the non-pool fee share does after the review day",
+        source="assumption",
         choices=("keep", "pool", "treasury"),
     )
     # --- initial state (assumptions where the sources are silent) --------------------------
     initial_stake_sesh: float = _p(
-        37_500_000.0,
-        "SESH",
-        "SESH staked in nodes at TGE; nodes = floor(stake / requirement), the rest stays liquid",
-        "DOCS session-network/README.md ('1,500+ Session Nodes') x 25,000 (F§3); held fixed "
+        default=37_500_000.0,
+        meaning="SESH staked in nodes at TGE; nodes = floor(stake / requirement), the rest stays liquid",
+        source="DOCS session-network/README.md ('1,500+ Session Nodes') x 25,000 (F§3); held fixed "
         "across staking requirements",
-        0.0,
-        GENESIS_UNLOCKED_C + LOCKUP_A_STAKABLE + LOCKUP_F,
+        low=0.0,
+        high=GENESIS_UNLOCKED_C + LOCKUP_A_STAKABLE + LOCKUP_F,
     )
     treasury_node_share: float = _p(
-        0.10,
-        "share",
-        "share of nodes the treasury runs from its node fund (at TGE and as a target after)",
-        "assumption; DOCS genesis table caps treasury nodes at 10% of the network (F§1)",
-        0.0,
-        TREASURY_NODE_NETWORK_SHARE_CAP,
+        default=0.10,
+        meaning="share of nodes the treasury runs from its node fund (at TGE and as a target after)",
+        source="assumption; DOCS genesis table caps treasury nodes at 10% of the network (F§1)",
+        low=0.0,
+        high=TREASURY_NODE_NETWORK_SHARE_CAP,
     )
     testnet_staked_share: float = _p(
-        0.5,
-        "share",
-        "share of lockup F (testnet incentives) staked at TGE",
-        "assumption",
-        0.0,
-        1.0,
+        default=0.5,
+        meaning="share of lockup F (testnet incentives) staked at TGE",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     initial_price_usd: float = _p(
-        0.10,
-        "USD/SESH",
-        "SESH price at TGE",
-        "assumption; third-party quote of $0.11 on 2025-08-11 [3P]",
-        1e-6,
-        1e6,
+        default=0.10,
+        meaning="SESH price at TGE",
+        source="assumption; third-party quote of $0.11 on 2025-08-11 [3P]",
+        low=1e-6,
+        high=1e6,
     )
     initial_eth_usd: float = _p(
-        2550.0,
-        "USD/ETH",
-        "ETH price at TGE",
-        "assumption (market level on 2025-05-21)",
-        1.0,
-        1e7,
+        default=2550.0,
+        meaning="ETH price at TGE",
+        source="assumption (market level on 2025-05-21)",
+        low=1.0,
+        high=1e7,
     )
     initial_amm_sesh: float = _p(
-        5_000_000.0,
-        "SESH",
-        "SESH reserve of the Uniswap pool at TGE",
-        "assumption",
-        1.0,
-        GENESIS_UNLOCKED_C,
+        default=5_000_000.0,
+        meaning="SESH reserve of the Uniswap pool at TGE",
+        source="assumption",
+        low=1.0,
+        high=GENESIS_UNLOCKED_C,
     )
-    amm_fee: float = _p(0.003, "share", "swap fee of the Uniswap pool", "assumption", 0.0, 0.1)
+    amm_fee: float = _p(
+        default=0.003,
+        meaning="swap fee of the Uniswap pool",
+        source="assumption",
+        low=0.0,
+        high=0.1,
+    )
     # --- market -----------------------------------------------------------------------------
     price_model: str = _p(
-        "impact",
-        "choice",
-        "price formation: decaying impact on consolidated depth (impact), the valuation alone "
+        default="impact",
+        meaning="price formation: decaying impact on consolidated depth (impact), the valuation alone "
         "with the pool arbitraged to it (exogenous), or the pool-only ratchet (pool_only)",
-        "DESIGN.md; MARKET-NOTES.md recommended structure (assumption: see ASSUMPTIONS M3)",
+        source="DESIGN.md; MARKET-NOTES.md recommended structure (assumption: see ASSUMPTIONS M3)",
         choices=("impact", "exogenous", "pool_only"),
     )
     impact_permanent_share: float = _p(
-        0.0,
-        "share",
-        "share of a net flow's log price impact that never decays (impact model)",
-        "assumption: mechanical, uninformed flow; Donier & Bonart 2015, Brokmann 2015 (~0), "
+        default=0.0,
+        meaning="share of a net flow's log price impact that never decays (impact model)",
+        source="assumption: mechanical, uninformed flow; Donier & Bonart 2015, Brokmann 2015 (~0), "
         "Bucci 2019 (1/3, incl. informed flow) as the top",
-        0.0,
-        1.0,
+        low=0.0,
+        high=1.0,
     )
     impact_half_life_days: float = _p(
-        30.0,
-        "days",
-        "half-life of the transient part of price impact (impact model)",
-        "assumption: Bucci 2019 (~50 days); a t^-1/2 kernel over a year matches ~26 days",
-        0.5,
-        3650.0,
+        default=30.0,
+        meaning="half-life of the transient part of price impact (impact model)",
+        source="assumption: Bucci 2019 (~50 days); a t^-1/2 kernel over a year matches ~26 days",
+        low=0.5,
+        high=3650.0,
     )
     outside_depth_share: float = _p(
-        0.05,
-        "share",
-        "depth of other venues, as a CPMM-equivalent SESH reserve per SESH of market supply",
-        "assumption: the pool id exists on Ethereum and Arbitrum (F§5); ~the modelled pool",
-        0.0,
-        10.0,
+        default=0.05,
+        meaning="depth of other venues, as a CPMM-equivalent SESH reserve per SESH of market supply",
+        source="assumption: the pool id exists on Ethereum and Arbitrum (F§5); ~the modelled pool",
+        low=0.0,
+        high=10.0,
     )
     max_trade_reserve_share: float = _p(
-        0.5,
-        "share",
-        "largest single AMM trade as a share of its input reserve (the rest is unmet)",
-        "assumption: reliability; keeps every reserve > 0",
-        0.001,
-        10.0,
+        default=0.5,
+        meaning="largest single AMM trade as a share of its input reserve (the rest is unmet)",
+        source="assumption: reliability; keeps every reserve > 0",
+        low=0.001,
+        high=10.0,
     )
     drift_convention: str = _p(
-        "median",
-        "choice",
-        "drifts are log drifts (median flat at drift 0) or mean drifts (mean flat)",
-        "assumption: median-flat favours neither P nor 1/P (ASSUMPTIONS M6)",
+        default="median",
+        meaning="drifts are log drifts (median flat at drift 0) or mean drifts (mean flat)",
+        source="assumption: median-flat favours neither P nor 1/P (ASSUMPTIONS M6)",
         choices=("median", "mean"),
     )
     eth_drift: float = _p(
-        0.0,
-        "1/year",
-        "drift of ETH/USD (a log drift under 'median', a mean drift under 'mean')",
-        "assumption",
-        -2.0,
-        2.0,
+        default=0.0,
+        meaning="drift of ETH/USD (a log drift under 'median', a mean drift under 'mean')",
+        source="assumption",
+        low=-2.0,
+        high=2.0,
     )
     eth_volatility: float = _p(
-        0.6,
-        "1/sqrt(year)",
-        "ETH/USD volatility",
-        "assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
-        0.0,
-        5.0,
+        default=0.6,
+        meaning="ETH/USD volatility",
+        source="assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
+        low=0.0,
+        high=5.0,
     )
     ref_drift: float = _p(
-        0.0,
-        "1/year",
-        "drift of the SESH valuation (a log drift under 'median', a mean drift under 'mean')",
-        "assumption",
-        -2.0,
-        2.0,
+        default=0.0,
+        meaning="drift of the SESH valuation (a log drift under 'median', a mean drift under 'mean')",
+        source="assumption",
+        low=-2.0,
+        high=2.0,
     )
     ref_volatility: float = _p(
-        0.8,
-        "1/sqrt(year)",
-        "volatility of the outside market's SESH valuation",
-        "assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
-        0.0,
-        5.0,
+        default=0.8,
+        meaning="volatility of the outside market's SESH valuation",
+        source="assumption; to 5 over 100 years: the level is held within e^+-50 of launch (ASSUMPTIONS M2)",
+        low=0.0,
+        high=5.0,
     )
     arbitrage_strength: float = _p(
-        0.5,
-        "share/day",
-        "share of the log gap to the reference price traders close each day (pool_only)",
-        "assumption; at least 0.01: with no arbitrage the pool_only pool follows a steady "
+        default=0.5,
+        meaning="share of the log gap to the reference price traders close each day (pool_only)",
+        source="assumption; at least 0.01: with no arbitrage the pool_only pool follows a steady "
         "one-sided flow without bound, to non-finite prices",
-        0.01,
-        1.0,
+        low=0.01,
+        high=1.0,
     )
     impact_persistence: float = _p(
-        0.25,
-        "share",
-        "share of a day's flow-driven pool move the reference price keeps (pool_only)",
-        "assumption",
-        0.0,
-        1.0,
+        default=0.25,
+        meaning="share of a day's flow-driven pool move the reference price keeps (pool_only)",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     unlock_sell_share_strategic: float = _p(
-        0.5,
-        "share",
-        "share of unlocked strategic-sale tokens (classes A and B) sold",
-        "assumption: bought at a sale price, exit-motivated (ASSUMPTIONS V2)",
-        0.0,
-        1.0,
+        default=0.5,
+        meaning="share of unlocked strategic-sale tokens (classes A and B) sold",
+        source="assumption: bought at a sale price, exit-motivated (ASSUMPTIONS V2)",
+        low=0.0,
+        high=1.0,
     )
     unlock_sell_share_ecosystem: float = _p(
-        0.1,
-        "share",
-        "share of unlocked ecosystem and testnet tokens sold",
-        "assumption: grants paid over years; only recipients sell (ASSUMPTIONS V2)",
-        0.0,
-        1.0,
+        default=0.1,
+        meaning="share of unlocked ecosystem and testnet tokens sold",
+        source="assumption: grants paid over years; only recipients sell (ASSUMPTIONS V2)",
+        low=0.0,
+        high=1.0,
     )
     unlock_sell_share_treasury_ops: float = _p(
-        0.2,
-        "share",
-        "share of unlocked treasury operational tokens sold",
-        "assumption: sells what funds fiat operations, holds runway (ASSUMPTIONS V2)",
-        0.0,
-        1.0,
+        default=0.2,
+        meaning="share of unlocked treasury operational tokens sold",
+        source="assumption: sells what funds fiat operations, holds runway (ASSUMPTIONS V2)",
+        low=0.0,
+        high=1.0,
     )
     unlock_sell_share_contributors: float = _p(
-        0.3,
-        "share",
-        "share of unlocked contributor and advisor tokens sold",
-        "assumption: tax and living costs; the former uniform value (ASSUMPTIONS V2)",
-        0.0,
-        1.0,
+        default=0.3,
+        meaning="share of unlocked contributor and advisor tokens sold",
+        source="assumption: tax and living costs; the former uniform value (ASSUMPTIONS V2)",
+        low=0.0,
+        high=1.0,
     )
     # --- demand (Session Pro and names) ----------------------------------------------------
     pro_launch_day: int = _p(
-        191,
-        "day",
-        "day after TGE when Pro subscriptions start",
-        "F§4: Android 1.30.0 with Pro prepared 2025-11-28 (day 191)",
-        0,
-        100_000,
+        default=191,
+        meaning="day after TGE when Pro subscriptions start",
+        source="F§4: Android 1.30.0 with Pro prepared 2025-11-28 (day 191)",
+        low=0,
+        high=100_000,
         integer=True,
     )
     pro_subscribers_at_launch: float = _p(
-        1_000.0, "subscribers", "Pro subscribers on launch day", "assumption", 0.0, 1e9
+        default=1_000.0,
+        meaning="Pro subscribers on launch day",
+        source="assumption",
+        low=0.0,
+        high=1e9,
     )
     pro_subscribers_max: float = _p(
-        40_000.0,
-        "subscribers",
-        "saturation level of Pro subscribers",
-        "assumption",
-        0.0,
-        1e9,
+        default=40_000.0,
+        meaning="saturation level of Pro subscribers",
+        source="assumption",
+        low=0.0,
+        high=1e9,
     )
     pro_growth_rate: float = _p(
-        0.01, "1/day", "logistic growth rate of Pro subscribers", "assumption", 0.0, 1.0
+        default=0.01,
+        meaning="logistic growth rate of Pro subscribers",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     pro_plan_share_monthly: float = _p(
-        0.4,
-        "share",
-        "share of Pro subscribers on the $2.49/month plan",
-        "assumption (no data)",
-        0.0,
-        1.0,
+        default=0.4,
+        meaning="share of Pro subscribers on the $2.49/month plan",
+        source="assumption (no data)",
+        low=0.0,
+        high=1.0,
     )
     pro_plan_share_quarterly: float = _p(
-        0.2,
-        "share",
-        "share of Pro subscribers on the $5.99/3 months plan (the rest: $14.99/year)",
-        "assumption (no data)",
-        0.0,
-        1.0,
+        default=0.2,
+        meaning="share of Pro subscribers on the $5.99/3 months plan (the rest: $14.99/year)",
+        source="assumption (no data)",
+        low=0.0,
+        high=1.0,
     )
     app_store_commission: float = _p(
-        0.15,
-        "share",
-        "share of Pro revenue the app stores keep",
-        "Apple Small Business Program / renewals and Google Play subscriptions: 15%; 30% top",
-        0.0,
-        1.0,
+        default=0.15,
+        meaning="share of Pro revenue the app stores keep",
+        source="Apple Small Business Program / renewals and Google Play subscriptions: 15%; 30% top",
+        low=0.0,
+        high=1.0,
     )
     pro_revenue_route: str = _p(
-        "none",
-        "choice",
-        "where Pro revenue goes: stays fiat (none) or buys SESH for the pool and POL (pool)",
-        "F§4: no code routes Pro revenue to the pool; 'pool' is the docs' intended flow",
+        default="none",
+        meaning="where Pro revenue goes: stays fiat (none) or buys SESH for the pool and POL (pool)",
+        source="F§4: no code routes Pro revenue to the pool; 'pool' is the docs' intended flow",
         choices=("none", "pool"),
     )
     sns_deployed: bool = _p(
-        False,
-        "bool",
-        "the Session Name Service is live and its fees buy SESH",
-        "F§4: 'SNS has not yet been deployed'",
+        default=False,
+        meaning="the Session Name Service is live and its fees buy SESH",
+        source="F§4: 'SNS has not yet been deployed'",
     )
     sns_launch_day: int = _p(
-        730,
-        "day",
-        "day after TGE when the name service starts",
-        "assumption (not deployed)",
-        0,
-        100_000,
+        default=730,
+        meaning="day after TGE when the name service starts",
+        source="assumption (not deployed)",
+        low=0,
+        high=100_000,
         integer=True,
     )
     sns_names_at_launch: float = _p(
-        500.0, "names", "registered names on the SNS launch day", "assumption", 0.0, 1e9
+        default=500.0,
+        meaning="registered names on the SNS launch day",
+        source="assumption",
+        low=0.0,
+        high=1e9,
     )
     sns_names_max: float = _p(
-        100_000.0,
-        "names",
-        "saturation level of registered names",
-        "assumption",
-        0.0,
-        1e9,
+        default=100_000.0,
+        meaning="saturation level of registered names",
+        source="assumption",
+        low=0.0,
+        high=1e9,
     )
     sns_growth_rate: float = _p(
-        0.01,
-        "1/day",
-        "logistic growth rate of registered names",
-        "assumption",
-        0.0,
-        1.0,
+        default=0.01,
+        meaning="logistic growth rate of registered names",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     sns_fee_usd_per_year: float = _p(
-        5.0,
-        "USD/year",
-        "yearly registration or renewal fee per name",
-        "assumption (draft SNS contract: admin-set fee, 365-day expiry)",
-        0.0,
-        10_000.0,
+        default=5.0,
+        meaning="yearly registration or renewal fee per name",
+        source="assumption (draft SNS contract: admin-set fee, 365-day expiry)",
+        low=0.0,
+        high=10_000.0,
     )
     demand_volatility: float = _p(
-        0.3,
-        "log-sd/day",
-        "daily log-normal noise on fee spending",
-        "assumption",
-        0.0,
-        3.0,
+        default=0.3,
+        meaning="daily log-normal noise on fee spending",
+        source="assumption",
+        low=0.0,
+        high=3.0,
     )
     # --- nodes and stakers ------------------------------------------------------------------
     operator_fee: float = _p(
-        0.10,
-        "share",
-        "operator fee taken from a node's reward before the pro-rata split",
-        "assumption; DOCS staking-reward-pool.md example uses 10%",
-        0.0,
-        1.0,
+        default=0.10,
+        meaning="operator fee taken from a node's reward before the pro-rata split",
+        source="assumption; DOCS staking-reward-pool.md example uses 10%",
+        low=0.0,
+        high=1.0,
     )
     operator_stake_share: float = _p(
-        0.25,
-        "share",
-        "operator's share of a node's stake",
-        "ServiceNodeRewards.sol minimum operator contribution = requirement / 4",
-        0.25,
-        1.0,
+        default=0.25,
+        meaning="operator's share of a node's stake",
+        source="ServiceNodeRewards.sol minimum operator contribution = requirement / 4",
+        low=0.25,
+        high=1.0,
     )
     node_opex_usd_per_month: float = _p(
-        20.0,
-        "USD/month",
-        "cost of running one node",
-        "assumption: documented hardware (4-8 GB RAM, 45 GB, 1 TB/month) at a mainstream 4 GB "
+        default=20.0,
+        meaning="cost of running one node",
+        source="assumption: documented hardware (4-8 GB RAM, 45 GB, 1 TB/month) at a mainstream 4 GB "
         "cloud plan; budget VPS $5-10, clouds $24-48",
-        0.0,
-        10_000.0,
+        low=0.0,
+        high=10_000.0,
     )
     node_entry_hurdle_apr: float = _p(
-        0.10,
-        "1/year",
-        "net USD yield an outside entrant requires to start a node",
-        "assumption: 4% risk-free plus a 6% premium for price risk and effort",
-        -1.0,
-        5.0,
+        default=0.10,
+        meaning="net USD yield an outside entrant requires to start a node",
+        source="assumption: 4% risk-free plus a 6% premium for price risk and effort",
+        low=-1.0,
+        high=5.0,
     )
     node_exit_hurdle_apr: float = _p(
-        0.0,
-        "1/year",
-        "net USD yield below which an incumbent node shuts down",
-        "assumption: the shut-down condition (cash cost not covered); at most the entry hurdle",
-        -1.0,
-        5.0,
+        default=0.0,
+        meaning="net USD yield below which an incumbent node shuts down",
+        source="assumption: the shut-down condition (cash cost not covered); at most the entry hurdle",
+        low=-1.0,
+        high=5.0,
     )
     stake_buy_share: float = _p(
-        0.5,
-        "share",
-        "share of new (non-restaked) nodes whose stake is bought on the market",
-        "assumption: neutral split between outside buyers and holders' own wallets",
-        0.0,
-        1.0,
+        default=0.5,
+        meaning="share of new (non-restaked) nodes whose stake is bought on the market",
+        source="assumption: neutral split between outside buyers and holders' own wallets",
+        low=0.0,
+        high=1.0,
     )
     hurdle_noise: float = _p(
-        0.02, "1/year", "daily noise on the hurdle rate", "assumption", 0.0, 1.0
+        default=0.02,
+        meaning="daily noise on the hurdle rate",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     yield_sensitivity: float = _p(
-        0.10,
-        "1/year",
-        "yield gap at which entry/exit runs at its maximum rate",
-        "assumption",
-        1e-6,
-        5.0,
+        default=0.10,
+        meaning="yield gap at which entry/exit runs at its maximum rate",
+        source="assumption",
+        low=1e-6,
+        high=5.0,
     )
     max_entry_rate: float = _p(
-        0.005,
-        "share/day",
-        "most nodes added per day, as a share of nodes",
-        "assumption",
-        0.0,
-        1.0,
+        default=0.005,
+        meaning="most nodes added per day, as a share of nodes",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     max_exit_rate: float = _p(
-        0.005,
-        "share/day",
-        "most nodes leaving per day, as a share of nodes",
-        "assumption",
-        0.0,
-        1.0,
+        default=0.005,
+        meaning="most nodes leaving per day, as a share of nodes",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     entry_base_nodes: float = _p(
-        100.0,
-        "nodes",
-        "network size entry is scaled by when the network is smaller than this",
-        "assumption",
-        0.0,
-        10_000.0,
+        default=100.0,
+        meaning="network size entry is scaled by when the network is smaller than this",
+        source="assumption",
+        low=0.0,
+        high=10_000.0,
     )
     liquid_float_floor: float = _p(
-        0.15,
-        "share",
-        "share of the circulating supply holders keep in wallets, unstaked",
-        "assumption",
-        0.0,
-        1.0,
+        default=0.15,
+        meaning="share of the circulating supply holders keep in wallets, unstaked",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     liquidation_rate: float = _p(
-        0.01, "1/(node year)", "liquidations per node per year", "assumption", 0.0, 10.0
+        default=0.01,
+        meaning="liquidations per node per year",
+        source="assumption",
+        low=0.0,
+        high=10.0,
     )
     reward_claim_rate: float = _p(
-        0.2,
-        "share/day",
-        "share of unclaimed rewards that nodes try to claim each day",
-        "assumption",
-        0.0,
-        1.0,
+        default=0.2,
+        meaning="share of unclaimed rewards that nodes try to claim each day",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     reward_sell_share: float = _p(
-        0.4, "share", "share of claimed rewards sold on the AMM", "assumption", 0.0, 1.0
+        default=0.4,
+        meaning="share of claimed rewards sold on the AMM",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     reward_restake_share: float = _p(
-        0.2,
-        "share",
-        "share of claimed rewards saved up to stake new nodes",
-        "assumption",
-        0.0,
-        1.0,
+        default=0.2,
+        meaning="share of claimed rewards saved up to stake new nodes",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     exit_sell_share: float = _p(
-        0.3, "share", "share of returned stake sold on the AMM", "assumption", 0.0, 1.0
+        default=0.3,
+        meaning="share of returned stake sold on the AMM",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
     # --- stress event -----------------------------------------------------------------------
     stress_day: int = _p(
-        0,
-        "day",
-        "day of a market crash (0 = no crash)",
-        "assumption",
-        0,
-        100_000,
+        default=0,
+        meaning="day of a market crash (0 = no crash)",
+        source="assumption",
+        low=0,
+        high=100_000,
         integer=True,
     )
     stress_price_drop: float = _p(
-        0.0,
-        "share",
-        "fall of ETH/USD and the SESH reference price on the stress day",
-        "assumption",
-        0.0,
-        0.99,
+        default=0.0,
+        meaning="fall of ETH/USD and the SESH reference price on the stress day",
+        source="assumption",
+        low=0.0,
+        high=0.99,
     )
     stress_exit_share: float = _p(
-        0.0,
-        "share",
-        "share of unlocked nodes that request exit on the stress day",
-        "assumption",
-        0.0,
-        1.0,
+        default=0.0,
+        meaning="share of unlocked nodes that request exit on the stress day",
+        source="assumption",
+        low=0.0,
+        high=1.0,
     )
 
     def __post_init__(self):
@@ -578,7 +557,11 @@ class Parameters:
 
     @classmethod
     def field_info(cls) -> dict[str, dict[str, Any]]:
-        return {f.name: dict(f.metadata, default=f.default) for f in dataclasses.fields(cls)}
+        """Each field's unit (from `model.types.Params`), metadata and default."""
+        return {
+            f.name: {"unit": UNITS[f.name], **f.metadata, "default": f.default}
+            for f in dataclasses.fields(cls)
+        }
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any] | None = None) -> Parameters:
@@ -724,3 +707,7 @@ def _parse_number(text: str, integer: bool) -> float | Decimal | None:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Parameters)}
+# Each parameter's unit, written once: the unit alias of its type in the typed contract
+# (`model.types.Params`, what the policies receive), e.g. `pool_payout_rate: Per_year` -> "1/year".
+_HINTS = typing.get_type_hints(Params, include_extras=True)
+UNITS = {name: _HINTS[name].__metadata__[0] for name in _FIELDS if name in _HINTS}

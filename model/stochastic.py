@@ -6,14 +6,13 @@ seed gives the same numbers on every engine and backend, and nothing touches glo
 Policies scale the raw draws by their parameters, so a sweep over a volatility reuses the shape of
 the shocks.
 
-Engines that step one run at a time (cadCAD, radCAD) look the draws up by the run and subset they
-find in the state; the vectorized engine passes a pre-stacked table in `params["_drivers"]`.
+The policies read a day's draw with `shock`. Where the draws come from is the engine's business:
+it puts in `params["_drivers"]` a function of the state that returns the draws of the
+trajectory (or, stepping many at once, the trajectories) the state belongs to, one array per
+driver indexed by day (see `experiments.engines.draws`).
 """
 
 from __future__ import annotations
-
-import threading
-from functools import lru_cache
 
 import numpy as np
 
@@ -25,7 +24,7 @@ DRIVERS = NORMAL_DRIVERS + UNIFORM_DRIVERS
 
 
 def run_seed_sequence(seed: int, subset: int, run: int) -> np.random.SeedSequence:
-    """The seed of one trajectory: run numbers start at 1, as in cadCAD and radCAD."""
+    """The seed of one trajectory: run numbers start at 1."""
     return np.random.SeedSequence(int(seed), spawn_key=(int(subset), int(run)))
 
 
@@ -44,57 +43,6 @@ def draw_drivers(seed: int, subset: int, run: int, timesteps: int) -> dict[str, 
     return draws
 
 
-@lru_cache(maxsize=32)
-def _cached_drivers(seed: int, subset: int, run: int, timesteps: int):
-    return draw_drivers(seed, subset, run, timesteps)
-
-
-def stack_drivers(seed: int, subsets, runs, timesteps: int, keep: bool = False):
-    """Draws for many trajectories at once, day-major: shape (timesteps + 1, trajectories), so a
-    day's draws for every trajectory are one contiguous row; trajectories that share a (subset,
-    run) (common random numbers) share one draw. The arrays are read-only. With `keep`, a stack
-    that fits in STACK_CACHE_BYTES is kept (the last STACK_CACHE_SIZE of them), so a caller that
-    runs the same trajectories again with other parameters (the explorer, view after view) does
-    not draw them again; a batch of a streamed run, never run twice, is not kept."""
-    key = (int(seed), tuple(map(int, subsets)), tuple(map(int, runs)), int(timesteps))
-    with _STACKS_LOCK:  # the explorer's server computes views in threads
-        stacked = _STACKS.get(key)
-    if stacked is not None:
-        return stacked
-    stacked = _stack(*key)
-    if keep and len(DRIVERS) * len(key[1]) * (timesteps + 1) * 8 <= STACK_CACHE_BYTES:
-        with _STACKS_LOCK:
-            _STACKS[key] = stacked
-            while len(_STACKS) > STACK_CACHE_SIZE:
-                del _STACKS[next(iter(_STACKS))]  # the oldest
-    return stacked
-
-
-# A memo of recent stacks (a pure function of its key: the same numbers either way).
-STACK_CACHE_BYTES = 64_000_000
-STACK_CACHE_SIZE = 2
-_STACKS: dict[tuple, dict[str, np.ndarray]] = {}
-_STACKS_LOCK = threading.Lock()
-
-
-def _stack(seed: int, subsets: tuple, runs: tuple, timesteps: int) -> dict[str, np.ndarray]:
-    pairs = list(zip(subsets, runs, strict=True))
-    unique = {pair: draw_drivers(seed, *pair, timesteps) for pair in dict.fromkeys(pairs)}
-    stacked = {}
-    for name in DRIVERS:
-        stacked[name] = np.stack([unique[pair][name] for pair in pairs], axis=1)
-        stacked[name].flags.writeable = False
-    return stacked
-
-
 def shock(params: dict, state: dict, name: str):
     """Today's draw `name` for the trajectory (or trajectories) that `state` belongs to."""
-    day = today(state)
-    table = params.get("_drivers")
-    if table is not None:
-        return table[name][day]
-    # cadCAD numbers a one-run sweep's runs 1, 2, ...; fold labels back into 1..runs.
-    # A caller running a few runs at a time numbers them from `_first_run` + 1.
-    run = (int(state["run"]) - 1) % int(params["_runs"]) + 1 + int(params.get("_first_run", 0))
-    drivers = _cached_drivers(params["_seed"], params["_subset"], run, params["_timesteps"])
-    return drivers[name][day]
+    return params["_drivers"](state)[name][today(state)]

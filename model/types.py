@@ -2,8 +2,8 @@
 
 Each alias is `Annotated[<number>, "<unit>"]`: to Python and numpy it is a plain float (or a numpy
 array of them when the vectorized engine runs many trajectories at once), so the same functions
-serve every engine; the unit string is there for readers and for the tests, which check that
-`Params` gives each field the unit that `model.parameters.Parameters` declares for it.
+serve every engine; the unit string is there for readers and is the one record of each
+parameter's unit (`model.parameters.Parameters.field_info` reads it from `Params`).
 
 `State` lists every state variable and `Params` every parameter a policy reads, so a typo in a
 key is caught by a type checker and a variable or parameter added in one place but not the other
@@ -12,6 +12,7 @@ fails `tests/test_types.py`.
 
 # No `from __future__ import annotations` here: TypedDict only sees `NotRequired` in evaluated
 # annotations (Python 3.11).
+from collections.abc import Callable
 from typing import Annotated, NotRequired, TypedDict
 
 import numpy as np
@@ -137,7 +138,7 @@ class State(TypedDict):
 class Params(TypedDict):
     """What policies receive as `params`: every field of `model.parameters.Parameters`, the
     entries derived from them once per run (`model.derived.with_derived`), plus the keys the
-    engines add (run bookkeeping and the random draws, see `model.stochastic.shock`)."""
+    engine adds (where the random draws are, see `model.stochastic.shock`)."""
 
     # protocol facts
     staking_requirement: SESH_per_node
@@ -244,10 +245,5 @@ class Params(TypedDict):
     operator_reward_share: Share
     operator_stake: SESH
     unlock_sell_share_by_class: dict[str, Share]
-    # engine keys: which trajectory this is and its random draws
-    _subset: NotRequired[int | np.ndarray]
-    _seed: NotRequired[int]
-    _runs: NotRequired[int]
-    _timesteps: NotRequired[int]
-    _first_run: NotRequired[int]
-    _drivers: NotRequired[dict[str, np.ndarray]]  # vectorized engine: (days, trajectories) draws
+    # the engine's key: the state -> its trajectory's (or trajectories') draws, by driver and day
+    _drivers: NotRequired[Callable[[State], dict[str, np.ndarray]]]

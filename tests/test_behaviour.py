@@ -4,6 +4,7 @@ nodes, the TGE stake held fixed, Pro from the published plans, and the entry/exi
 import numpy as np
 import pytest
 
+from experiments.engines.draws import TrajectoryDraws
 from experiments.engines.registry import RunSpec, simulate
 from model import Parameters, initial_state
 from model.constants import LOCKUP_B, LOCKUP_D, VESTING_WINDOWS
@@ -24,7 +25,7 @@ def _state_on(day, **overrides):
     for cls, total in (("b", LOCKUP_B), ("d", LOCKUP_D)):
         state[f"locked_{cls}"] = total * (1 - vested_fraction(day, *VESTING_WINDOWS[cls]))
     params = with_derived(parameters.to_dict())
-    params.update(_seed=0, _subset=0, _runs=1, _timesteps=2000)
+    params["_drivers"] = TrajectoryDraws(seed=0, subset=0, runs=1, timesteps=2000)
     return params, state
 
 

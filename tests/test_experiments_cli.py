@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
-from experiments import cli, definitions, plan
+from experiments import cli, definitions, plan, results
+from experiments.files import write_folder_atomically
 from experiments.run import ENGINES, simulate
 from model import ParameterError, Parameters
 
@@ -61,7 +63,7 @@ def baseline_out(tmp_path_factory):
 
 
 def test_run_writes_every_file_with_the_right_shape(baseline_out):
-    assert sorted(p.name for p in baseline_out.iterdir()) == sorted(cli.RESULT_FILES)
+    assert sorted(p.name for p in baseline_out.iterdir()) == sorted(results.RESULT_FILES)
     frame = pd.read_parquet(baseline_out / "timeseries.parquet")
     assert set(REQUIRED_COLUMNS) <= set(frame.columns)
     assert len(frame) == 2 * (73 + 1)  # runs x (timesteps + 1), 0.2 years = 73 days
@@ -81,7 +83,7 @@ def test_manifest_records_the_run(baseline_out):
         "days": 73,
     }
     assert manifest["subsets"][0]["parameters"] == Parameters().to_dict()
-    assert set(manifest["packages"]) == set(cli.PACKAGES)
+    assert set(manifest["packages"]) == set(results.PACKAGES)
     assert manifest["packages"]["pandas"] == pd.__version__
     assert manifest["wall_time_seconds"] > 0
 
@@ -156,7 +158,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(args, tmp_path, monk
 
 
 def test_run_that_would_not_fit_in_memory_stops_before_running(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli.psutil, "virtual_memory", lambda: type("M", (), {"available": 10**6}))
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 10**6}))
     assert _main("run", "baseline", "--runs", "10", "--out", str(tmp_path / "out")) == 2
     assert "memory" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -187,7 +189,7 @@ def _failing_writer(tmp: Path) -> None:
 def test_failed_write_leaves_no_directory_and_no_temp_dir(tmp_path):
     out = tmp_path / "results" / "baseline"
     with pytest.raises(RuntimeError):
-        cli.write_atomically(out, _failing_writer)
+        write_folder_atomically(out, _failing_writer)
     assert list(tmp_path.iterdir()) == []  # the results/ folder it made is gone too
 
 
@@ -196,7 +198,7 @@ def test_failed_write_keeps_the_previous_results(tmp_path):
     out.mkdir()
     (out / "manifest.json").write_text("old")
     with pytest.raises(RuntimeError):
-        cli.write_atomically(out, _failing_writer)
+        write_folder_atomically(out, _failing_writer)
     assert [p.name for p in tmp_path.iterdir()] == ["baseline"]
     assert (out / "manifest.json").read_text() == "old"
 
@@ -221,7 +223,9 @@ def test_failure_between_the_renames_puts_the_previous_results_back(tmp_path, mo
 
     monkeypatch.setattr(Path, "rename", failing_rename)
     with pytest.raises(OSError):
-        cli.write_atomically(out, lambda tmp: (tmp / "manifest.json").write_text(_manifest("new")))
+        write_folder_atomically(
+            out, lambda tmp: (tmp / "manifest.json").write_text(_manifest("new"))
+        )
     assert [p.name for p in tmp_path.iterdir()] == ["baseline"]
     assert (out / "manifest.json").read_text() == _manifest("old")
 

@@ -5,6 +5,7 @@ the exogenous reference, the trade cap, and the pool-only model kept for compari
 import numpy as np
 import pytest
 
+from experiments.engines.draws import StackedDraws, TrajectoryDraws
 from experiments.engines.registry import MAX_YEARS, RunSpec, simulate
 from model import Parameters, initial_state
 from model.derived import with_derived
@@ -89,7 +90,7 @@ def _market_only(days, net_flow, **overrides):
     """The market block alone, `days` times, with a fixed daily net flow (the design's prototype)."""
     parameters = Parameters(eth_volatility=0.0, ref_volatility=0.0, **overrides)
     params = with_derived(parameters.to_dict())
-    params.update(_seed=0, _subset=0, _runs=1, _timesteps=days + 1)
+    params["_drivers"] = TrajectoryDraws(seed=0, subset=0, runs=1, timesteps=days + 1)
     state = initial_state(parameters)
     state.update(run=1, daily_net_flow=net_flow)
     prices = []
@@ -196,7 +197,7 @@ def _market_day_with_shocks(state, eth_shock, ref_shock, **overrides):
     day = state["day"]
     draws = {name: np.zeros(day + 1) for name in ("eth_shock", "ref_shock")}
     draws["eth_shock"][day], draws["ref_shock"][day] = eth_shock, ref_shock
-    params["_drivers"] = draws
+    params["_drivers"] = StackedDraws(draws)
     return params, policy_market(params, None, [], state)
 
 

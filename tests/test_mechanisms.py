@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from experiments.engines.draws import TrajectoryDraws
 from model import Parameters, initial_state
 from model.constants import LIQUIDATION_POOL_SHARE, LIQUIDATION_RETURNED_SHARE
 from model.derived import with_derived
@@ -25,7 +26,7 @@ ALWAYS_LEAVE = {"node_entry_hurdle_apr": 5.0, "node_exit_hurdle_apr": 5.0}
 def _setup(day=200, **overrides):
     parameters = Parameters(**overrides)
     params = with_derived(parameters.to_dict())
-    params.update(_seed=0, _subset=0, _runs=1, _timesteps=2000)
+    params["_drivers"] = TrajectoryDraws(seed=0, subset=0, runs=1, timesteps=2000)
     state = initial_state(parameters)
     state.update(day=day, run=1, timestep=day)
     return params, state

@@ -1,8 +1,11 @@
 """Bad parameters raise one clear line naming the field and what is allowed."""
 
+import pandas as pd
 import pytest
 
-from experiments.run import run
+from experiments.engines import registry
+from experiments.engines.registry import DEFAULT_ENGINE, RunSpec
+from experiments.run import run, run_spec, simulate, simulate_kpis
 from model import ParameterError, Parameters
 from model.parameters import parse_value
 
@@ -52,6 +55,25 @@ def test_run_rejects_bad_overrides_before_simulating():
 def test_run_rejects_bad_settings(kwargs, message):
     with pytest.raises(ParameterError, match=message):
         run(**kwargs)
+
+
+def test_run_settings_are_the_run_specs_with_the_registrys_default_engine():
+    spec = RunSpec(runs=2, years=0.05, seed=3)
+    assert spec.engine == DEFAULT_ENGINE == "vectorized"
+    reference = registry.simulate([Parameters()], spec)
+    by_keyword = run(runs=2, years=0.05, seed=3)
+    pd.testing.assert_frame_equal(by_keyword, reference, check_exact=True)
+    # a spec, with keywords replacing its fields
+    by_spec = simulate([Parameters()], RunSpec(runs=2, years=0.05, seed=99), seed=3)
+    pd.testing.assert_frame_equal(by_spec, reference, check_exact=True)
+    assert run_spec(spec, engine="radcad") == RunSpec(2, 0.05, 3, engine="radcad")
+
+
+def test_an_unknown_run_setting_names_the_known_ones():
+    with pytest.raises(ParameterError, match="unknown run setting 'rnus': must be one of runs,"):
+        run(rnus=2)
+    with pytest.raises(ParameterError, match="unknown run setting 'first_runs'"):
+        simulate_kpis([Parameters()], first_runs=1)
 
 
 def test_parse_value_converts_command_line_strings():

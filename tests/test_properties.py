@@ -72,7 +72,7 @@ def valid_overrides(draw):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(overrides=valid_overrides(), seed=st.integers(0, 2**32 - 1))
 def test_random_valid_parameters_keep_every_invariant(overrides, seed):
-    frame = run(runs=1, years=1.2, seed=seed, overrides=overrides)
+    frame = run(runs=1, years=1.2, seed=seed, engine="radcad", overrides=overrides)
     stocks = frame[list(STOCKS)]
     assert np.max(np.abs(stocks.sum(axis=1) / MAX_SUPPLY - 1)) < 1e-6
     assert (stocks >= -1e-6).all().all()

@@ -18,6 +18,7 @@ from markupsafe import escape
 from experiments import cli
 from experiments.analysis import kpis
 from experiments.reporting import plots, publish, report
+from experiments.results import RESULT_FILES
 
 # Attributes that make a browser fetch something.
 URL_ATTRIBUTES = {"src", "href", "action", "data", "poster", "srcset", "formaction", "background"}
@@ -387,7 +388,7 @@ def test_report_command_rebuilds_the_same_page(baseline, tmp_path, capsys):
     assert _main("report", str(results)) == 0
     assert (results / report.REPORT_FILE).read_text() == original
     assert "report.html" in capsys.readouterr().out
-    assert sorted(p.name for p in results.iterdir()) == sorted(cli.RESULT_FILES)
+    assert sorted(p.name for p in results.iterdir()) == sorted(RESULT_FILES)
 
 
 def _broken_manifest(path: Path) -> Path:

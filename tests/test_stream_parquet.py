@@ -5,6 +5,8 @@ only the columns it draws."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -35,7 +37,7 @@ def tiny_budget(monkeypatch):
     monkeypatch.setattr(streaming, "FRAME_STREAM_MEMORY_BYTES", 3 * per_trajectory)
 
 
-def _plan(tmp_path, *args: str) -> cli.Plan:
+def _plan(tmp_path, *args: str) -> plan.Plan:
     return cli.plan_run(cli.build_parser().parse_args(["run", *args, "--out", str(tmp_path)]))
 
 
@@ -117,3 +119,10 @@ def test_the_report_of_a_streamed_run_reads_only_the_columns_it_draws(
     assert reads == [["subset", "run", "timestep", *report.NEEDED_COLUMNS]]
     assert plan.REPORT_COLUMNS == len(reads[0])  # the memory estimate counts those columns
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_planning_a_run_loads_no_plotting_library():
+    # the planner counts the report's columns without importing the report (plotly, Jinja2)
+    probe = "import sys, experiments.plan; print(sorted({'plotly', 'jinja2'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -6,9 +6,10 @@ import json
 import math
 
 import pandas as pd
+import psutil
 import pytest
 
-from experiments import cli
+from experiments import cli, plan
 from experiments.analysis import kpis
 from experiments.engines.streaming import batches
 from experiments.run import simulate, simulate_kpis
@@ -160,7 +161,7 @@ def test_cli_kpi_only_writes_the_same_kpis_as_a_full_run(tmp_path):
     assert (full_manifest["kpi_only"], full_manifest["thin"]) == (False, None)
 
 
-def _plan(tmp_path, *args: str) -> cli.Plan:
+def _plan(tmp_path, *args: str) -> plan.Plan:
     return cli.plan_run(
         cli.build_parser().parse_args(["run", "baseline", *args, "--out", str(tmp_path)])
     )
@@ -168,13 +169,13 @@ def _plan(tmp_path, *args: str) -> cli.Plan:
 
 def test_memory_guard_offers_kpi_only_and_lets_it_run(tmp_path, monkeypatch):
     available = type("Memory", (), {"available": 4 * 10**9})  # the 4 GB the issue allows
-    monkeypatch.setattr(cli.psutil, "virtual_memory", lambda: available)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: available)
     big = ("--runs", "20000", "--engine", "vectorized")
-    problem = cli.size_problem(_plan(tmp_path, *big))
+    problem = plan.size_problem(_plan(tmp_path, *big))
     assert problem and "--kpi-only" in problem and "\n" not in problem
-    assert cli.size_problem(_plan(tmp_path, *big, "--kpi-only")) is None
-    assert cli.size_problem(_plan(tmp_path, *big, "--kpi-only", "--thin", "30")) is None
-    too_fine = cli.size_problem(
+    assert plan.size_problem(_plan(tmp_path, *big, "--kpi-only")) is None
+    assert plan.size_problem(_plan(tmp_path, *big, "--kpi-only", "--thin", "30")) is None
+    too_fine = plan.size_problem(
         _plan(tmp_path, "--runs", "100000", *big[2:], "--kpi-only", "--thin", "1")
     )
     assert too_fine and "--thin" in too_fine

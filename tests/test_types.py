@@ -1,5 +1,6 @@
 """The typed contract: `State` and `Params` stay in step with the model, policies use them."""
 
+import dataclasses
 import inspect
 import typing
 
@@ -7,7 +8,7 @@ from model import Parameters, initial_state, partial_state_update_blocks
 from model.derived import DERIVED, with_derived
 from model.types import Params, State
 
-ENGINE_KEYS = {"_subset", "_seed", "_runs", "_timesteps", "_first_run", "_drivers"}
+ENGINE_KEYS = {"_drivers"}
 
 
 def _policies():
@@ -26,11 +27,26 @@ def test_params_lists_every_parameter_the_derived_entries_and_the_engine_keys():
     assert set(with_derived(Parameters().to_dict())) == names | set(DERIVED)
 
 
-def test_params_units_match_the_parameter_table():
+def test_the_parameter_table_takes_each_unit_from_params():
     hints = typing.get_type_hints(Params, include_extras=True)
     info = Parameters.field_info()
-    units = {name: hints[name].__metadata__[0] for name in Parameters.names()}
-    assert units == {name: info[name]["unit"] for name in Parameters.names()}
+    for name in Parameters.names():
+        unit = hints[name].__metadata__[0]  # the one place a parameter's unit is written
+        assert isinstance(unit, str) and unit, name
+        assert info[name]["unit"] == unit, name
+    assert info["pool_payout_rate"]["unit"] == "1/year"
+    assert info["staking_requirement"]["unit"] == "SESH/node"
+
+
+def test_each_parameters_unit_agrees_with_its_kind():
+    # the kind is declared in model.parameters (type, choices, integer), the unit in Params:
+    # switches are flags, choices are choices, and the integer parameters are day numbers
+    info = Parameters.field_info()
+    kinds = {f.name: f.type for f in dataclasses.fields(Parameters)}
+    for name, meta in info.items():
+        assert (kinds[name] == "bool") == (meta["unit"] == "bool"), name
+        assert bool(meta["choices"]) == (meta["unit"] == "choice"), name
+        assert meta["integer"] == (meta["unit"] == "day"), name
 
 
 def test_every_state_variable_has_a_unit():

@@ -269,7 +269,8 @@ def test_branches_on_the_parameters_do_not_change_a_trajectory():
 
 
 def test_random_draws_are_drawn_once_per_trajectory_set_and_read_only():
-    from model.stochastic import _STACKS, draw_drivers, stack_drivers
+    from experiments.engines.draws import _STACKS, stack_drivers
+    from model.stochastic import draw_drivers
 
     first = stack_drivers(11, [0, 1, 0], [1, 1, 1], 30, keep=True)
     assert stack_drivers(11, [0, 1, 0], [1, 1, 1], 30) is first  # kept: not drawn again

@@ -1,5 +1,6 @@
 """Dead configuration: every state variable is updated, every parameter is read."""
 
+from experiments.engines.draws import TrajectoryDraws
 from experiments.engines.vectorized import block_signal
 from model import Parameters, initial_state, partial_state_update_blocks
 from model.derived import DERIVED, with_derived
@@ -72,7 +73,7 @@ def test_every_update_names_its_own_variable():
 
 def _raw_params(**overrides):
     params = Parameters(**overrides).to_dict()
-    params.update(_seed=0, _subset=0, _runs=1, _timesteps=2000)
+    params["_drivers"] = TrajectoryDraws(seed=0, subset=0, runs=1, timesteps=2000)
     return params
 
 

@@ -15,6 +15,8 @@ import pandas as pd
 from experiments.engines.registry import RunSpec, simulate
 from model import Parameters, initial_state
 from model.constants import (
+    BLOCKS_PER_DAY,
+    DAYS_PER_YEAR,
     DOCUMENTED_DAY1_REWARD,
     LOCKUP_A,
     LOCKUP_B,
@@ -22,8 +24,10 @@ from model.constants import (
     LOCKUP_F,
     MAX_SUPPLY,
     POOL_AT_TGE,
+    REWARD_MAX_INCREASE_PER_BLOCK,
     months_after_tge,
 )
+from model.parts.emissions import daily_payout
 from model.parts.metrics import STOCKS
 
 GENESIS = "DOCS genesis-tokenomics.md"
@@ -67,6 +71,7 @@ def _released_by(frame: pd.DataFrame, day: int) -> float:
 
 def validation_table(seed: int = 0) -> pd.DataFrame:
     rows = []
+    rate = Parameters().pool_payout_rate  # the contract's 0.151 a year
     tge = initial_state()
     rows.append(
         _row(
@@ -113,7 +118,8 @@ def validation_table(seed: int = 0) -> pd.DataFrame:
         )
 
     day1 = float(smoothed.loc[smoothed["timestep"] == 1, "daily_emission"].iloc[0])
-    clamp = (1 + 1 / 50_000) ** 720 - 1
+    # the node software's basis may rise by this much in a day's blocks
+    clamp = (1 + REWARD_MAX_INCREASE_PER_BLOCK) ** BLOCKS_PER_DAY - 1
     rows.append(
         _row(
             "Day-1 network reward on the 40M provision (SESH)",
@@ -123,7 +129,7 @@ def validation_table(seed: int = 0) -> pd.DataFrame:
             clamp,
         )
     )
-    pool_rule = smoothed["reward_pool"].shift(1) * 0.151 / 365
+    pool_rule = daily_payout(smoothed["reward_pool"].shift(1), rate)
     caught_up = smoothed["daily_emission"] >= 0.999 * pool_rule
     ramp_days = int(smoothed.loc[caught_up & (smoothed["timestep"] > 0), "timestep"].iloc[0])
     rows.append(
@@ -143,14 +149,14 @@ def validation_table(seed: int = 0) -> pd.DataFrame:
         _row(
             "Share of pool released in a year, no inflows",
             0.14,
-            1 - pool.loc[365] / pool.loc[0],
+            1 - pool.loc[DAYS_PER_YEAR] / pool.loc[0],
             CONTRACT + " comment (14%/yr)",
             0.002,
             relative=False,
         )
     )
     below_half = pool[pool <= pool.loc[0] / 2]
-    half_life = float(below_half.index[0]) / 365 if len(below_half) else math.inf
+    half_life = float(below_half.index[0]) / DAYS_PER_YEAR if len(below_half) else math.inf
     rows.append(
         _row(
             "Pool half-life with no inflows (years)",
@@ -167,9 +173,9 @@ def validation_table(seed: int = 0) -> pd.DataFrame:
     day = plain[plain["timestep"] == 200].iloc[0]
     before = plain[plain["timestep"] == 199].iloc[0]
     per_node_formula = (
-        0.151
+        rate
         * (before["reward_pool"] + day["daily_fee_spent"] * p.fee_pool_share)
-        / (365 * before["nodes"])
+        / (DAYS_PER_YEAR * before["nodes"])
     )
     rows.append(
         _row(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from experiments.engines.draws import TrajectoryDraws, run_number
 from model import Parameters, initial_state
 from model.derived import with_derived
 
@@ -33,16 +34,13 @@ def model_params(
 ) -> dict:
     """One subset's params dict for a one-trajectory-at-a-time engine (cadCAD, radCAD).
 
-    The private `_` keys tell `model.stochastic.shock` which draws a trajectory gets; the
-    derived entries (`model.derived`) are what the policies read besides the parameters.
+    `_drivers` finds each run's random draws for `model.stochastic.shock` (`subset`: the subset
+    whose seeds it draws from); the derived entries (`model.derived`) are what the policies read
+    besides the parameters.
     """
     params = parameters.to_dict()
-    params.update(
-        _subset=subset,
-        _seed=int(seed),
-        _runs=int(runs),
-        _timesteps=int(timesteps),
-        _first_run=int(first_run),
+    params["_drivers"] = TrajectoryDraws(
+        int(seed), int(subset), int(runs), int(timesteps), int(first_run)
     )
     return with_derived(params)
 
@@ -61,7 +59,7 @@ def tidy(frame: pd.DataFrame, runs: int, first_run: int = 0) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "subset": frame["subset"].astype("int64").to_numpy(),
-            "run": ((frame["run"].astype("int64") - 1) % runs + 1 + first_run).to_numpy(),
+            "run": run_number(frame["run"].astype("int64"), runs, first_run).to_numpy(),
             "timestep": frame["timestep"].astype("int64").to_numpy(),
         }
     )

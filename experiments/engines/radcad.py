@@ -15,13 +15,14 @@ import pandas as pd
 from experiments.engines.base import draws_of, model_params
 from model import Parameters, initial_state, partial_state_update_blocks
 
-BACKENDS = ("single_process", "multiprocessing", "pathos", "ray")
+# Our backend names -> radCAD's `Backend` members: every backend radCAD runs on.
 _RADCAD_BACKENDS = {
     "single_process": "SINGLE_PROCESS",
     "multiprocessing": "MULTIPROCESSING",
     "pathos": "PATHOS",
     "ray": "RAY",
 }
+BACKENDS = tuple(_RADCAD_BACKENDS)
 
 
 def run_radcad(parameter_sets: Sequence[Parameters], spec) -> pd.DataFrame:

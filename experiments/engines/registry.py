@@ -61,7 +61,14 @@ ENGINES: dict[str, Engine] = {
     ),
 }
 DEFAULT_ENGINE = "vectorized"
-BACKENDS = ("single_process", "multiprocessing", "pathos", "ray")
+# Every backend some engine runs on, the widest engine's first (the order of messages and choices).
+BACKENDS = tuple(
+    dict.fromkeys(
+        backend
+        for engine in sorted(ENGINES.values(), key=lambda e: len(e.backends), reverse=True)
+        for backend in engine.backends
+    )
+)
 
 
 def _is_int(value) -> bool:

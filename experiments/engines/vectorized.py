@@ -6,7 +6,7 @@ element per trajectory (all subsets x all runs), and the same `partial_state_upd
 walked once per day: the model's functions are numpy expressions without Python branches on state
 (their few branches are on the parameters or the day, the same for every trajectory of a call),
 so one call computes the day for every trajectory. Randomness comes from the same per-(subset, run)
-seeds (`model.stochastic.stack_drivers`), so the frame equals cadCAD's to float rounding.
+seeds (`experiments.engines.draws.stack_drivers`), so the frame equals cadCAD's to float rounding.
 
 Trajectory i is subset i // runs, run i % runs + 1 (runs are numbered from 1, as cadCAD does).
 
@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from experiments.engines.base import INDEX_COLUMNS, INTERNAL_STATE
+from experiments.engines.draws import StackedDraws, stack_drivers
 from experiments.engines.guard import GUARD_COLUMNS, check_days
 from model import Parameters, initial_state, partial_state_update_blocks
 from model.derived import with_derived
-from model.stochastic import stack_drivers
 from model.utils import summed
 
 
@@ -145,14 +145,9 @@ def stacked_params(
         name: np.asarray([d[name] for d in dicts])[chosen.positions] for name in Parameters.names()
     }
     draw_subsets = np.zeros_like(chosen.subsets) if common_draws else chosen.subsets
-    params.update(
-        _subset=chosen.subsets,
-        _seed=int(seed),
-        _runs=int(runs),
-        _timesteps=int(timesteps),
-        # a whole call's draws are kept for the next call with the same trajectories (a batch's not)
-        _drivers=stack_drivers(seed, draw_subsets, chosen.runs, timesteps, keep=batch is None),
-    )
+    # a whole call's draws are kept for the next call with the same trajectories (a batch's not)
+    table = stack_drivers(seed, draw_subsets, chosen.runs, timesteps, keep=batch is None)
+    params["_drivers"] = StackedDraws(table)
     return with_derived(params)
 
 

@@ -56,20 +56,10 @@ from experiments import schemas
 from experiments.analysis import kpis
 from experiments.files import write_text_atomically
 from experiments.reporting import plots
+from experiments.reporting.columns import CHART_COLUMNS, NEEDED_COLUMNS
 from model import Parameters
 
 REPORT_FILE = "report.html"
-# Fan charts (one subset) or median lines (a sweep), in this order, then emission vs inflow.
-CHART_COLUMNS = (
-    "reward_pool",
-    "circulating",
-    "staked",
-    "amm_sesh",
-    "amm_quote",
-    "price_usd",
-    "nodes",
-    "node_apr_sesh",
-)
 EMISSION_CHART = "emission_vs_inflow"
 # Subsets shown as their own columns in the assumptions table; beyond this, a range.
 MAX_SUBSET_COLUMNS = 8
@@ -103,10 +93,6 @@ class Results:
         if self.kpis:
             labels.update(plots.summary_from_document(self.kpis)[1])
         return labels
-
-
-# The timeseries columns a report draws.
-NEEDED_COLUMNS = [*CHART_COLUMNS, "daily_emission", "daily_pool_inflow"]
 
 
 # --- loading -------------------------------------------------------------------------------------
