@@ -7,6 +7,15 @@ long they take is not checked here: timings belong in the benchmarks.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
 import nbformat
 import pytest
 
@@ -90,3 +99,39 @@ def test_command_exports_html_and_fails_on_an_error(tmp_path, capsys):
     assert notebooks.main([str(good), "--set", "X=(1, 2)"]) == 2  # papermill would pass "(1, 2)"
     err = capsys.readouterr().err.splitlines()
     assert [line.startswith("error: invalid --set") for line in err[-2:]] == [True, True]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_lab_starts_headless_and_answers_on_loopback():
+    """`make lab` starts JupyterLab without a browser (for root too, which Jupyter refuses without
+    --allow-root) and serves on 127.0.0.1; stopped as soon as it answers."""
+    port = _free_port()
+    lab = subprocess.Popen(
+        ["make", "--no-print-directory", "lab", f"LAB_PORT={port}"],
+        cwd=notebooks.ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: make and jupyter stop together
+    )
+    answer = None
+    try:
+        deadline = time.monotonic() + 90
+        while answer is None and time.monotonic() < deadline and lab.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2) as reply:
+                    answer = json.load(reply)
+            except OSError:
+                time.sleep(0.5)
+    finally:
+        if lab.poll() is None:
+            os.killpg(lab.pid, signal.SIGTERM)
+        output = lab.communicate(timeout=30)[0]
+    assert answer is not None and "version" in answer, output[-2000:]
+    assert "--no-browser" in output and "Running as root is not recommended" not in output
