@@ -7,6 +7,7 @@ long they take is not checked here: timings belong in the benchmarks.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import time
 import urllib.request
 
 import nbformat
+import numpy as np
 import pytest
 
 from experiments import definitions
@@ -217,3 +219,46 @@ def test_01_writes_its_results_outside_results():
     assert not out.is_relative_to(notebooks.ROOT / "results")
     assert out.is_relative_to(notebooks.ROOT / "build")
     assert "build/" in (notebooks.ROOT / ".gitignore").read_text().splitlines()
+
+
+SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
+
+
+def _plotly_traces(html: str) -> list[dict]:
+    """The traces of every figure that plotly's `notebook` renderer wrote into `html`."""
+    decoder = json.JSONDecoder()
+    traces = []
+    for call in re.finditer(r'Plotly\.newPlot\(\s*"[^"]*",\s*', html):
+        traces += decoder.raw_decode(html, call.end())[0]
+    return traces
+
+
+def _values(data) -> np.ndarray:
+    """A trace's array: a list, or plotly's typed array ({"dtype", "bdata": base64})."""
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).astype(float)
+    return np.asarray(data, dtype="float64")
+
+
+def test_05_table_is_plain_numbers_and_mu_star_bars_stay_above_zero():
+    """Notebook 05's table has no scientific notation, and every mu* error bar ends at or above
+    zero (the interval clipped at 0), asymmetric where the clip applies."""
+    path = notebooks.NOTEBOOKS_DIR / "05_sensitivity.ipynb"
+    executed = notebooks.execute(path, {"SAMPLES": 4})
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+    tables = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert tables and "mu* 95% interval" in tables[0]
+    assert not SCIENTIFIC.search(tables[0]), SCIENTIFIC.search(tables[0])
+    bars = [
+        trace for html in tables[1:] for trace in _plotly_traces(html) if trace["type"] == "bar"
+    ]
+    assert bars
+    clipped = 0
+    for trace in bars:
+        error = trace["error_x"]
+        assert error["symmetric"] is False
+        x, below, above = (_values(v) for v in (trace["x"], error["arrayminus"], error["array"]))
+        assert (below >= 0).all() and (above >= 0).all()
+        assert (x - below >= -1e-9 * np.maximum(1.0, np.abs(x))).all()  # the low end is >= 0
+        clipped += int((below < above).sum())
+    assert clipped > 0  # at 4 samples some symmetric intervals would have gone below zero
