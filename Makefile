@@ -69,9 +69,13 @@ PORT ?= 8050
 explore: $(STAMP)
 	$(PY) -m experiments explore --port $(PORT)
 
-# JupyterLab on the notebooks, with the project's kernel (the .venv Python).
+# JupyterLab on the notebooks, with the project's kernel (the .venv Python), on
+# http://127.0.0.1:$(LAB_PORT)/ (open the URL with the token it prints; no browser is started, so it
+# works headless). Jupyter refuses root without --allow-root: passed only when run as root.
+LAB_PORT ?= 8888
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf results site build artifacts .pytest_cache .ruff_cache .hypothesis

@@ -48,6 +48,22 @@ def test_ranked_table_has_one_row_per_kpi_and_parameter(few):
     assert few["rank"].dtype == "int64"
 
 
+def test_mu_star_interval_is_clipped_at_zero_and_contains_mu_star(few):
+    """mu_star is a mean of absolute effects: its interval never goes below 0, and where SALib's
+    symmetric half-width stays above 0 the interval is mu_star -/+ that half-width."""
+    table = pd.DataFrame(
+        {"mu_star": [2.0, 0.5, 0.0], "mu_star_conf": [1.0, 0.8, 0.0], "sigma": [1.0, 1.0, 0.0]}
+    )
+    bounds = sensitivity.mu_star_bounds(table)
+    assert list(bounds["mu_star_low"]) == [1.0, 0.0, 0.0]
+    assert list(bounds["mu_star_high"]) == [3.0, 1.3, 0.0]
+    real = sensitivity.mu_star_bounds(few)
+    assert list(real.columns[:6]) == sensitivity.COLUMNS  # the table itself is unchanged
+    assert (real["mu_star_low"] >= 0).all()
+    assert (real["mu_star_low"] <= real["mu_star"]).all()
+    assert (real["mu_star"] <= real["mu_star_high"]).all()
+
+
 def test_same_seed_same_table_and_global_random_state_untouched(few):
     np.random.seed(123)
     before = np.random.random()

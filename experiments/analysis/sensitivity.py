@@ -5,7 +5,8 @@ parameter space (k parameters: samples x (k + 1) points, each parameter on a gri
 between its bounds) and records each step's elementary effect, the KPI change per step. Per KPI
 and parameter, `mu_star` is the mean absolute elementary effect (how much the parameter moves the
 KPI), `sigma` their standard deviation (how much that depends on where the others are:
-interactions and non-linearity), `mu_star_conf` the bootstrap 95% half-width of `mu_star`. Effects
+interactions and non-linearity), `mu_star_conf` the bootstrap 95% half-width of `mu_star` (a
+symmetric normal approximation: `mu_star_bounds` gives the interval clipped at 0). Effects
 are per normalised step (SALib's unscaled default), so `mu_star` is in the KPI's unit and compares
 parameters across their whole ranges; rank 1 is the most influential parameter of a KPI.
 
@@ -256,6 +257,19 @@ def sensitivity_analysis(
     ]
     per_run = stream(sets, spec, kpis.per_run_paths, record=kpis.KPI_COLUMNS).reduced
     return ranked_table(names, samples, seed, per_run, spec.timesteps)
+
+
+def mu_star_bounds(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with the 95% interval of mu_star as columns `mu_star_low` and `mu_star_high`.
+
+    SALib's `mu_star_conf` is a normal-approximation half-width (1.96 x the standard deviation of
+    mu_star over bootstrap resamples of the elementary effects), so mu_star -/+ mu_star_conf is
+    symmetric and runs below zero where mu_star is small beside its spread. mu_star is a mean of
+    absolute values and cannot be negative: the low end is clipped at 0, which reads "at this
+    sample size the effect cannot be told from none". The high end is mu_star + mu_star_conf.
+    """
+    low = (table["mu_star"] - table["mu_star_conf"]).clip(lower=0.0)
+    return table.assign(mu_star_low=low, mu_star_high=table["mu_star"] + table["mu_star_conf"])
 
 
 def describe(table: pd.DataFrame, top: int = 5) -> str:
