@@ -23,7 +23,14 @@ from experiments import definitions, results
 from experiments.analysis import kpis
 from experiments.engines.guard import InvariantError
 from experiments.engines.registry import BACKENDS, ENGINES
-from experiments.files import OutputError, jsonable, probe_writable
+from experiments.files import (
+    OutputError,
+    json_text,
+    jsonable,
+    owned_files,
+    probe_writable,
+    write_text_atomically,
+)
 from experiments.plan import (
     Plan,
     RunFailed,
@@ -349,21 +356,40 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild report.html from a results directory's saved files."""
-    from experiments.reporting.report import ReportError, write_report
+    from experiments.reporting.report import ReportError, load_results, write_report
 
     if not args.results_dir.is_dir():
         raise UsageError(f"invalid DIR '{args.results_dir}': not a results folder")
+    try:  # what is wrong with the saved files comes first (the timeseries is read later)
+        load_results(args.results_dir, timeseries=False)
+    except ReportError as error:
+        raise UsageError(str(error)) from None
+    owned = owned_files(args.results_dir)  # None: a hand-made manifest, read but not ours
+    if os.path.lexists(args.results_dir / "report.html") and "report.html" not in (owned or ()):
+        raise UsageError(
+            f"invalid DIR '{args.results_dir}': it holds a report.html its manifest does not "
+            "list, which this project did not write; move or rename it first"
+        )
     probe_writable(args.results_dir, "DIR")
     _check_report_memory(args.results_dir)
     try:
         path = write_report(args.results_dir)
     except ReportError as error:
         raise UsageError(str(error)) from None
+    if owned is not None and "report.html" not in owned:  # the manifest lists what we wrote
+        _list_in_manifest(args.results_dir, "report.html")
     print(f"wrote {_relative(path.absolute())}")
     return 0
 
 
-def _check_report_memory(results_dir: Path) -> None:
+def _list_in_manifest(results_dir: Path, name: str) -> None:
+    path = results_dir / "manifest.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["files"] = sorted({*document.get("files", []), name})
+    write_text_atomically(path, json_text(document))
+
+
+def _check_report_memory(results_dir: Path, what: str = "DIR") -> None:
     """Refuse, before reading anything big, a report whose timeseries would not fit in memory."""
     from experiments import memory
     from experiments.plan import report_phase_bytes
@@ -375,7 +401,7 @@ def _check_report_memory(results_dir: Path) -> None:
     available = memory.available_bytes()
     if need > available:
         raise UsageError(
-            f"invalid DIR '{results_dir}': its report would need ~{need / 1e9:.1f} GB of memory, "
+            f"invalid {what} '{results_dir}': its report would need ~{need / 1e9:.1f} GB of memory, "
             f"{available / 1e9:.1f} GB is available; rebuild it on a larger machine"
         )
 
@@ -390,6 +416,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     try:
         found = publish.find_results(args.results_dir)
         folder = publish.check_site_dir(site, found, force=args.force)  # before any report
+        for results_dir in found:  # a report built from its timeseries must fit in memory
+            if not (results_dir / "report.html").is_file():
+                _check_report_memory(results_dir, "RESULTS_DIR")
         published = []
         with folder.prepare():  # probe, lock and clean up; only the site's own files replaced
             folder.write(lambda tmp: published.extend(publish.build_site(found, tmp)))

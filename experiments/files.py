@@ -121,7 +121,7 @@ def owned_files(folder: Path, manifest: str = MANIFEST) -> set[str] | None:
         if not stat.S_ISREG(path.lstat().st_mode):
             return None
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(document, dict) or not (
         document.get("written_by") == WRITTEN_BY or _legacy_results_manifest(document, manifest)

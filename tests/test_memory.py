@@ -167,3 +167,17 @@ def test_a_report_that_does_not_fit_is_refused_before_reading(tmp_path, monkeypa
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "would need" in err[0] and "available" in err[0], err
     assert (out / "report.html").read_bytes() == before
+
+
+def test_publish_refuses_a_report_it_would_build_that_does_not_fit(tmp_path, monkeypatch, capsys):
+    results = tmp_path / "R"
+    assert (
+        _main("run", "baseline", "--runs", "2", "--years", "0.1", "--out", str(results / "b")) == 0
+    )
+    (results / "b" / "report.html").unlink()  # publish must build it from the timeseries
+    capsys.readouterr()
+    monkeypatch.setattr(memory, "available_bytes", lambda: TINY)
+    assert _main("publish", str(results), str(tmp_path / "site")) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "RESULTS_DIR" in err[0] and "would need" in err[0], err
+    assert not (tmp_path / "site").exists()

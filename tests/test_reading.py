@@ -547,3 +547,24 @@ def test_publish_names_what_a_rebuilt_report_leaves_out(saved, tmp_path, capsys)
     assert _main("publish", str(root), str(tmp_path / "site")) == 0
     err = capsys.readouterr().err
     assert "note: " in err and "timeseries.parquet is missing: the report has no charts" in err
+
+
+def test_report_never_replaces_a_report_html_the_manifest_does_not_list(tmp_path, capsys):
+    """A folder with some other program's manifest.json and the user's own report.html."""
+    folder = tmp_path / "web"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"name": "My PWA"}')
+    (folder / "report.html").write_text("mine")
+    line = _report_fails(folder, capsys)
+    assert "report.html" in line and "did not write" in line
+    assert (folder / "report.html").read_text() == "mine"
+
+
+def test_a_rebuilt_report_is_listed_in_the_results_manifest(saved, tmp_path):
+    folder = _copy(saved, tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"].remove("report.html")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "report.html").unlink()
+    assert _main("report", str(folder)) == 0
+    assert "report.html" in json.loads((folder / "manifest.json").read_text())["files"]
