@@ -44,6 +44,7 @@ QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
 
 Paths = dict  # column -> float array (trajectories, days + 1), day 0 the TGE state
 PARITY_KEY = "__parity__"  # where per_run_paths keeps the parity table it computed once
+PARITY_COLUMNS = ("daily_pool_inflow", "daily_emission")  # what the fee-parity rule reads
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class SubsetKPI:
     description: str
     function: Callable[[pd.DataFrame], float]
     min_days: int = 1
+
+
+def _nan(n: int) -> np.ndarray:
+    return np.full(n, np.nan)
 
 
 # --- the rolling mean of the parity rule ----------------------------------------------------------
@@ -207,10 +212,6 @@ def fee_parity_day(trajectory: pd.DataFrame, window: int = PARITY_WINDOW_DAYS) -
 # --- the building blocks of the KPIs: functions of the paths, one value per trajectory -----------
 
 
-def _nan(n: int) -> np.ndarray:
-    return np.full(n, np.nan)
-
-
 def at_day(column: str, day: int) -> Callable[[Paths], np.ndarray]:
     """The value of `column` at timestep `day`; NaN when the run is shorter."""
 
@@ -287,7 +288,6 @@ def max_abs_residual(paths: Paths) -> np.ndarray:
 # --- the registry ---------------------------------------------------------------------------------
 
 Y = DAYS_PER_YEAR
-PARITY = ("daily_pool_inflow", "daily_emission")
 RUN_KPIS: tuple[KPI, ...] = (
     KPI(
         "reward_pool_1y",
@@ -318,7 +318,7 @@ RUN_KPIS: tuple[KPI, ...] = (
         "day",
         f"first crossing: the first day the {PARITY_WINDOW_DAYS}-day mean pool inflow >= mean "
         "emission (none: never); parity may be lost again afterwards",
-        PARITY,
+        PARITY_COLUMNS,
         first_parity_day,
         min_days=PARITY_WINDOW_DAYS,
     ),
@@ -327,7 +327,7 @@ RUN_KPIS: tuple[KPI, ...] = (
         "share",
         f"share of the final 365 days on which the {PARITY_WINDOW_DAYS}-day mean pool inflow >= "
         "mean emission",
-        PARITY,
+        PARITY_COLUMNS,
         parity_sustained_share,
         min_days=Y + PARITY_WINDOW_DAYS - 1,
     ),
@@ -335,7 +335,7 @@ RUN_KPIS: tuple[KPI, ...] = (
         "fee_parity_lost",
         "share",
         "1 if a run that reached parity is below it on its last day (none: never reached)",
-        PARITY,
+        PARITY_COLUMNS,
         parity_lost,
         min_days=PARITY_WINDOW_DAYS,
     ),
@@ -538,7 +538,7 @@ def per_run_paths(
     `paths[column]` of shape (trajectories, days + 1), the trajectories in (subset, run) order
     with `subsets` and `runs` their labels."""
     days = next(iter(paths.values())).shape[1] - 1
-    if all(column in paths for column in PARITY):
+    if all(column in paths for column in PARITY_COLUMNS):
         paths = {**paths, PARITY_KEY: parity_days(paths)}
     table = {
         "subset": np.asarray(subsets, dtype="int64"),
