@@ -1,9 +1,10 @@
 """Key performance indicators: one number per trajectory, reduced across runs per subset.
 
-Each run-level KPI is a function of one trajectory's frame (rows in timestep order, timestep 0 the
-TGE state) returning a float; `summarize` reduces them to mean, P5, P50 and P95 over the runs of a
-subset. Subset-level KPIs (a share of runs) are computed from the run-level table and have a single
-`value`.
+Each run-level KPI is one `KPI` record in `RUN_KPIS`: its name, unit, meaning, the timeseries
+columns it reads and one function of their arrays (column -> (trajectories, days + 1), day 0 the
+TGE state) returning a value per trajectory. `summarize` reduces them to mean, P5, P50 and P95
+over the runs of a subset. Subset-level KPIs (a share of runs) are computed from the run-level
+table and have a single `value`.
 
 Conventions, chosen so that a number never claims more than the run shows:
 - "at N years" is the state at timestep 365*N; a shorter horizon gives NaN, not the last day.
@@ -14,6 +15,15 @@ Conventions, chosen so that a number never claims more than the run shows:
 - The share of runs at parity within 730 days is NaN when a run ends earlier without parity.
 - Statistics skip NaN runs (`n` says how many runs had a value); all-NaN gives NaN, which
   kpis.json writes as null and kpis.csv as an empty value.
+
+How to add a KPI: one edit, a `KPI` record in `RUN_KPIS` (its place there is its column in the
+tables). Give its columns and a function of their arrays, built from the helpers below where
+they fit (`at_day`, `at_end`, `last_year_mean`, `path_min`, ...), and `min_days` if it needs a
+horizon. `KPI_COLUMNS` (what a KPI-only run records), the run-level table, kpis.json and
+kpis.csv, the report and the explorer follow from the record. The tests then ask for two things
+that are not this module: the same KPI written plainly in pandas in tests/kpi_reference.py (the
+reference the function is checked against), and new golden rows (`python -m experiments regress
+--update`, which reports them as NEW until then).
 """
 
 from __future__ import annotations
@@ -32,17 +42,23 @@ PARITY_DEADLINE_DAYS = 730
 QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
 
 
+Paths = dict  # column -> float array (trajectories, days + 1), day 0 the TGE state
+PARITY_KEY = "__parity__"  # where per_run_paths keeps the parity table it computed once
+PARITY_COLUMNS = ("daily_pool_inflow", "daily_emission")  # what the fee-parity rule reads
+
+
 @dataclass(frozen=True)
 class KPI:
+    """A run-level KPI: its name, unit and meaning (`description`, as reports show it), the
+    columns of the timeseries it reads, and the function that computes it on their arrays (one
+    value per trajectory). `min_days`: the shortest horizon (days after TGE) with a value."""
+
     name: str
     unit: str
     description: str
-    function: Callable[[pd.DataFrame], float]
-
-    @property
-    def min_days(self) -> int:
-        """The shortest horizon (days after TGE) on which this KPI has a value."""
-        return int(getattr(self.function, "min_days", 1))
+    columns: tuple[str, ...]
+    function: Callable[[Paths], np.ndarray]
+    min_days: int = 1
 
 
 @dataclass(frozen=True)
@@ -53,332 +69,14 @@ class SubsetKPI:
     unit: str
     description: str
     function: Callable[[pd.DataFrame], float]
+    min_days: int = 1
 
 
-# --- helpers on one trajectory ----------------------------------------------------------------
+def _nan(n: int) -> np.ndarray:
+    return np.full(n, np.nan)
 
 
-def at_day(column: str, day: int) -> Callable[[pd.DataFrame], float]:
-    """The value of `column` at timestep `day`; NaN when the run is shorter."""
-
-    def kpi(trajectory: pd.DataFrame) -> float:
-        rows = trajectory[trajectory["timestep"] == day]
-        return float(rows[column].iloc[0]) if len(rows) else math.nan
-
-    kpi.min_days = day
-    return kpi
-
-
-def at_end(column: str) -> Callable[[pd.DataFrame], float]:
-    def kpi(trajectory: pd.DataFrame) -> float:
-        return float(trajectory[column].iloc[-1])
-
-    return kpi
-
-
-def last_year_mean(column: str) -> Callable[[pd.DataFrame], float]:
-    """Mean over the last 365 days after TGE (fewer when the run is shorter)."""
-
-    def kpi(trajectory: pd.DataFrame) -> float:
-        days = trajectory[trajectory["timestep"] >= 1][column]
-        return float(days.iloc[-DAYS_PER_YEAR:].mean()) if len(days) else math.nan
-
-    return kpi
-
-
-def path_min(column: str) -> Callable[[pd.DataFrame], float]:
-    return lambda trajectory: float(trajectory[column].min())
-
-
-def path_max(column: str) -> Callable[[pd.DataFrame], float]:
-    return lambda trajectory: float(trajectory[column].max())
-
-
-def at_parity(trajectory: pd.DataFrame, window: int = PARITY_WINDOW_DAYS) -> pd.Series:
-    """Per day after TGE: is the trailing `window`-day mean pool inflow > 0 and >= the mean
-    emission? (False until `window` days have passed.) Indexed by timestep."""
-    days = trajectory[trajectory["timestep"] >= 1]
-    inflow = days["daily_pool_inflow"].rolling(window).mean()
-    emission = days["daily_emission"].rolling(window).mean()
-    reached = (inflow > 0) & (inflow >= emission)
-    return pd.Series(reached.to_numpy(), index=days["timestep"].to_numpy())
-
-
-def fee_parity_day(trajectory: pd.DataFrame, window: int = PARITY_WINDOW_DAYS) -> float:
-    """First crossing: the first day the trailing `window`-day mean pool inflow is > 0 and >=
-    the mean emission. It says nothing about what follows (see the sustained share)."""
-    reached = at_parity(trajectory, window)
-    if not reached.any():
-        return math.nan
-    return float(reached.index[reached.to_numpy().argmax()])
-
-
-def fee_parity_sustained_share(trajectory: pd.DataFrame) -> float:
-    """Share of the final 365 days on which the 30-day mean inflow >= the mean emission (NaN
-    when the run is shorter than a year)."""
-    reached = at_parity(trajectory)
-    if len(reached) < DAYS_PER_YEAR:
-        return math.nan
-    return float(reached.iloc[-DAYS_PER_YEAR:].mean())
-
-
-def fee_parity_lost(trajectory: pd.DataFrame) -> float:
-    """1 if the run reached parity (a first crossing) and is below it on its last day, 0 if it
-    reached parity and is still at it, NaN if it never reached parity."""
-    reached = at_parity(trajectory)
-    if not reached.any():
-        return math.nan
-    return float(not reached.iloc[-1])
-
-
-def pool_inflow_usd(trajectory: pd.DataFrame) -> float:
-    """Fee SESH paid into the pool since TGE, each day's inflow valued at that day's opening
-    price (the previous close), the price its trades settle at."""
-    inflow = trajectory["daily_pool_inflow"].to_numpy()[1:]
-    opening = trajectory["price_usd"].to_numpy()[:-1]
-    return float(pd.Series(inflow * opening).sum())
-
-
-def unmet_trade_total(trajectory: pd.DataFrame) -> float:
-    """SESH that trades wanted but could not get: the tradable float or a reserve ran out."""
-    return float(trajectory["daily_unmet_trade"].to_numpy()[1:].sum())
-
-
-def unmet_trade_days(trajectory: pd.DataFrame) -> float:
-    """Days on which some trade could not be filled."""
-    return float((trajectory["daily_unmet_trade"].to_numpy()[1:] > 0).sum())
-
-
-def reward_pool_usd_end(trajectory: pd.DataFrame) -> float:
-    """The Staking Reward Pool's balance at the end, valued at the end price."""
-    last = trajectory.iloc[-1]
-    return float(last["reward_pool"] * last["price_usd"])
-
-
-fee_parity_sustained_share.min_days = DAYS_PER_YEAR + PARITY_WINDOW_DAYS - 1
-
-
-def circulating_share_5y(trajectory: pd.DataFrame) -> float:
-    return at_day("circulating_supply", 5 * DAYS_PER_YEAR)(trajectory) / MAX_SUPPLY
-
-
-circulating_share_5y.min_days = 5 * DAYS_PER_YEAR
-fee_parity_day.min_days = PARITY_WINDOW_DAYS
-
-
-def inflow_to_emission_end(trajectory: pd.DataFrame) -> float:
-    """Cumulative pool inflow over cumulative emission at the end (NaN before any emission)."""
-    emitted = float(trajectory["cum_emission"].iloc[-1])
-    return float(trajectory["cum_pool_inflow"].iloc[-1]) / emitted if emitted > 0 else math.nan
-
-
-def max_abs_residual(trajectory: pd.DataFrame) -> float:
-    return float(trajectory["conservation_residual"].abs().max())
-
-
-def share_within(deadline: int) -> Callable[[pd.DataFrame], float]:
-    """Share of the subset's runs whose fee parity day is at most `deadline`.
-
-    NaN when a run that has not reached parity ends before the deadline: it might still.
-    """
-
-    def kpi(per_run: pd.DataFrame) -> float:
-        days = per_run["fee_parity_day"]
-        undecided = days.isna() & (per_run["last_day"] < deadline)
-        if days.empty or undecided.any():
-            return math.nan
-        return float((days <= deadline).mean())
-
-    kpi.min_days = deadline
-    return kpi
-
-
-# --- the registry -------------------------------------------------------------------------------
-
-Y = DAYS_PER_YEAR
-RUN_KPIS: tuple[KPI, ...] = (
-    KPI(
-        "reward_pool_1y", "SESH", "Staking Reward Pool balance at 1 year", at_day("reward_pool", Y)
-    ),
-    KPI(
-        "reward_pool_2y",
-        "SESH",
-        "Staking Reward Pool balance at 2 years",
-        at_day("reward_pool", 2 * Y),
-    ),
-    KPI(
-        "reward_pool_5y",
-        "SESH",
-        "Staking Reward Pool balance at 5 years",
-        at_day("reward_pool", 5 * Y),
-    ),
-    KPI(
-        "fee_parity_day",
-        "day",
-        f"first crossing: the first day the {PARITY_WINDOW_DAYS}-day mean pool inflow >= mean "
-        "emission (none: never); parity may be lost again afterwards",
-        fee_parity_day,
-    ),
-    KPI(
-        "fee_parity_sustained_share",
-        "share",
-        f"share of the final 365 days on which the {PARITY_WINDOW_DAYS}-day mean pool inflow >= "
-        "mean emission",
-        fee_parity_sustained_share,
-    ),
-    KPI(
-        "fee_parity_lost",
-        "share",
-        "1 if a run that reached parity is below it on its last day (none: never reached)",
-        fee_parity_lost,
-    ),
-    KPI(
-        "circulating_supply_5y",
-        "SESH",
-        "market circulating supply (not locked, not in the pool) at 5 years",
-        at_day("circulating_supply", 5 * Y),
-    ),
-    KPI(
-        "circulating_share_5y",
-        "share",
-        "market circulating supply at 5 years over the 240M max supply",
-        circulating_share_5y,
-    ),
-    KPI(
-        "staking_ratio_end",
-        "share",
-        "staked over circulating supply plus locked stake, at the end",
-        at_end("staking_ratio"),
-    ),
-    KPI("nodes_end", "nodes", "registered nodes at the end", at_end("nodes")),
-    KPI("nodes_min", "nodes", "fewest registered nodes along the path", path_min("nodes")),
-    KPI(
-        "node_apr_sesh_last_year",
-        "1/year",
-        "a node's reward over its stake, in SESH, mean over the last year",
-        last_year_mean("node_apr_sesh"),
-    ),
-    KPI(
-        "node_net_usd_per_day_last_year",
-        "USD/day",
-        "a node's reward in USD less running costs, per day, mean over the last year",
-        last_year_mean("node_net_usd_per_day"),
-    ),
-    KPI("price_usd_end", "USD/SESH", "SESH price at the end", at_end("price_usd")),
-    KPI("price_usd_min", "USD/SESH", "lowest SESH price along the path", path_min("price_usd")),
-    KPI("price_usd_max", "USD/SESH", "highest SESH price along the path", path_max("price_usd")),
-    KPI(
-        "pol_value_usd_end",
-        "USD",
-        "value of the protocol-owned liquidity at the end",
-        at_end("pol_value_usd"),
-    ),
-    KPI(
-        "cum_emission_end", "SESH", "rewards paid out of the pool since TGE", at_end("cum_emission")
-    ),
-    KPI(
-        "cum_pool_inflow_end",
-        "SESH",
-        "fee SESH paid into the pool since TGE",
-        at_end("cum_pool_inflow"),
-    ),
-    KPI(
-        "reward_pool_usd_end",
-        "USD",
-        "Staking Reward Pool balance at the end, at the end price",
-        reward_pool_usd_end,
-    ),
-    KPI(
-        "cum_pool_inflow_usd_end",
-        "USD",
-        "fee SESH paid into the pool since TGE, each day at its opening price",
-        pool_inflow_usd,
-    ),
-    KPI(
-        "unmet_trade_total",
-        "SESH",
-        "trades that could not be filled (tradable wallets or a reserve ran out): a sign that "
-        "the run's tail comes from a limit, not from the economy",
-        unmet_trade_total,
-    ),
-    KPI("unmet_trade_days", "days", "days with an unfilled trade", unmet_trade_days),
-    KPI(
-        "inflow_to_emission_end",
-        "ratio",
-        "cumulative pool inflow over cumulative emission at the end",
-        inflow_to_emission_end,
-    ),
-    KPI(
-        "max_abs_conservation_residual",
-        "SESH",
-        "largest |sum of stocks - max supply| along the path (float rounding only)",
-        max_abs_residual,
-    ),
-)
-
-
-def share_limited(per_run: pd.DataFrame) -> float:
-    """The share of runs in which some trade could not be filled."""
-    days = per_run["unmet_trade_days"].dropna()
-    return float((days > 0).mean()) if len(days) else math.nan
-
-
-def share_lost(per_run: pd.DataFrame) -> float:
-    """Of the runs that reached parity, the share below it again on their last day."""
-    lost = per_run["fee_parity_lost"].dropna()
-    return float(lost.mean()) if len(lost) else math.nan
-
-
-SUBSET_KPIS: tuple[SubsetKPI, ...] = (
-    SubsetKPI(
-        "fee_parity_within_730d",
-        "share of runs",
-        f"share of runs whose first crossing to fee parity is within {PARITY_DEADLINE_DAYS} days",
-        share_within(PARITY_DEADLINE_DAYS),
-    ),
-    SubsetKPI(
-        "runs_with_unmet_trade_share",
-        "share of runs",
-        "share of runs in which some trade could not be filled (read their tails with care)",
-        share_limited,
-    ),
-    SubsetKPI(
-        "fee_parity_lost_share",
-        "share of runs",
-        "of the runs that reached fee parity, the share below it again at the end",
-        share_lost,
-    ),
-)
-
-REGISTRY: dict[str, KPI | SubsetKPI] = {k.name: k for k in RUN_KPIS + SUBSET_KPIS}
-
-
-# --- reduction ------------------------------------------------------------------------------------
-
-
-def per_run_reference(frame: pd.DataFrame, kpis: tuple[KPI, ...] = RUN_KPIS) -> pd.DataFrame:
-    """One row per (subset, run): its last day, then a column per run-level KPI.
-
-    The reference implementation: each KPI's pandas function on each trajectory's rows. `per_run`
-    gives the same table from arrays, ~100x faster; the tests hold the two together.
-    """
-    rows = []
-    for (subset, run), trajectory in frame.groupby(["subset", "run"], sort=True):
-        trajectory = trajectory.sort_values("timestep")
-        values = {k.name: k.function(trajectory) for k in kpis}
-        last_day = int(trajectory["timestep"].iloc[-1])
-        rows.append({"subset": subset, "run": run, "last_day": last_day, **values})
-    return pd.DataFrame(rows, columns=["subset", "run", "last_day", *(k.name for k in kpis)])
-
-
-# --- the same KPIs on arrays ----------------------------------------------------------------------
-# `Paths`: column -> array of shape (trajectories, days + 1), day 0 the TGE state. Each function
-# returns one value per trajectory, equal to its pandas twin above to float rounding (sums use
-# numpy's pairwise summation as pandas does; the rolling mean repeats pandas' compensated
-# add/remove algorithm step by step, so parity days match exactly).
-
-Paths = dict
-PARITY_KEY = "__parity__"  # where per_run_paths keeps the parity table it computed once
+# --- the rolling mean of the parity rule ----------------------------------------------------------
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -403,6 +101,9 @@ def rolling_mean_day_major(values: np.ndarray, window: int) -> np.ndarray:
     pandas give the same sums to the last bit. The counts of negatives and the runs of
     identical values are then integer window sums over all days at once, and the mean and its
     clamps one vectorized step.
+
+    This repeats the algorithm of one pandas version (tests/test_kpis.py names it and fails on
+    another until the bit-for-bit tests there have been rerun and the version updated).
     """
     values = np.ascontiguousarray(values, dtype="float64")
     days, n = values.shape
@@ -445,27 +146,75 @@ def rolling_mean_day_major(values: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def parity_days(paths: Paths, window: int = PARITY_WINDOW_DAYS) -> np.ndarray:
-    """`at_parity` for every trajectory: (trajectories, days) booleans for days 1..T (computed
-    once per `paths` for the default window: three KPIs read it). Both rolling means are one
-    call, on pool inflow and emission side by side in a day-major array."""
-    if window == PARITY_WINDOW_DAYS and PARITY_KEY in paths:
-        return paths[PARITY_KEY]
-    inflow = paths["daily_pool_inflow"][:, 1:]
+# --- fee parity -----------------------------------------------------------------------------------
+
+
+def parity_reached(
+    inflow: np.ndarray, emission: np.ndarray, window: int = PARITY_WINDOW_DAYS
+) -> np.ndarray:
+    """Per trajectory and day: is the trailing `window`-day mean pool inflow > 0 and >= the
+    mean emission? `inflow`, `emission`: (trajectories, days) daily values from day 1; False
+    until `window` days have passed. Both rolling means are one call, on inflow and emission
+    side by side in a day-major array."""
     n = len(inflow)
     both = np.empty((inflow.shape[1], 2 * n))
     both[:, :n] = inflow.T
-    both[:, n:] = paths["daily_emission"][:, 1:].T
+    both[:, n:] = emission.T
     means = rolling_mean_day_major(both, window)
     inflow, emission = means[:, :n], means[:, n:]
     return np.ascontiguousarray(((inflow > 0) & (inflow >= emission)).T)
 
 
-def _nan(n: int) -> np.ndarray:
-    return np.full(n, np.nan)
+def parity_days(paths: Paths, window: int = PARITY_WINDOW_DAYS) -> np.ndarray:
+    """`parity_reached` for every trajectory of `paths`: (trajectories, days) booleans for days
+    1..T (computed once per `paths` for the default window: three KPIs read it)."""
+    if window == PARITY_WINDOW_DAYS and PARITY_KEY in paths:
+        return paths[PARITY_KEY]
+    inflow, emission = paths["daily_pool_inflow"][:, 1:], paths["daily_emission"][:, 1:]
+    return parity_reached(inflow, emission, window)
 
 
-def _at_day(column: str, day: int):
+def first_parity_day(paths: Paths, window: int = PARITY_WINDOW_DAYS) -> np.ndarray:
+    """First crossing: the first day the trailing `window`-day mean pool inflow is > 0 and >=
+    the mean emission (NaN: never). It says nothing about what follows (see the sustained
+    share)."""
+    reached = parity_days(paths, window)
+    first = reached.argmax(axis=1) + 1.0  # days are 1..T
+    return np.where(reached.any(axis=1), first, np.nan)
+
+
+def parity_sustained_share(paths: Paths) -> np.ndarray:
+    """Share of the final 365 days at parity (NaN when the run is shorter than a year)."""
+    reached = parity_days(paths)
+    if reached.shape[1] < DAYS_PER_YEAR:
+        return _nan(len(reached))
+    return reached[:, -DAYS_PER_YEAR:].mean(axis=1)
+
+
+def parity_lost(paths: Paths) -> np.ndarray:
+    """1 if the run reached parity and is below it on its last day, 0 if it reached parity and
+    is still at it, NaN if it never reached parity."""
+    reached = parity_days(paths)
+    return np.where(reached.any(axis=1), (~reached[:, -1]).astype("float64"), np.nan)
+
+
+def fee_parity_day(trajectory: pd.DataFrame, window: int = PARITY_WINDOW_DAYS) -> float:
+    """`first_parity_day` of one trajectory's frame (rows in timestep order; the TGE row, if
+    any, is skipped), as the charts apply the rule to median paths: the timestep of the first
+    crossing, NaN when there is none."""
+    days = trajectory[trajectory["timestep"] >= 1]
+    inflow = days["daily_pool_inflow"].to_numpy(dtype="float64")[None]
+    emission = days["daily_emission"].to_numpy(dtype="float64")[None]
+    reached = parity_reached(inflow, emission, window)[0]
+    return float(days["timestep"].iloc[reached.argmax()]) if reached.any() else math.nan
+
+
+# --- the building blocks of the KPIs: functions of the paths, one value per trajectory -----------
+
+
+def at_day(column: str, day: int) -> Callable[[Paths], np.ndarray]:
+    """The value of `column` at timestep `day`; NaN when the run is shorter."""
+
     def kpi(paths: Paths) -> np.ndarray:
         values = paths[column]
         return values[:, day].astype("float64") if day < values.shape[1] else _nan(len(values))
@@ -473,11 +222,14 @@ def _at_day(column: str, day: int):
     return kpi
 
 
-def _at_end(column: str):
+def at_end(column: str) -> Callable[[Paths], np.ndarray]:
     return lambda paths: paths[column][:, -1].astype("float64")
 
 
-def _last_year_mean(column: str):
+def last_year_mean(column: str) -> Callable[[Paths], np.ndarray]:
+    """Mean over the last 365 days after TGE (all of them when the run is shorter; NaN on
+    none). The sum is numpy's pairwise summation, as pandas' `mean` takes it."""
+
     def kpi(paths: Paths) -> np.ndarray:
         days = paths[column][:, 1:]
         if days.shape[1] == 0:
@@ -488,97 +240,313 @@ def _last_year_mean(column: str):
     return kpi
 
 
-def _parity_day(paths: Paths) -> np.ndarray:
-    reached = parity_days(paths)
-    first = reached.argmax(axis=1) + 1.0  # days are 1..T
-    return np.where(reached.any(axis=1), first, np.nan)
+def path_min(column: str) -> Callable[[Paths], np.ndarray]:
+    return lambda paths: paths[column].min(axis=1)
 
 
-def _sustained(paths: Paths) -> np.ndarray:
-    reached = parity_days(paths)
-    if reached.shape[1] < DAYS_PER_YEAR:
-        return _nan(len(reached))
-    return reached[:, -DAYS_PER_YEAR:].mean(axis=1)
+def path_max(column: str) -> Callable[[Paths], np.ndarray]:
+    return lambda paths: paths[column].max(axis=1)
 
 
-def _lost(paths: Paths) -> np.ndarray:
-    reached = parity_days(paths)
-    return np.where(reached.any(axis=1), (~reached[:, -1]).astype("float64"), np.nan)
-
-
-def _inflow_usd(paths: Paths) -> np.ndarray:
+def pool_inflow_usd(paths: Paths) -> np.ndarray:
+    """Fee SESH paid into the pool since TGE, each day's inflow valued at that day's opening
+    price (the previous close), the price its trades settle at."""
     value = np.ascontiguousarray(paths["daily_pool_inflow"][:, 1:] * paths["price_usd"][:, :-1])
     return value.sum(axis=1)
 
 
-def _ratio_end(paths: Paths) -> np.ndarray:
+def reward_pool_usd_end(paths: Paths) -> np.ndarray:
+    """The Staking Reward Pool's balance at the end, valued at the end price."""
+    return paths["reward_pool"][:, -1] * paths["price_usd"][:, -1]
+
+
+def unmet_trade_total(paths: Paths) -> np.ndarray:
+    """SESH that trades wanted but could not get: the tradable float or a reserve ran out."""
+    return np.ascontiguousarray(paths["daily_unmet_trade"][:, 1:]).sum(axis=1)
+
+
+def unmet_trade_days(paths: Paths) -> np.ndarray:
+    """Days on which some trade could not be filled."""
+    return (paths["daily_unmet_trade"][:, 1:] > 0).sum(axis=1).astype("float64")
+
+
+def circulating_share_5y(paths: Paths) -> np.ndarray:
+    return at_day("circulating_supply", 5 * DAYS_PER_YEAR)(paths) / MAX_SUPPLY
+
+
+def inflow_to_emission_end(paths: Paths) -> np.ndarray:
+    """Cumulative pool inflow over cumulative emission at the end (NaN before any emission)."""
     emitted = paths["cum_emission"][:, -1]
     with np.errstate(all="ignore"):
         return np.where(emitted > 0, paths["cum_pool_inflow"][:, -1] / emitted, np.nan)
 
 
-ARRAY_KPIS: dict[str, Callable[[Paths], np.ndarray]] = {
-    "reward_pool_1y": _at_day("reward_pool", DAYS_PER_YEAR),
-    "reward_pool_2y": _at_day("reward_pool", 2 * DAYS_PER_YEAR),
-    "reward_pool_5y": _at_day("reward_pool", 5 * DAYS_PER_YEAR),
-    "fee_parity_day": _parity_day,
-    "fee_parity_sustained_share": _sustained,
-    "fee_parity_lost": _lost,
-    "circulating_supply_5y": _at_day("circulating_supply", 5 * DAYS_PER_YEAR),
-    "circulating_share_5y": lambda p: (
-        _at_day("circulating_supply", 5 * DAYS_PER_YEAR)(p) / MAX_SUPPLY
+def max_abs_residual(paths: Paths) -> np.ndarray:
+    return np.abs(paths["conservation_residual"]).max(axis=1)
+
+
+# --- the registry ---------------------------------------------------------------------------------
+
+Y = DAYS_PER_YEAR
+RUN_KPIS: tuple[KPI, ...] = (
+    KPI(
+        "reward_pool_1y",
+        "SESH",
+        "Staking Reward Pool balance at 1 year",
+        ("reward_pool",),
+        at_day("reward_pool", Y),
+        min_days=Y,
     ),
-    "staking_ratio_end": _at_end("staking_ratio"),
-    "nodes_end": _at_end("nodes"),
-    "nodes_min": lambda p: p["nodes"].min(axis=1),
-    "node_apr_sesh_last_year": _last_year_mean("node_apr_sesh"),
-    "node_net_usd_per_day_last_year": _last_year_mean("node_net_usd_per_day"),
-    "price_usd_end": _at_end("price_usd"),
-    "price_usd_min": lambda p: p["price_usd"].min(axis=1),
-    "price_usd_max": lambda p: p["price_usd"].max(axis=1),
-    "pol_value_usd_end": _at_end("pol_value_usd"),
-    "cum_emission_end": _at_end("cum_emission"),
-    "cum_pool_inflow_end": _at_end("cum_pool_inflow"),
-    "reward_pool_usd_end": lambda p: p["reward_pool"][:, -1] * p["price_usd"][:, -1],
-    "cum_pool_inflow_usd_end": _inflow_usd,
-    "inflow_to_emission_end": _ratio_end,
-    "max_abs_conservation_residual": lambda p: np.abs(p["conservation_residual"]).max(axis=1),
-    "unmet_trade_total": lambda p: np.ascontiguousarray(p["daily_unmet_trade"][:, 1:]).sum(axis=1),
-    "unmet_trade_days": lambda p: (p["daily_unmet_trade"][:, 1:] > 0).sum(axis=1).astype(float),
-}
-# The columns the KPIs read: a KPI-only run needs to keep only these.
-KPI_COLUMNS = (
-    "reward_pool",
-    "circulating_supply",
-    "staking_ratio",
-    "nodes",
-    "node_apr_sesh",
-    "node_net_usd_per_day",
-    "price_usd",
-    "pol_value_usd",
-    "cum_emission",
-    "cum_pool_inflow",
-    "daily_pool_inflow",
-    "daily_emission",
-    "conservation_residual",
-    "daily_unmet_trade",
+    KPI(
+        "reward_pool_2y",
+        "SESH",
+        "Staking Reward Pool balance at 2 years",
+        ("reward_pool",),
+        at_day("reward_pool", 2 * Y),
+        min_days=2 * Y,
+    ),
+    KPI(
+        "reward_pool_5y",
+        "SESH",
+        "Staking Reward Pool balance at 5 years",
+        ("reward_pool",),
+        at_day("reward_pool", 5 * Y),
+        min_days=5 * Y,
+    ),
+    KPI(
+        "fee_parity_day",
+        "day",
+        f"first crossing: the first day the {PARITY_WINDOW_DAYS}-day mean pool inflow >= mean "
+        "emission (none: never); parity may be lost again afterwards",
+        PARITY_COLUMNS,
+        first_parity_day,
+        min_days=PARITY_WINDOW_DAYS,
+    ),
+    KPI(
+        "fee_parity_sustained_share",
+        "share",
+        f"share of the final 365 days on which the {PARITY_WINDOW_DAYS}-day mean pool inflow >= "
+        "mean emission",
+        PARITY_COLUMNS,
+        parity_sustained_share,
+        min_days=Y + PARITY_WINDOW_DAYS - 1,
+    ),
+    KPI(
+        "fee_parity_lost",
+        "share",
+        "1 if a run that reached parity is below it on its last day (none: never reached)",
+        PARITY_COLUMNS,
+        parity_lost,
+        min_days=PARITY_WINDOW_DAYS,
+    ),
+    KPI(
+        "circulating_supply_5y",
+        "SESH",
+        "market circulating supply (not locked, not in the pool) at 5 years",
+        ("circulating_supply",),
+        at_day("circulating_supply", 5 * Y),
+        min_days=5 * Y,
+    ),
+    KPI(
+        "circulating_share_5y",
+        "share",
+        "market circulating supply at 5 years over the 240M max supply",
+        ("circulating_supply",),
+        circulating_share_5y,
+        min_days=5 * Y,
+    ),
+    KPI(
+        "staking_ratio_end",
+        "share",
+        "staked over circulating supply plus locked stake, at the end",
+        ("staking_ratio",),
+        at_end("staking_ratio"),
+    ),
+    KPI("nodes_end", "nodes", "registered nodes at the end", ("nodes",), at_end("nodes")),
+    KPI(
+        "nodes_min",
+        "nodes",
+        "fewest registered nodes along the path",
+        ("nodes",),
+        path_min("nodes"),
+    ),
+    KPI(
+        "node_apr_sesh_last_year",
+        "1/year",
+        "a node's reward over its stake, in SESH, mean over the last year",
+        ("node_apr_sesh",),
+        last_year_mean("node_apr_sesh"),
+    ),
+    KPI(
+        "node_net_usd_per_day_last_year",
+        "USD/day",
+        "a node's reward in USD less running costs, per day, mean over the last year",
+        ("node_net_usd_per_day",),
+        last_year_mean("node_net_usd_per_day"),
+    ),
+    KPI("price_usd_end", "USD/SESH", "SESH price at the end", ("price_usd",), at_end("price_usd")),
+    KPI(
+        "price_usd_min",
+        "USD/SESH",
+        "lowest SESH price along the path",
+        ("price_usd",),
+        path_min("price_usd"),
+    ),
+    KPI(
+        "price_usd_max",
+        "USD/SESH",
+        "highest SESH price along the path",
+        ("price_usd",),
+        path_max("price_usd"),
+    ),
+    KPI(
+        "pol_value_usd_end",
+        "USD",
+        "value of the protocol-owned liquidity at the end",
+        ("pol_value_usd",),
+        at_end("pol_value_usd"),
+    ),
+    KPI(
+        "cum_emission_end",
+        "SESH",
+        "rewards paid out of the pool since TGE",
+        ("cum_emission",),
+        at_end("cum_emission"),
+    ),
+    KPI(
+        "cum_pool_inflow_end",
+        "SESH",
+        "fee SESH paid into the pool since TGE",
+        ("cum_pool_inflow",),
+        at_end("cum_pool_inflow"),
+    ),
+    KPI(
+        "reward_pool_usd_end",
+        "USD",
+        "Staking Reward Pool balance at the end, at the end price",
+        ("reward_pool", "price_usd"),
+        reward_pool_usd_end,
+    ),
+    KPI(
+        "cum_pool_inflow_usd_end",
+        "USD",
+        "fee SESH paid into the pool since TGE, each day at its opening price",
+        ("daily_pool_inflow", "price_usd"),
+        pool_inflow_usd,
+    ),
+    KPI(
+        "unmet_trade_total",
+        "SESH",
+        "trades that could not be filled (tradable wallets or a reserve ran out): a sign that "
+        "the run's tail comes from a limit, not from the economy",
+        ("daily_unmet_trade",),
+        unmet_trade_total,
+    ),
+    KPI(
+        "unmet_trade_days",
+        "days",
+        "days with an unfilled trade",
+        ("daily_unmet_trade",),
+        unmet_trade_days,
+    ),
+    KPI(
+        "inflow_to_emission_end",
+        "ratio",
+        "cumulative pool inflow over cumulative emission at the end",
+        ("cum_emission", "cum_pool_inflow"),
+        inflow_to_emission_end,
+    ),
+    KPI(
+        "max_abs_conservation_residual",
+        "SESH",
+        "largest |sum of stocks - max supply| along the path (float rounding only)",
+        ("conservation_residual",),
+        max_abs_residual,
+    ),
 )
+
+
+def columns_of(kpis: tuple[KPI, ...]) -> tuple[str, ...]:
+    """The columns `kpis` read, each once, in the order the records first name them."""
+    return tuple(dict.fromkeys(column for k in kpis for column in k.columns))
+
+
+# The columns the KPIs read: a KPI-only run needs to keep only these.
+KPI_COLUMNS = columns_of(RUN_KPIS)
+
+
+def share_within(deadline: int) -> Callable[[pd.DataFrame], float]:
+    """Share of the subset's runs whose fee parity day is at most `deadline`.
+
+    NaN when a run that has not reached parity ends before the deadline: it might still.
+    """
+
+    def kpi(per_run: pd.DataFrame) -> float:
+        days = per_run["fee_parity_day"]
+        undecided = days.isna() & (per_run["last_day"] < deadline)
+        if days.empty or undecided.any():
+            return math.nan
+        return float((days <= deadline).mean())
+
+    return kpi
+
+
+def share_limited(per_run: pd.DataFrame) -> float:
+    """The share of runs in which some trade could not be filled."""
+    days = per_run["unmet_trade_days"].dropna()
+    return float((days > 0).mean()) if len(days) else math.nan
+
+
+def share_lost(per_run: pd.DataFrame) -> float:
+    """Of the runs that reached parity, the share below it again on their last day."""
+    lost = per_run["fee_parity_lost"].dropna()
+    return float(lost.mean()) if len(lost) else math.nan
+
+
+SUBSET_KPIS: tuple[SubsetKPI, ...] = (
+    SubsetKPI(
+        "fee_parity_within_730d",
+        "share of runs",
+        f"share of runs whose first crossing to fee parity is within {PARITY_DEADLINE_DAYS} days",
+        share_within(PARITY_DEADLINE_DAYS),
+        min_days=PARITY_DEADLINE_DAYS,
+    ),
+    SubsetKPI(
+        "runs_with_unmet_trade_share",
+        "share of runs",
+        "share of runs in which some trade could not be filled (read their tails with care)",
+        share_limited,
+    ),
+    SubsetKPI(
+        "fee_parity_lost_share",
+        "share of runs",
+        "of the runs that reached fee parity, the share below it again at the end",
+        share_lost,
+    ),
+)
+
+REGISTRY: dict[str, KPI | SubsetKPI] = {k.name: k for k in RUN_KPIS + SUBSET_KPIS}
+
+
+# --- the run-level table --------------------------------------------------------------------------
 
 
 def per_run_paths(
     paths: Paths, subsets: np.ndarray, runs: np.ndarray, kpis: tuple[KPI, ...] = RUN_KPIS
 ) -> pd.DataFrame:
-    """`per_run` from arrays: `paths[column]` of shape (trajectories, days + 1), the trajectories
-    in (subset, run) order with `subsets` and `runs` their labels."""
-    days = paths["price_usd"].shape[1] - 1
-    paths = {**paths, PARITY_KEY: parity_days(paths)}
+    """One row per (subset, run): its last day, then a column per run-level KPI, from arrays:
+    `paths[column]` of shape (trajectories, days + 1), the trajectories in (subset, run) order
+    with `subsets` and `runs` their labels."""
+    days = next(iter(paths.values())).shape[1] - 1
+    if all(column in paths for column in PARITY_COLUMNS):
+        paths = {**paths, PARITY_KEY: parity_days(paths)}
     table = {
         "subset": np.asarray(subsets, dtype="int64"),
         "run": np.asarray(runs, dtype="int64"),
         "last_day": np.full(len(subsets), days, dtype="int64"),
     }
     for k in kpis:
-        table[k.name] = ARRAY_KPIS[k.name](paths)
+        table[k.name] = k.function(paths)
     return pd.DataFrame(table)
 
 
@@ -606,14 +574,30 @@ def paths_of(frame: pd.DataFrame, columns=KPI_COLUMNS) -> tuple[Paths, np.ndarra
 def per_run(frame: pd.DataFrame, kpis: tuple[KPI, ...] = RUN_KPIS) -> pd.DataFrame:
     """One row per (subset, run): its last day, then a column per run-level KPI.
 
-    Computed on arrays (`per_run_paths`); a frame whose trajectories differ in length or order
-    falls back to the pandas reference, which gives the same numbers.
+    A tidy frame is one `per_run_paths` call. Any other (out of order, or trajectories of
+    different horizons) is sorted and computed one horizon at a time, which gives each
+    trajectory the same numbers; ValueError if a trajectory misses a day after TGE.
     """
+    columns = columns_of(kpis)
     try:
-        paths, subsets, runs = paths_of(frame)
+        paths, subsets, runs = paths_of(frame, columns)
     except ValueError:
-        return per_run_reference(frame, kpis)
-    return per_run_paths(paths, subsets, runs, kpis)
+        pass
+    else:
+        return per_run_paths(paths, subsets, runs, kpis)
+    frame = frame.sort_values(["subset", "run", "timestep"], kind="stable")
+    horizon = frame.groupby(["subset", "run"], sort=False)["timestep"].transform("max")
+    tables = []
+    for _, part in frame.groupby(horizon.to_numpy(), sort=True):
+        try:
+            paths, subsets, runs = paths_of(part, columns)
+        except ValueError:
+            raise ValueError("the KPIs need every day of a trajectory from TGE") from None
+        tables.append(per_run_paths(paths, subsets, runs, kpis))
+    if not tables:  # no rows
+        return pd.DataFrame(columns=["subset", "run", "last_day", *(k.name for k in kpis)])
+    table = pd.concat(tables, ignore_index=True)
+    return table.sort_values(["subset", "run"], kind="stable", ignore_index=True)
 
 
 def describe(values: pd.Series | np.ndarray) -> dict[str, float]:
@@ -667,8 +651,7 @@ def not_available(
     subset_kpis: tuple[SubsetKPI, ...] = SUBSET_KPIS,
 ) -> dict[int, dict[str, str]]:
     """subset -> KPI -> why it has no value: the horizon is shorter than the KPI needs."""
-    needs = {k.name: k.min_days for k in kpis}
-    needs.update({k.name: int(getattr(k.function, "min_days", 1)) for k in subset_kpis})
+    needs = {k.name: k.min_days for k in kpis + subset_kpis}
     out = {}
     for subset, runs in table.groupby("subset", sort=True):
         horizon = int(runs["last_day"].max())
