@@ -150,3 +150,54 @@ def test_a_single_subset_run_has_no_comparison(tmp_path):
 @pytest.mark.parametrize("name", [n for n, e in definitions.EXPERIMENTS.items()])
 def test_every_named_experiment_uses_common_draws(name):
     assert definitions.EXPERIMENTS[name].common_draws
+
+
+def _scipy_bca(differences):
+    """The reference: scipy's own BCa bootstrap with the project's generator and batches."""
+    from scipy.stats import bootstrap
+
+    result = bootstrap(
+        (differences,),
+        np.mean,
+        confidence_level=compare.CONFIDENCE,
+        n_resamples=compare.RESAMPLES,
+        batch=compare.bootstrap_batch(len(differences)),
+        method="BCa",
+        random_state=np.random.default_rng(compare.BOOTSTRAP_SEED),
+    )
+    return result.confidence_interval
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        lambda g: g.normal(0.3, 1.0, 400),
+        lambda g: g.lognormal(0.0, 2.0, 300) - 2.0,  # heavy right tail, like price KPIs
+        lambda g: -g.pareto(1.5, 250),  # heavy left tail
+        lambda g: g.integers(-3, 4, 200).astype(float),  # many ties
+    ],
+)
+def test_the_interval_is_scipys_bca_without_its_jackknife(sample):
+    differences = sample(np.random.default_rng(5))
+    low, high = compare.interval(differences)
+    ref_low, ref_high = _scipy_bca(differences)
+    mean = differences.mean()
+    # equal but for the acceleration's rounding (closed form vs n recomputed means)
+    assert low == pytest.approx(min(ref_low, mean), rel=1e-9, abs=1e-12)
+    assert high == pytest.approx(max(ref_high, mean), rel=1e-9, abs=1e-12)
+
+
+def test_the_interval_reduces_each_pair_once_per_resample_only(monkeypatch):
+    """Time linear in the pairs: the values averaged are the resamples' (RESAMPLES x n) and the
+    sample's own, not a jackknife of n means over n - 1 values each (scipy's n x n)."""
+    averaged = []
+    real_mean = np.mean
+
+    def counted(values, *args, **kwargs):
+        averaged.append(np.size(values))
+        return real_mean(values, *args, **kwargs)
+
+    monkeypatch.setattr(np, "mean", counted)
+    n = 3_000
+    compare.interval(np.random.default_rng(2).normal(size=n))
+    assert 0 < sum(averaged) <= (compare.RESAMPLES + 2) * n, sum(averaged)

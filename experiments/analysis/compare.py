@@ -4,8 +4,8 @@ Experiments run on common random numbers by default: run r of every subset sees 
 exogenous shocks (ETH/USD, the outside valuation, demand, hurdle noise, ...). The difference
 between two subsets is then taken run by run, KPI(subset, r) - KPI(reference, r), which removes the
 shared noise; the mean of those paired differences is quoted with a 95% bootstrap interval
-(`scipy.stats.bootstrap`, BCa, resampling the pairs in batches: memory linear in the pairs, not
-quadratic), the share of pairs in which the subset is
+(BCa, resampling the pairs in batches: memory and time linear in the pairs; the same interval
+as `scipy.stats.bootstrap`, without its n x n jackknife), the share of pairs in which the subset is
 higher, and the number of pairs (runs where both have a value).
 
 Known answers: a subset identical to the reference gives a difference of exactly 0 with a
@@ -67,30 +67,42 @@ def paired(per_run: pd.DataFrame, kpi: str, subset: int, reference: int) -> np.n
 
 def interval(differences: np.ndarray, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """The 95% bootstrap interval of the mean of `differences` (BCa; percentile where BCa is
-    undefined). Zero width when every difference is the same; NaN for fewer than two."""
-    if len(differences) < 2:
+    undefined). Zero width when every difference is the same; NaN for fewer than two.
+
+    The same interval as `scipy.stats.bootstrap(..., method="BCa")` with this generator and
+    batches (tests/test_compare.py holds it to scipy's), in time linear in the pairs: scipy
+    finds BCa's acceleration from a jackknife that recomputes the mean n times over n - 1 values
+    (n x n work: 28 s a KPI at 40,000 pairs). The mean's jackknife has a closed form: leaving
+    out pair i moves the mean by (mean - d_i) / (n - 1), so the acceleration
+    sum(U^3) / (6 sum(U^2)^1.5) has U_i = d_i - mean.
+    """
+    n = len(differences)
+    if n < 2:
         return math.nan, math.nan
     if np.all(differences == differences[0]):
         return float(differences[0]), float(differences[0])
-    from scipy.stats import bootstrap
+    from scipy.special import ndtr, ndtri
 
     rng = np.random.default_rng(seed)
-    for method in ("BCa", "percentile"):
-        with np.errstate(all="ignore"):
-            result = bootstrap(
-                (differences,),
-                np.mean,
-                confidence_level=CONFIDENCE,
-                n_resamples=RESAMPLES,
-                batch=bootstrap_batch(len(differences)),
-                method=method,
-                random_state=rng,
-            )
-        low, high = result.confidence_interval
-        if math.isfinite(low) and math.isfinite(high):
-            mean = float(differences.mean())
-            return min(float(low), mean), max(float(high), mean)
-    return math.nan, math.nan
+    means = np.empty(RESAMPLES)
+    batch = bootstrap_batch(n)
+    for start in range(0, RESAMPLES, batch):  # scipy's draws, batch by batch
+        size = min(batch, RESAMPLES - start)
+        means[start : start + size] = np.mean(differences[rng.integers(0, n, (size, n))], axis=-1)
+    mean = float(np.mean(differences))
+    alpha = (1 - CONFIDENCE) / 2
+    with np.errstate(all="ignore"):
+        z0 = ndtri(((means < mean).sum() + (means <= mean).sum()) / (2 * RESAMPLES))
+        u = differences - mean
+        acceleration = (u**3).sum() / (6 * (u**2).sum() ** 1.5)
+        z = ndtri(np.array([alpha, 1 - alpha]))
+        levels = ndtr(z0 + (z0 + z) / (1 - acceleration * (z0 + z)))
+    if not np.all(np.isfinite(levels)):  # BCa undefined (e.g. every resample on one side)
+        levels = np.array([alpha, 1 - alpha])
+    low, high = np.percentile(means, levels * 100)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return math.nan, math.nan
+    return min(float(low), mean), max(float(high), mean)
 
 
 def comparison_table(
