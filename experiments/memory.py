@@ -17,6 +17,8 @@ reduced to KPIs, optionally thinned rows), `report` (the report phase alone), `c
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psutil
 
 # Calibration (2026-12-06, benchmarks/memory.py, each case a fresh process, peaks in MiB): a
@@ -63,9 +65,48 @@ DOWNLOAD_BYTES_PER_ROW = 800
 
 
 def available_bytes() -> int:
-    """The memory this machine can give now (psutil's `available`): the one source every
-    refusal reads, so a test can replace it."""
-    return int(psutil.virtual_memory().available)
+    """The memory this process can have now: the machine's (psutil's `available`), or less
+    under a container's or service's memory limit (cgroups), where the kernel kills a process
+    at the limit whatever the machine has free. The one source every refusal reads, so a test
+    can replace it."""
+    free = int(psutil.virtual_memory().available)
+    headroom = cgroup_headroom()
+    return free if headroom is None else min(free, headroom)
+
+
+def cgroup_headroom(
+    proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")
+) -> int | None:
+    """Memory limit minus usage of this process's cgroup (v2 `memory.max`/`memory.current`, v1
+    `memory.limit_in_bytes`/`memory.usage_in_bytes`), or None where there is no limit to read.
+    A container usually sees its own cgroup at the root, so the root is tried as well."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    candidates = []
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        relative = path.lstrip("/")
+        if controllers == "":  # cgroup v2
+            for folder in (root / relative, root):
+                candidates.append((folder / "memory.max", folder / "memory.current"))
+        elif "memory" in controllers.split(","):  # cgroup v1
+            for folder in (root / "memory" / relative, root / "memory"):
+                candidates.append(
+                    (folder / "memory.limit_in_bytes", folder / "memory.usage_in_bytes")
+                )
+    headrooms = []
+    for limit_file, usage_file in candidates:
+        try:
+            limit_text = limit_file.read_text().strip()
+            usage = int(usage_file.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit_text == "max" or not limit_text.isdigit() or int(limit_text) >= 2**62:
+            continue  # no limit set
+        headrooms.append(max(0, int(limit_text) - usage))
+    return min(headrooms) if headrooms else None
 
 
 def comparison(pairs: int, subsets: int) -> int:

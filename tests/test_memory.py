@@ -181,3 +181,38 @@ def test_publish_refuses_a_report_it_would_build_that_does_not_fit(tmp_path, mon
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "RESULTS_DIR" in err[0] and "would need" in err[0], err
     assert not (tmp_path / "site").exists()
+
+
+def _cgroup(tmp_path, proc_line, files):
+    proc = tmp_path / "cgroup"
+    proc.write_text(proc_line + "\n")
+    for name, text in files.items():
+        path = tmp_path / "fs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return proc, tmp_path / "fs"
+
+
+def test_a_cgroup_v2_limit_bounds_the_memory_available(tmp_path):
+    proc, root = _cgroup(
+        tmp_path, "0::/job", {"job/memory.max": "3000000000\n", "job/memory.current": "1000000000"}
+    )
+    assert memory.cgroup_headroom(proc, root) == 2_000_000_000
+    (root / "job" / "memory.max").write_text("max\n")
+    assert memory.cgroup_headroom(proc, root) is None
+
+
+def test_a_cgroup_v1_limit_bounds_the_memory_available(tmp_path, monkeypatch):
+    proc, root = _cgroup(
+        tmp_path,
+        "4:memory:/docker/abc",
+        {
+            "memory/docker/abc/memory.limit_in_bytes": "2000000000",
+            "memory/docker/abc/memory.usage_in_bytes": "500000000",
+            "memory/memory.limit_in_bytes": "9223372036854771712",  # the host: no limit
+            "memory/memory.usage_in_bytes": "7000000000",
+        },
+    )
+    assert memory.cgroup_headroom(proc, root) == 1_500_000_000
+    monkeypatch.setattr(memory, "cgroup_headroom", lambda: 1_500_000_000)
+    assert memory.available_bytes() <= 1_500_000_000
