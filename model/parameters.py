@@ -199,7 +199,8 @@ class Parameters:
     eth_drift: float = _p(
         default=0.0,
         meaning="drift of ETH/USD (a log drift under 'median', a mean drift under 'mean')",
-        source="assumption",
+        source="assumption; at +-1 or more the level reaches the e^+-50 guard within 100 years "
+        "and later results are the guard's (ASSUMPTIONS M2)",
         low=-2.0,
         high=2.0,
     )
@@ -213,7 +214,8 @@ class Parameters:
     ref_drift: float = _p(
         default=0.0,
         meaning="drift of the SESH valuation (a log drift under 'median', a mean drift under 'mean')",
-        source="assumption",
+        source="assumption; at +-1 or more the level reaches the e^+-50 guard within 100 years "
+        "and later results are the guard's (ASSUMPTIONS M2)",
         low=-2.0,
         high=2.0,
     )
