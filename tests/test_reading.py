@@ -568,3 +568,12 @@ def test_a_rebuilt_report_is_listed_in_the_results_manifest(saved, tmp_path):
     (folder / "report.html").unlink()
     assert _main("report", str(folder)) == 0
     assert "report.html" in json.loads((folder / "manifest.json").read_text())["files"]
+
+
+def test_results_left_half_replaced_are_refused_not_reported(saved, tmp_path, capsys):
+    """A file-by-file update (a user's files beside the results) that stopped midway leaves the
+    manifest marked "being replaced": the folder mixes two runs, so no report is built from it."""
+    bad = _copy(saved, tmp_path)
+    _edit_json(bad, "manifest.json", lambda d: d.update(state="being replaced"))
+    line = _report_fails(bad, capsys)
+    assert "mixes two runs" in line

@@ -54,7 +54,7 @@ from markupsafe import Markup
 
 from experiments import schemas
 from experiments.analysis import kpis
-from experiments.files import write_text_atomically
+from experiments.files import BEING_REPLACED, write_text_atomically
 from experiments.reporting import plots
 from experiments.reporting.columns import CHART_COLUMNS, NEEDED_COLUMNS
 from model import Parameters
@@ -126,6 +126,11 @@ def load_results(
     for name in ("manifest.json", *LEFT_OUT):
         _check_is_file(path / name)
     manifest = _read_json(path / "manifest.json", required=True, schema=schemas.Manifest)
+    if manifest.get("state") == BEING_REPLACED:  # a file-by-file update that stopped
+        raise ReportError(
+            f"invalid results directory '{path}': a command was replacing its results file by "
+            "file and stopped, so it mixes two runs; run the experiment again into it"
+        )
     document = _read_json(path / "kpis.json", required=False, schema=schemas.KpisDocument)
     missing = [
         name
