@@ -491,6 +491,8 @@ class OutputFolder:
         handle = open(path, "a+")  # noqa: SIM115 - held until release
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not _same_file(handle, path):  # its holder unlinked it as we opened it: the
+                raise BlockingIOError  # lock now lives in a new file another command may hold
         except OSError:
             handle.seek(0)
             owner = handle.read().strip() or "another process"
@@ -593,6 +595,15 @@ class OutputFolder:
             raise OutputError(
                 str(error).replace(f"output '{self.target}'", f"{self.what} '{self.given}'")
             ) from None
+
+
+def _same_file(handle, path: Path) -> bool:
+    """The open file `handle` is still the file at `path` (not unlinked or replaced)."""
+    try:
+        here, held = os.stat(path), os.fstat(handle.fileno())
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _is_lock_file(path: Path) -> bool:

@@ -564,3 +564,24 @@ def test_a_failure_while_replacing_beside_the_users_files_is_one_line_and_recove
     monkeypatch.setattr(os, "replace", replace)
     assert _main(*RUN, "--seed", "4", "--out", out, "--force") == 0
     assert "state" not in _manifest(out) and (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_lock_file_unlinked_by_its_holder_as_it_is_opened_is_not_taken(tmp_path, monkeypatch):
+    """The lock is released by unlinking then closing: a command that opened the old file just
+    before must not count a lock on that orphan as the target's lock."""
+    import builtins
+
+    from experiments import files
+
+    folder = files.OutputFolder(tmp_path / "out")
+    real_open = builtins.open
+
+    def open_then_lose(path, *args, **kwargs):
+        handle = real_open(path, *args, **kwargs)
+        if str(path).endswith(".out.lock"):
+            os.unlink(path)  # the holder's release, between our open and our flock
+        return handle
+
+    monkeypatch.setattr(builtins, "open", open_then_lose)
+    with pytest.raises(files.OutputError, match="another command is writing it"):
+        folder._take_lock()
