@@ -185,14 +185,6 @@ class Paths:
             values[column] = cube
         return cls([int(s) for s in labels[0]], labels[2].astype("int64"), values)
 
-    def only(self, position: int) -> Paths:
-        """The paths of one subset (by position)."""
-        return Paths(
-            [self.subsets[position]],
-            self.days,
-            {c: v[position : position + 1] for c, v in self.values.items()},
-        )
-
 
 def _grid(frame: pd.DataFrame):
     """(subsets, timesteps, (subsets, runs, days)) when the frame holds whole trajectories sorted

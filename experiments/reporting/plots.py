@@ -149,7 +149,7 @@ def is_daily(frame: pd.DataFrame) -> bool:
     return len(days) == int(days.max()) + 1
 
 
-def medians(frame: pd.DataFrame, columns) -> pd.DataFrame:
+def _medians(frame: pd.DataFrame, columns) -> pd.DataFrame:
     """The median across runs of each column, per subset and timestep."""
     return frame.groupby(["subset", "timestep"], sort=True)[list(columns)].median().reset_index()
 
@@ -159,7 +159,7 @@ def parity_paths(frame: pd.DataFrame) -> pd.DataFrame:
     means over the fee-parity window of kpis.py (`*_mean` columns). Needs every day."""
     if not is_daily(frame):
         raise ValueError("the fee-parity rule needs every day: this timeseries is thinned")
-    daily = medians(frame[frame["timestep"] >= 1], ["daily_emission", "daily_pool_inflow"])
+    daily = _medians(frame[frame["timestep"] >= 1], ["daily_emission", "daily_pool_inflow"])
     rolling = (
         daily.groupby("subset", sort=True)[["daily_emission", "daily_pool_inflow"]]
         .rolling(kpis.PARITY_WINDOW_DAYS)
@@ -182,18 +182,7 @@ def parity_crossings(frame: pd.DataFrame) -> dict[int, float]:
     }
 
 
-def format_difference(value, unit: str = "") -> str:
-    """A signed difference: percentage points for shares and rates, else as format_value."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    value = float(value)
-    text = f"{value * 100:,.1f}" if unit in figures.PERCENT_UNITS else format_value(value, unit)
-    if value > 0:
-        return f"+{text}"
-    return text.replace("-", "\u2212", 1)
-
-
-# --- KPI tables ----------------------------------------------------------------------------------
+# --- KPI tables and numbers ---------------------------------------------------------------------
 
 RUN_STAT_COLUMNS = ("mean", "p5", "p50", "p95", "n")
 
@@ -278,3 +267,14 @@ def format_value(value, unit: str = "", count: bool = False) -> str:
     if size >= 1e-3 or size == 0:
         return f"{value:.4g}"
     return f"{value:.3g}"
+
+
+def format_difference(value, unit: str = "") -> str:
+    """A signed difference: percentage points for shares and rates, else as format_value."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    value = float(value)
+    text = f"{value * 100:,.1f}" if unit in figures.PERCENT_UNITS else format_value(value, unit)
+    if value > 0:
+        return f"+{text}"
+    return text.replace("-", "\u2212", 1)
