@@ -20,28 +20,29 @@ import time
 
 from plotly.io.json import to_json_plotly
 
-from experiments.reporting import explorer
+from experiments.explorer import cache, charts, layout
+from experiments.explorer.state import View
 
 TARGET_SECONDS = 1.0
 
 
-def one(view: explorer.View) -> dict[str, float]:
-    explorer._compute.cache_clear()
+def one(view: View) -> dict[str, float]:
+    cache._compute.cache_clear()
     started = time.perf_counter()
-    outcome = explorer.compute(view)
+    outcome = cache.compute(view)
     simulated = time.perf_counter()
-    for row in explorer.figures(outcome).values():
+    for row in charts.figures(outcome).values():
         for fig in row:
             to_json_plotly(fig)  # as Dash sends a figure (pio.to_json validates again)
-    explorer._kpi_table(outcome)
-    explorer._difference_table(outcome)
+    layout.kpi_table(outcome)
+    layout.difference_table(outcome)
     done = time.perf_counter()
     return {"total": done - started, "compute": simulated - started, "draw": done - simulated}
 
 
-def view_of(args: argparse.Namespace, number: int) -> explorer.View:
+def view_of(args: argparse.Namespace, number: int) -> View:
     """The number-th view of a session: the payout rate moved by 0.002 each time (0: default)."""
-    view = explorer.View(
+    view = View(
         a={"pool_payout_rate": round(0.151 + 0.002 * number, 3)}, runs=args.runs, years=args.years
     )
     if args.b:  # the README's headline comparison: Pro revenue to the pool, all of it
@@ -60,7 +61,7 @@ def main() -> None:
         help="add scenario B (pro_revenue_route=pool, fee_pool_share=1.0)",
     )
     args = parser.parse_args()
-    one(explorer.View(runs=2, years=0.1))  # imports and first-call costs, not timed
+    one(View(runs=2, years=0.1))  # imports and first-call costs, not timed
     first = one(view_of(args, 0))  # the session's first view of these runs: draws them too
     times = [one(view_of(args, number)) for number in range(1, args.repeats + 1)]
     median = {key: statistics.median(t[key] for t in times) for key in times[0]}

@@ -6,7 +6,7 @@ Each case runs in a fresh child process (`python -c ...`); its peak is the large
 summed resident memory of the child and its own children (process-pool workers), sampled every
 10 ms with psutil, and (b) the child's `ru_maxrss` from `os.wait4`. The estimate is the one the
 run's refusal uses (`experiments.memory`, through `experiments.plan.estimated_peak_bytes` for the
-command line, `explorer.view_bytes` / `explorer.download_bytes` for the explorer). Paths:
+command line, `cache.view_bytes` / `cache.download_bytes` for the explorer). Paths:
 - full: `run baseline` with the timeseries in memory (simulation, parquet, KPIs, report);
 - streamed: `run baseline` whose timeseries is written batch by batch (forced by a lower
   in-memory limit, as a frame over 2 GB would be), then the report reading it back;
@@ -43,8 +43,8 @@ STREAMED = (
     "from experiments import cli; import sys; sys.exit(cli.main({argv!r}))"
 )
 VIEW = (
-    "from experiments.reporting import explorer as e; "
-    "v = e.View(runs={runs}, years={years}, b={b!r}); o = e.compute(v); {extra}"
+    "from experiments.explorer import cache as e; from experiments.explorer.state import View; "
+    "v = View(runs={runs}, years={years}, b={b!r}); o = e.compute(v); {extra}"
 )
 
 
@@ -163,13 +163,14 @@ def peak_of(code: str) -> tuple[int, float, int]:
 def estimate(path: str, case: dict, folder: Path) -> int:
     from experiments import memory
     from experiments import plan as plans
-    from experiments.reporting import explorer
+    from experiments.explorer import cache
+    from experiments.explorer.state import View
 
     if "view" in case:
         runs, years, b = case["view"]
-        view = explorer.View(runs=runs, years=years, b=b)
+        view = View(runs=runs, years=years, b=b)
         # the explorer's estimate is over the server's own memory: a fresh child adds the base
-        need = explorer.download_bytes(view) if case["download"] else explorer.view_bytes(view)
+        need = cache.download_bytes(view) if case["download"] else cache.view_bytes(view)
         return memory.BASE_BYTES + need
     argv = case["argv"]
     if argv[0] == "report":

@@ -342,7 +342,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             pass
     except OSError as error:
         return _fail(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}")
-    from experiments.reporting import explorer
+    from experiments import explorer
 
     try:
         explorer.serve(args.host, args.port)

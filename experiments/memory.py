@@ -4,7 +4,7 @@ Every path's peak is a fixed part (the interpreter and its imports, the batches 
 flight) plus per-row and per-run parts, each a constant measured on this model with
 `benchmarks/memory.py` (a fresh process per case, the peak of its resident memory): rows are
 (subset, run, day) rows of the timeseries, runs are (subset, run) trajectories. The callers
-(`experiments.plan` for the command line, `experiments.reporting.explorer` for the explorer)
+(`experiments.plan` for the command line, `experiments.explorer.cache` for the explorer)
 turn a request into those counts and compare the estimate with `available_bytes()` before
 anything runs: a run that would not fit is refused (or streamed) up front, never killed midway.
 

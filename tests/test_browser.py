@@ -84,8 +84,9 @@ def _external_requests(driver) -> list[str]:
 def test_report_renders_every_chart_without_errors(browser, reports, name):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    # the fan charts or lines, then emission vs inflow; the paired differences for two subsets
-    expected = len(report.CHART_COLUMNS) + 1 + (name == "fee_split")
+    # the fan charts or lines, then emission vs inflow
+    # and for two subsets the paired differences and the paired difference over time
+    expected = len(report.CHART_COLUMNS) + 1 + 2 * (name == "fee_split")
     browser.set_window_size(*WINDOW)  # before loading: the page is never resized once open
     browser.get_log("browser")  # drop what earlier pages logged
     browser.get_log("performance")

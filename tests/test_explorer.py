@@ -11,8 +11,10 @@ origin; no JavaScript error; the server stops cleanly on SIGTERM.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -24,11 +26,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from browser_support import chrome, require_browser
+from plotly.io.json import to_json_plotly
 
 from experiments import cli
 from experiments.analysis import kpis
 from experiments.engines.registry import RunSpec, simulate
-from experiments.reporting import explorer
+from experiments.explorer import cache, callbacks, charts, layout, state
+from experiments.reporting import figures, plots
 from model import ParameterError, Parameters
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,38 +55,38 @@ def _cli_message(name: str, text: str) -> str:
 @pytest.mark.parametrize(
     "view",
     [
-        explorer.View(),
-        explorer.View(a={"fee_pool_share": 1.0}, runs=100, years=5.0, seed=0),
-        explorer.View(
+        state.View(),
+        state.View(a={"fee_pool_share": 1.0}, runs=100, years=5.0, seed=0),
+        state.View(
             a={"launch_smoothing": False, "price_model": "exogenous", "pol_review_day": 900},
             b={"fee_pool_share": 1.0, "staking_requirement": 20_000.0, "sns_deployed": True},
             runs=7,
             years=1.25,
             seed=42,
         ),
-        explorer.View(a={"eth_volatility": 0.1 + 0.2, "initial_price_usd": 1e-06}, years=0.1),
+        state.View(a={"eth_volatility": 0.1 + 0.2, "initial_price_usd": 1e-06}, years=0.1),
     ],
 )
 def test_query_round_trip(view):
-    query = explorer.render_query(view)
-    assert explorer.parse_query(query) == (view, {})
+    query = state.render_query(view)
+    assert state.parse_query(query) == (view, {})
     # and through the controls: the URL sets them, they write the same URL back
-    controls = [explorer.control_id(s, n) for s in ("a", "b") for n in Parameters.names()]
-    controls += [explorer.control_id("run", n) for n in explorer.RUN_KEYS]
-    values = explorer.controls_from_query(query, controls)
-    again = explorer.query_from_controls(zip(controls, values, strict=True))
-    assert explorer.parse_query(again) == (view, {})
+    controls = [state.control_id(s, n) for s in ("a", "b") for n in Parameters.names()]
+    controls += [state.control_id("run", n) for n in state.RUN_KEYS]
+    values = state.controls_from_query(query, controls)
+    again = state.query_from_controls(zip(controls, values, strict=True))
+    assert state.parse_query(again) == (view, {})
 
 
 def test_the_issue_example_opens_that_scenario():
-    view, errors = explorer.parse_query("?fee_pool_share=1.0&runs=100&years=5")
+    view, errors = state.parse_query("?fee_pool_share=1.0&runs=100&years=5")
     assert errors == {}
-    assert view == explorer.View(a={"fee_pool_share": 1.0}, runs=100, years=5.0, seed=0)
-    assert explorer.render_query(view) == "?fee_pool_share=1.0&runs=100&years=5&seed=0"
+    assert view == state.View(a={"fee_pool_share": 1.0}, runs=100, years=5.0, seed=0)
+    assert state.render_query(view) == "?fee_pool_share=1.0&runs=100&years=5&seed=0"
 
 
 def test_empty_values_mean_default_and_b_inherits_a():
-    view, errors = explorer.parse_query("?fee_pool_share=&b.fee_pool_share=1&pool_payout_rate=0.2")
+    view, errors = state.parse_query("?fee_pool_share=&b.fee_pool_share=1&pool_payout_rate=0.2")
     assert errors == {}
     assert view.a == {"pool_payout_rate": 0.2} and view.b == {"fee_pool_share": 1.0}
     a, b = view.parameter_sets()
@@ -91,12 +95,12 @@ def test_empty_values_mean_default_and_b_inherits_a():
 
 
 def test_sync_follows_the_url_then_the_controls():
-    controls = [explorer.control_id("a", "fee_pool_share"), explorer.control_id("run", "runs")]
-    search, values = explorer.sync("?fee_pool_share=1.0&runs=9", [None, None], controls, True)
+    controls = [state.control_id("a", "fee_pool_share"), state.control_id("run", "runs")]
+    search, values = callbacks.sync("?fee_pool_share=1.0&runs=9", [None, None], controls, True)
     assert search is None and values == ["1.0", "9"]
-    search, values = explorer.sync("?fee_pool_share=1.0&runs=9", ["0.8", "9"], controls, False)
+    search, values = callbacks.sync("?fee_pool_share=1.0&runs=9", ["0.8", "9"], controls, False)
     assert values is None and search == "?fee_pool_share=0.8&runs=9"
-    assert explorer.sync(search, ["0.8", "9"], controls, False) == (None, None)  # no loop
+    assert callbacks.sync(search, ["0.8", "9"], controls, False) == (None, None)  # no loop
 
 
 # --- bad values ----------------------------------------------------------------------------------
@@ -115,22 +119,22 @@ def test_sync_follows_the_url_then_the_controls():
     ],
 )
 def test_bad_values_carry_the_cli_message(key, text):
-    view, errors = explorer.parse_query(f"?{key}={text}&runs=3&b.{key}={text}")
+    view, errors = state.parse_query(f"?{key}={text}&runs=3&b.{key}={text}")
     assert errors[key] == _cli_message(key, text)
     assert errors["b." + key] == _cli_message(key, text)
 
 
 def test_bad_run_settings_and_combinations():
-    _, errors = explorer.parse_query("?runs=0&years=abc&seed=-1")
+    _, errors = state.parse_query("?runs=0&years=abc&seed=-1")
     assert errors["runs"] == "invalid runs: must be an integer >= 1, got 0"
     assert errors["years"].startswith("invalid years:")
     assert errors["seed"].startswith("invalid seed:")
-    _, errors = explorer.parse_query("?years=500")
+    _, errors = state.parse_query("?years=500")
     assert errors == {"years": str(_raises(lambda: RunSpec(years=500.0)))}
     # a combination: blamed on the first parameter its message names
-    _, errors = explorer.parse_query("?reward_sell_share=0.9")
+    _, errors = state.parse_query("?reward_sell_share=0.9")
     assert errors == {"reward_sell_share": _cli_message("reward_sell_share", "0.9")}
-    _, errors = explorer.parse_query("?reward_sell_share=0.7&b.reward_restake_share=0.5")
+    _, errors = state.parse_query("?reward_sell_share=0.7&b.reward_restake_share=0.5")
     assert list(errors) == ["b.reward_sell_share"]
     assert errors["b.reward_sell_share"].startswith("scenario B: invalid parameters")
 
@@ -145,17 +149,17 @@ def _raises(call) -> Exception:
 
 def _controls():
     return [
-        explorer.control_id("a", "fee_pool_share"),
-        explorer.control_id("b", "fee_pool_share"),
-        explorer.control_id("run", "runs"),
+        state.control_id("a", "fee_pool_share"),
+        state.control_id("b", "fee_pool_share"),
+        state.control_id("run", "runs"),
     ]
 
 
 def test_update_shows_a_bad_value_beside_its_control_and_does_not_compute(monkeypatch):
     from dash import no_update
 
-    monkeypatch.setattr(explorer, "compute", _must_not_compute)
-    charts, table, diffs, status, lines, shown = explorer.update(
+    monkeypatch.setattr(cache, "compute", _must_not_compute)
+    charts, table, diffs, status, lines, shown = callbacks.update(
         "?fee_pool_share=2&runs=3&unknown_thing=1", _controls()
     )
     assert (charts, table, diffs, lines) == (no_update,) * 4
@@ -170,78 +174,78 @@ def _must_not_compute(view):
 
 
 def test_update_refuses_a_large_request_with_a_message(monkeypatch):
-    monkeypatch.setattr(explorer, "compute", _must_not_compute)
-    *_, status, lines, shown = explorer.update("?runs=5000&years=5", _controls())
+    monkeypatch.setattr(cache, "compute", _must_not_compute)
+    *_, status, lines, shown = callbacks.update("?runs=5000&years=5", _controls())
     assert "refused: 5,000 runs x 5 years = 25,000 run-years" in str(status)
     assert "--runs 5000" in str(lines)  # the command line is still offered
-    assert explorer.refusal(explorer.View(runs=1000, years=5), available=10**12) is None
-    assert explorer.refusal(explorer.View(runs=1000, years=5, b={"fee_pool_share": 1.0}))
+    assert cache.refusal(state.View(runs=1000, years=5), available=10**12) is None
+    assert cache.refusal(state.View(runs=1000, years=5, b={"fee_pool_share": 1.0}))
 
 
 @pytest.mark.parametrize("years", [5.0001, 5.000001, 5.4, 5.5, 1e-12 + 5])
 def test_the_refusal_never_shows_the_limit_as_its_own_excess(years):
-    message = explorer.refusal(explorer.View(runs=1000, years=years), available=10**12)
+    message = cache.refusal(state.View(runs=1000, years=years), available=10**12)
     assert message and "5,000 run-years" not in message
     shown = message.split(" = ")[1].split(" run-years")[0]
-    assert float(shown.replace(",", "")) > explorer.MAX_RUN_YEARS, message
-    assert f"at most {explorer.MAX_RUN_YEARS:,}" in message
-    assert explorer.refusal(explorer.View(runs=1000, years=5.0), available=10**12) is None
+    assert float(shown.replace(",", "")) > cache.MAX_RUN_YEARS, message
+    assert f"at most {cache.MAX_RUN_YEARS:,}" in message
+    assert cache.refusal(state.View(runs=1000, years=5.0), available=10**12) is None
 
 
 def test_seeds_above_2_to_the_53_are_kept_exact():
     seed = 2**53 + 1  # a float would round it to 2^53
-    view, errors = explorer.parse_query(f"?seed={seed}&runs=2&years=0.01")
+    view, errors = state.parse_query(f"?seed={seed}&runs=2&years=0.01")
     assert errors == {} and view.seed == seed and type(view.seed) is int
-    assert f"seed={seed}" in explorer.render_query(view)
-    assert f"--seed {seed}" in explorer.cli_lines(view)["A"]
-    assert explorer._spec(view).seed == seed
+    assert f"seed={seed}" in state.render_query(view)
+    assert f"--seed {seed}" in state.cli_lines(view)["A"]
+    assert state.spec(view).seed == seed
     huge = 10**40 + 7
-    assert explorer.parse_query(f"?seed={huge}")[0].seed == huge
-    assert explorer.parse_query("?runs=1e3")[0].runs == 1000  # a float that is exact: accepted
+    assert state.parse_query(f"?seed={huge}")[0].seed == huge
+    assert state.parse_query("?runs=1e3")[0].runs == 1000  # a float that is exact: accepted
 
 
 def test_a_seed_written_as_a_float_is_read_exactly_or_refused():
-    assert explorer.parse_query("?seed=9.007199254740993e15")[0].seed == 2**53 + 1
-    _, errors = explorer.parse_query("?seed=1e400&runs=1e400000")
+    assert state.parse_query("?seed=9.007199254740993e15")[0].seed == 2**53 + 1
+    _, errors = state.parse_query("?seed=1e400&runs=1e400000")
     assert errors["seed"].startswith("invalid seed: must be an integer >= 0 of at most 100")
     assert errors["runs"].startswith("invalid runs: must be an integer >= 1 of at most 100")
-    assert explorer.parse_query("?seed=2.5")[1]["seed"].startswith("invalid seed: must be an int")
+    assert state.parse_query("?seed=2.5")[1]["seed"].startswith("invalid seed: must be an int")
 
 
 def test_views_and_downloads_that_do_not_fit_in_memory_are_refused_before_computing(monkeypatch):
     from experiments import memory
 
     monkeypatch.setattr(memory, "available_bytes", lambda: 10**6)
-    monkeypatch.setattr(explorer, "compute", _must_not_compute)
-    monkeypatch.setattr(explorer, "simulate", _must_not_compute)
-    *_, status, lines, _ = explorer.update("?runs=50&years=1", _controls())
+    monkeypatch.setattr(cache, "compute", _must_not_compute)
+    monkeypatch.setattr(cache, "simulate", _must_not_compute)
+    *_, status, lines, _ = callbacks.update("?runs=50&years=1", _controls())
     assert "refused: this view (50 runs x 1 years) would need" in str(status)
     assert "memory" in str(status) and "--runs 50" in str(lines)
     for which in ("kpis", "timeseries"):
-        data, message = explorer.download_message(which, "?runs=50&years=1")
+        data, message = callbacks.download_message(which, "?runs=50&years=1")
         assert data is None and message.startswith("refused: ") and "\n" not in message
-    view = explorer.View(runs=50, years=1)
-    assert explorer.download_bytes(view) > explorer.view_bytes(view) > 0
+    view = state.View(runs=50, years=1)
+    assert cache.download_bytes(view) > cache.view_bytes(view) > 0
 
 
 def test_heavy_requests_beyond_the_slots_are_told_to_wait(monkeypatch):
-    monkeypatch.setattr(explorer, "compute", _must_not_compute)
-    gate = explorer.HeavyGate(slots=2)
-    monkeypatch.setattr(explorer, "HEAVY", gate)
+    monkeypatch.setattr(cache, "compute", _must_not_compute)
+    gate = cache.HeavyGate(slots=2)
+    monkeypatch.setattr(cache, "HEAVY", gate)
     with gate(10**6), gate(2 * 10**6):  # two downloads computing
         assert gate.reserved == 3 * 10**6
-        data, message = explorer.download_message("timeseries", "?runs=3&years=0.1")
+        data, message = callbacks.download_message("timeseries", "?runs=3&years=0.1")
         assert data is None and message.startswith("busy: ")
-        *_, status, _, _ = explorer.update("?runs=3&years=0.1", _controls())
+        *_, status, _, _ = callbacks.update("?runs=3&years=0.1", _controls())
         assert "busy: " in str(status)
         # what they reserved counts against the memory a new request may use
-        view = explorer.View(runs=3, years=0.1)
-        need = explorer.view_bytes(view)
-        assert explorer.refusal(view, available=need + 3 * 10**6) is None
-        assert explorer.refusal(view, available=need + 3 * 10**6 - 1)
+        view = state.View(runs=3, years=0.1)
+        need = cache.view_bytes(view)
+        assert cache.refusal(view, available=need + 3 * 10**6) is None
+        assert cache.refusal(view, available=need + 3 * 10**6 - 1)
     assert gate.reserved == 0
     with gate(10**6):  # one running: a second that fits alone but not beside it waits
-        with pytest.raises(explorer.Busy):
+        with pytest.raises(cache.Busy):
             gate(10**6, available=15 * 10**5).__enter__()
         with gate(10**6, available=2 * 10**6):
             assert gate.reserved == 2 * 10**6
@@ -252,8 +256,8 @@ def test_update_never_raises(monkeypatch):
     def broken(view):
         raise RuntimeError("the engine fell over")
 
-    monkeypatch.setattr(explorer, "compute", broken)
-    *_, status, _, shown = explorer.update("?runs=3&years=1", _controls())
+    monkeypatch.setattr(cache, "compute", broken)
+    *_, status, _, shown = callbacks.update("?runs=3&years=1", _controls())
     assert "error: RuntimeError: the engine fell over" in str(status)
     assert shown == ["", "", ""]
 
@@ -263,14 +267,14 @@ def test_update_never_raises(monkeypatch):
 
 @pytest.fixture(scope="module")
 def outcome():
-    view = explorer.View(b={"fee_pool_share": 1.0, "pool_payout_rate": 0.12}, **SMALL)
-    return explorer.compute(view)
+    view = state.View(b={"fee_pool_share": 1.0, "pool_payout_rate": 0.12}, **SMALL)
+    return cache.compute(view)
 
 
 def test_b_is_a_plus_its_overrides_on_common_random_numbers(outcome):
     view = outcome.view
     spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized")
-    full = explorer.full_timeseries(view)
+    full = cache.full_timeseries(view)
     for subset, overrides in ((0, view.a), (1, {**view.a, **view.b})):
         alone = simulate([Parameters.from_overrides(overrides)], spec).drop(columns="subset")
         # each scenario equals its own single run: what the command line reproduces
@@ -286,7 +290,7 @@ def test_b_is_a_plus_its_overrides_on_common_random_numbers(outcome):
 
 def test_b_differences_are_paired_per_run(outcome):
     table = outcome.differences
-    assert list(table["kpi"]) == explorer.RUN_KPI_NAMES
+    assert list(table["kpi"]) == cache.RUN_KPI_NAMES
     per_run = outcome.per_run.set_index(["subset", "run"])
     pool = table.set_index("kpi").loc["cum_emission_end"]
     d = per_run.loc[1, "cum_emission_end"] - per_run.loc[0, "cum_emission_end"]
@@ -294,8 +298,8 @@ def test_b_differences_are_paired_per_run(outcome):
     assert pool["share_positive"] == (d > 0).mean()
     assert pool["n"] == SMALL["runs"]
     assert pool["ci_low"] <= pool["mean_difference"] <= pool["ci_high"]
-    rows = explorer.difference_rows(outcome)
-    assert [r["kpi"] for r in rows] == explorer.RUN_KPI_NAMES
+    rows = layout.difference_rows(outcome)
+    assert [r["kpi"] for r in rows] == cache.RUN_KPI_NAMES
     assert all(
         set(r) == {"kpi", "unit", "mean_difference", "interval", "share_positive", "n"}
         for r in rows
@@ -303,23 +307,23 @@ def test_b_differences_are_paired_per_run(outcome):
 
 
 def test_b_identical_to_a_differs_by_exactly_zero():
-    view = explorer.View(b={"fee_pool_share": 0.9}, **SMALL)  # A's default: the same scenario
-    table = explorer.compute(view).differences.dropna(subset=["mean_difference"])
+    view = state.View(b={"fee_pool_share": 0.9}, **SMALL)  # A's default: the same scenario
+    table = cache.compute(view).differences.dropna(subset=["mean_difference"])
     assert len(table) > 0
     assert (table["mean_difference"] == 0).all()
     assert (table["ci_low"] == table["ci_high"]).all()
 
 
 def test_figures_tables_and_downloads(outcome):
-    figs = explorer.figures(outcome)
-    assert list(figs) == [chart for chart, _ in explorer.CHARTS]
+    figs = charts.figures(outcome)
+    assert list(figs) == [chart for chart, _ in charts.CHARTS]
     assert all(len(row) == 2 for row in figs.values())  # A beside B
     pool_a, pool_b = figs["reward_pool"]
     assert pool_a["layout"]["yaxis"]["range"] == pool_b["layout"]["yaxis"]["range"]  # one scale
     assert pool_a["data"][-1]["y"] != pool_b["data"][-1]["y"]  # typed arrays: dtype, bdata
-    table = explorer.kpi_rows(outcome)
+    table = layout.kpi_rows(outcome)
     assert [label for _, label in table["subsets"]] == ["A", "B"]
-    csv = pd.read_csv(io.StringIO(explorer.kpi_csv(outcome)))
+    csv = pd.read_csv(io.StringIO(cache.kpi_csv(outcome)))
     assert list(csv.columns) == ["subset", "label", "kpi", "unit", "stat", "value"]
     assert set(csv["label"]) == {"A", "B"}
     expected = kpis.tidy(outcome.summary, {0: "A", 1: "B"})
@@ -330,18 +334,18 @@ def test_a_view_records_what_it_draws_and_the_download_has_everything(outcome):
     """The view keeps only the chart and KPI columns (and the guard's); the timeseries download
     is the whole timeseries: every column, equal to `simulate` of the view."""
     view = outcome.view
-    assert set(explorer.RECORD) <= set(outcome.frame.columns)
+    assert set(cache.RECORD) <= set(outcome.frame.columns)
     spec = RunSpec(view.runs, view.years, view.seed, engine="vectorized", common_draws=True)
     everything = simulate(view.parameter_sets(), spec)
     assert len(outcome.frame.columns) < len(everything.columns) / 2
-    frame = pd.read_parquet(io.BytesIO(explorer.timeseries_parquet(outcome)))
+    frame = pd.read_parquet(io.BytesIO(cache.timeseries_parquet(outcome)))
     assert list(frame.columns) == list(everything.columns)
     pd.testing.assert_frame_equal(frame, everything.reset_index(drop=True))
     # the recorded columns are those numbers: the KPIs and charts see what the download holds
     pd.testing.assert_frame_equal(
         outcome.frame.reset_index(drop=True), frame[list(outcome.frame.columns)]
     )
-    sent = explorer.download("timeseries", explorer.render_query(view))
+    sent = callbacks.download("timeseries", state.render_query(view))
     assert sent["filename"] == "timeseries.parquet"
     assert sent["base64"] and sent["content"]
 
@@ -352,78 +356,72 @@ def test_record_is_the_vectorized_engine_on_a_single_process_only():
         simulate([Parameters()], spec, record=["price_usd"])
 
 
-def _reference_figures(outcome) -> dict[str, list]:
-    """The explorer's figures as plotly figure objects from plots.py (the report's charts),
-    B's y axis matched to A's: what `explorer.figures` draws as figure dicts."""
-    import math
-
-    from experiments.reporting import plots, report
-
-    frame = outcome.frame
-    subsets = sorted(int(s) for s in frame["subset"].unique())
-    out = {}
-    for chart, column in explorer.CHARTS:
-        row = []
-        for subset in subsets:
-            one = frame[frame["subset"] == subset]
-            label = explorer.LABELS[subset]
-            if column == report.EMISSION_CHART:
-                fig = plots.emission_vs_inflow(one, {subset: label})
-                title = "Daily emission vs daily pool inflow"
-            else:
-                fig = plots.fan_chart(one, column)
-                title = plots.variable(column).title
-            fig.update_layout(title_text=f"{label}: {title}" if len(subsets) > 1 else title)
-            row.append(fig)
-        if len(row) > 1:
-            values = [float(v) for fig in row for t in fig.data for v in t.y if v is not None]
-            finite = [v for v in values if math.isfinite(v)]
-            if row[0].layout.yaxis.type == "log":
-                finite = [math.log10(v) for v in finite if v > 0]
-            low, high = min(finite), max(finite)
-            pad = 0.04 * (high - low) or 0.5
-            for fig in row:
-                fig.update_yaxes(range=[low - pad, high + pad])
-        out[chart] = row
-    return out
+def _values(array) -> np.ndarray:
+    """A trace's array as numbers: a plotly.js typed array (dtype, base64) or a list."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), np.dtype(array["dtype"]))
+    return np.asarray(array, dtype="float64")
 
 
-def _sent(figure) -> dict:
-    """A figure as Dash sends it to the page (plotly's JSON encoder), read back."""
-    from plotly.io.json import to_json_plotly
+def _trace(fig: dict, name: str) -> dict:
+    return next(t for t in fig["data"] if t["name"] == name)
 
-    return json.loads(to_json_plotly(figure))
+
+def _check_fan(fig: dict, one: pd.DataFrame, column: str) -> None:
+    """The median line and the P5-P95 band of a fan chart are the percentiles across runs of
+    `one`'s column on every day drawn (pandas' groupby quantile, NaN skipped)."""
+    median = _trace(fig, "median")
+    days = _values(median["customdata"]).astype(int)
+    assert list(median["x"]) == list(figures.calendar(days))
+    expected = one.groupby("timestep")[column].quantile([0.05, 0.5, 0.95]).unstack().loc[days]
+    np.testing.assert_allclose(_values(median["y"]), expected[0.5], rtol=1e-12)
+    band = _values(_trace(fig, "P5-P95")["y"])
+    high, low = band[: len(days)], band[len(days) :][::-1]
+    np.testing.assert_allclose(high, expected[0.95], rtol=1e-12)
+    np.testing.assert_allclose(low, expected[0.05], rtol=1e-12)
+
+
+def _check_crossing(fig: dict, one: pd.DataFrame) -> None:
+    """The emission chart marks kpis.fee_parity_day's rule on the median paths, or says there
+    is no crossing."""
+    day = plots.parity_crossings(one)[int(one["subset"].iloc[0])]
+    markers = [t for t in fig["data"] if t["mode"] == "markers"]
+    if math.isnan(day):
+        assert markers == []
+        assert any("no crossing" in a["text"] for a in fig["layout"]["annotations"])
+    else:
+        assert [list(m["customdata"]) for m in markers] == [[int(day)]]
+        assert fig["layout"]["annotations"][-1]["text"] == f"day {int(day)}"
 
 
 @pytest.mark.parametrize(
     "view",
     [
         # 18 days: no 30-day trailing mean yet, so no inflow bands and no crossing
-        explorer.View(runs=5, years=0.05, seed=1),
-        explorer.View(b={"fee_pool_share": 1.0}, runs=4, years=1.0 / 365.25, seed=2),
-        # 420 days: emission drawn weekly, the 391 days of trailing-mean inflow daily
-        explorer.View(b={"pool_payout_rate": 0.05}, runs=7, years=1.15, seed=5),
-        explorer.View(b={"fee_pool_share": 1.0, "price_model": "exogenous"}, runs=9, years=4.0),
+        state.View(runs=5, years=0.05, seed=1),
+        state.View(b={"fee_pool_share": 1.0}, runs=4, years=1.0 / 365.25, seed=2),
+        # 420 days: drawn weekly
+        state.View(b={"pool_payout_rate": 0.05}, runs=7, years=1.15, seed=5),
     ],
 )
-def test_figure_dicts_draw_what_the_report_charts_draw(view):
-    """The figure dicts send the page the same JSON as plots.py's figure objects (same traces,
-    numbers, dates, bands, labels, axis titles, units, hover, template, crossing marks), apart
-    from the order of keys."""
-    outcome = explorer.compute(view)
-    mine, reference = explorer.figures(outcome), _reference_figures(outcome)
-    assert list(mine) == list(reference)
-    for chart in mine:
-        assert len(mine[chart]) == len(reference[chart]) == view.scenarios
-        for fig, ref in zip(mine[chart], reference[chart], strict=True):
-            assert _sent(fig) == _sent(ref), chart
+def test_figures_draw_the_views_percentiles_and_crossing(view):
+    outcome = cache.compute(view)
+    drawn = charts.figures(outcome)
+    for chart, column in charts.CHARTS:
+        assert len(drawn[chart]) == view.scenarios
+        for subset, fig in enumerate(drawn[chart]):
+            title = fig["layout"]["title"]["text"]
+            assert title.startswith(f"{state.LABELS[subset]}: ") == view.has_b
+            one = outcome.frame[outcome.frame["subset"] == subset]
+            if column == charts.EMISSION:
+                _check_crossing(fig, one)
+            else:
+                _check_fan(fig, one, column)
+            json.loads(to_json_plotly(fig))  # what Dash sends: plotly's JSON encoder takes it
 
 
-def test_emission_and_fan_dicts_with_a_crossing_and_missing_values():
-    """A synthetic view that reaches fee parity (the crossing's marker, line and label) and has
-    a run with missing days: the figure dicts still send what plots.py's figures send."""
-    from experiments.reporting import plots
-
+def test_emission_and_fan_with_a_crossing_and_missing_values():
+    """A synthetic view that reaches fee parity and has a run with missing days."""
     days, runs = 130, 5
     rng = np.random.default_rng(7)
     frame = pd.DataFrame(
@@ -438,28 +436,25 @@ def test_emission_and_fan_dicts_with_a_crossing_and_missing_values():
     frame["daily_emission"] = 500.0 + run
     frame["price_usd"] = np.exp(rng.normal(0, 0.1, len(frame)))
     frame.loc[(run == 2) & (day > 40) & (day < 60), ["daily_emission", "price_usd"]] = np.nan
-    every = frame["timestep"].to_numpy()
-    values = {c: frame[c].to_numpy().reshape(1, runs, days + 1) for c in frame.columns[3:]}
-    mine = explorer.emission_figure(
-        every[: days + 1], values["daily_emission"][0], values["daily_pool_inflow"][0], "A"
+    paths = figures.Paths.of(frame, ["daily_emission", "daily_pool_inflow", "price_usd"])
+    emission = figures.emission(
+        paths.days, paths.values["daily_emission"], paths.values["daily_pool_inflow"], ["A"]
     )
-    mine["layout"]["title"]["text"] = "Daily emission vs daily pool inflow"
-    reference = plots.emission_vs_inflow(frame, {0: "A"})
-    assert "shapes" in mine["layout"] and mine["data"][-1]["mode"] == "markers"
-    assert _sent(explorer._typed(mine)) == _sent(reference)
-    fan = explorer.fan_figure(every[: days + 1], values["price_usd"][0], "price_usd")
-    assert _sent(explorer._typed(fan)) == _sent(plots.fan_chart(frame, "price_usd"))
+    assert "shapes" in emission["layout"]
+    _check_crossing(figures.typed(emission), frame)
+    fan = figures.typed(figures.fan(paths.days, paths.values["price_usd"][0], "price_usd"))
+    _check_fan(fan, frame, "price_usd")
 
 
 def test_cli_lines_reproduce_the_view():
-    view = explorer.View(
+    view = state.View(
         a={"fee_pool_share": 1.0, "price_model": "exogenous"},
         b={"launch_smoothing": False},
         runs=12,
         years=2.5,
         seed=4,
     )
-    lines = explorer.cli_lines(view)
+    lines = state.cli_lines(view)
     assert lines["A"] == (
         "python -m experiments run baseline --runs 12 --years 2.5 --seed 4 "
         "--set fee_pool_share=1.0 --set price_model=exogenous"
@@ -473,11 +468,11 @@ def test_cli_lines_reproduce_the_view():
 
 
 def test_layout_has_a_control_and_an_error_slot_for_every_parameter():
-    app = explorer.make_app()
+    app = callbacks.make_app()
     text = json.dumps(app.layout().to_plotly_json(), default=lambda o: o.to_plotly_json())
     for scenario in ("a", "b"):
         for name in Parameters.names():
-            for ident in (explorer.control_id(scenario, name), explorer.error_id(scenario, name)):
+            for ident in (state.control_id(scenario, name), state.error_id(scenario, name)):
                 assert json.dumps(ident) in text, (scenario, name)
     for meta in Parameters.field_info().values():  # meanings as help text
         assert json.dumps(meta["meaning"])[1:-1] in text
@@ -559,7 +554,7 @@ def _load(driver, url: str, done) -> dict:
 def _drawn(state: dict) -> bool:
     return (
         "computed in" in state["status"]
-        and len(state["charts"]) == len(explorer.CHARTS)
+        and len(state["charts"]) == len(charts.CHARTS)
         and all(any(len(y) > 2 for y in chart) for chart in state["charts"])
     )
 
@@ -617,9 +612,7 @@ def test_explorer_in_the_browser(browser, server):
     both = _load(
         browser,
         f"{origin}/?b.fee_pool_share=1.0&b.pool_payout_rate=0.1&{BROWSER_RUN}",
-        lambda s: (
-            "Scenario A and B" in s["status"] and len(s["charts"]) == 2 * len(explorer.CHARTS)
-        ),
+        lambda s: "Scenario A and B" in s["status"] and len(s["charts"]) == 2 * len(charts.CHARTS),
     )
     assert "Paired differences B" in browser.find_element(By.ID, "differences").text
     assert both["charts"][0] != both["charts"][1]

@@ -180,7 +180,7 @@ def test_cli_set_refuses_non_finite_and_huge_values_in_one_line(setting, capsys,
 
 
 def test_explorer_query_shows_the_parameter_message_for_non_finite_values():
-    from experiments.reporting.explorer import parse_query
+    from experiments.explorer.state import parse_query
 
     view, errors = parse_query("?stress_day=nan&b.pol_review_day=1e400&b.eth_volatility=inf")
     assert errors == {

@@ -1,4 +1,5 @@
-"""The plotting helpers: percentiles, the emission/inflow crossing, calendar axes, formatting."""
+"""The figures (experiments.reporting.figures) and what plots.py reads off a frame: percentiles,
+the emission/inflow crossing, calendar axes, the paired charts, formatting."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import plotly.io as pio
 import pytest
 
 from experiments.analysis import kpis
-from experiments.reporting import plots
+from experiments.reporting import figures, plots
 from experiments.run import run
 
 
@@ -33,21 +34,30 @@ def _frame(days: int, runs: int, inflow, emission, subsets: int = 1) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def test_bands_are_the_percentiles_across_runs():
+def _on_day(trace, day: int) -> list[float]:
+    """A trace's y values on one day (a band polygon has two: its low and its high)."""
+    date = figures.calendar([day])[0]
+    return [float(y) for x, y in zip(trace.x, trace.y, strict=True) if x == date]
+
+
+def test_fan_chart_bands_are_the_percentiles_across_runs():
     frame = _frame(10, 7, lambda r, d: 0.0, lambda r, d: 0.0)
-    table = plots.bands(frame, "reward_pool", step=1)
-    day = table[table["timestep"] == 4].iloc[0]
+    fig = plots.fan_chart(frame, "reward_pool", step=1)
+    traces = {t.name: t for t in fig.data}
     values = np.array([100.0 * r + 4 for r in range(1, 8)])
-    for name, q in plots.BANDS.items():
-        assert day[name] == pytest.approx(np.quantile(values, q))
-    assert len(table) == 11
+    assert _on_day(traces["median"], 4) == pytest.approx([np.quantile(values, 0.5)])
+    for name, (low, high) in {"P5-P95": (0.05, 0.95), "P25-P75": (0.25, 0.75)}.items():
+        expected = sorted(np.quantile(values, [low, high]))
+        assert sorted(_on_day(traces[name], 4)) == pytest.approx(expected)
+    assert len(traces["median"].x) == 11
 
 
 def test_weekly_points_beyond_the_daily_limit_keep_the_last_day():
-    frame = _frame(plots.MAX_DAILY_POINTS + 10, 2, lambda r, d: 0.0, lambda r, d: 0.0)
-    days = plots.bands(frame, "reward_pool")["timestep"]
-    assert days.iloc[-1] == plots.MAX_DAILY_POINTS + 10
-    assert set(np.diff(days.iloc[:-1])) == {plots.WEEK}
+    days = np.arange(figures.MAX_DAILY_POINTS + 11)
+    kept = days[figures.kept(days)]
+    assert kept[-1] == figures.MAX_DAILY_POINTS + 10
+    assert set(np.diff(kept[:-1])) == {figures.WEEK}
+    assert (days[figures.kept(days[:50])] == days[:50]).all()  # a short horizon: every day
 
 
 def test_crossing_is_the_fee_parity_rule_on_the_median_paths():
@@ -76,13 +86,13 @@ def test_crossing_is_marked_per_subset_in_a_sweep():
 
 
 def test_calendar_starts_at_tge():
-    assert list(plots.calendar([0, 1, 365])) == ["2025-05-21", "2025-05-22", "2026-05-21"]
+    assert list(figures.calendar([0, 1, 365])) == ["2025-05-21", "2025-05-22", "2026-05-21"]
 
 
 def test_charts_use_the_theme_and_label_units():
     frame = run(runs=3, years=0.1, seed=1, engine="vectorized")
     fig = plots.fan_chart(frame, "price_usd")
-    assert fig.layout.template == pio.templates[plots.TEMPLATE]
+    assert fig.layout.template == pio.templates[figures.TEMPLATE]
     assert fig.layout.yaxis.title.text == "USD/SESH"
     assert fig.layout.yaxis.type == "log"
     assert [t.name for t in fig.data] == ["P5-P95", "P25-P75", "median"]
@@ -121,7 +131,8 @@ def test_a_thinned_timeseries_is_drawn_without_a_crossing():
     fig = plots.emission_vs_inflow(thinned)
     assert [t for t in fig.data if t.mode == "markers"] == []
     assert any("thinned" in a.text for a in fig.layout.annotations)
-    assert list(plots.bands(thinned, "reward_pool")["timestep"]) == list(range(0, 121, 10))
+    paths = figures.Paths.of(thinned, ["reward_pool"])
+    assert list(paths.days) == list(range(0, 121, 10))
     with pytest.raises(ValueError, match="every day"):
         plots.parity_crossings(thinned)
 
@@ -138,18 +149,16 @@ def test_emission_chart_has_bands_of_emission_and_of_the_runs_mean_inflow():
         "emission, P5-P95",
         "emission, P25-P75",
     }
-    table = plots.emission_inflow_bands(frame)
-    inflow = table[(table["column"] == "daily_pool_inflow") & (table["timestep"] == 100)].iloc[0]
+    # the polygons span the percentiles of each run's 30-day mean inflow on day 100
     means = [np.mean([10.0 * r * d for d in range(71, 101)]) for r in range(1, 6)]
-    assert inflow["p25"] == pytest.approx(np.quantile(means, 0.25))
-    assert inflow["p95"] == pytest.approx(np.quantile(means, 0.95))
-    emission = table[(table["column"] == "daily_emission") & (table["timestep"] == 5)].iloc[0]
-    assert emission["p5"] == pytest.approx(np.quantile([401.0 + i for i in range(5)], 0.05))
-    assert table[table["column"] == "daily_pool_inflow"]["timestep"].min() == 30  # full windows
-    # the polygon spans P5 to P95 of the inflow on day 100
-    band = bands["pool inflow, P5-P95"]
-    on_day = [y for x, y in zip(band.x, band.y, strict=True) if x == plots.calendar([100])[0]]
-    assert sorted(on_day) == pytest.approx(sorted([inflow["p5"], inflow["p95"]]))
+    inflow = sorted(_on_day(bands["pool inflow, P5-P95"], 100))
+    assert inflow == pytest.approx(list(np.quantile(means, [0.05, 0.95])))
+    inflow = sorted(_on_day(bands["pool inflow, P25-P75"], 100))
+    assert inflow == pytest.approx(list(np.quantile(means, [0.25, 0.75])))
+    emission = sorted(_on_day(bands["emission, P5-P95"], 5))
+    assert emission[0] == pytest.approx(np.quantile([401.0 + i for i in range(5)], 0.05))
+    # the inflow bands start with the first full window
+    assert min(bands["pool inflow, P5-P95"].x) == figures.calendar([30])[0]
     # the medians and the crossing are still drawn, above the bands
     assert [t.mode for t in fig.data if t.mode == "markers"] == ["markers"]
     first_line = next(i for i, t in enumerate(fig.data) if t.fill != "toself")
@@ -199,25 +208,66 @@ def test_format_difference():
     assert plots.format_difference(-0.0805, "share") == "\u22128.1"
     assert plots.format_difference(0.0, "SESH") == "0"
     assert plots.format_difference(float("nan"), "SESH") == "–"
-    assert plots.difference_unit("share") == "pp"
-    assert plots.difference_unit("1/year") == "pp/year"
+    assert figures.difference_unit("share") == "pp"
+    assert figures.difference_unit("1/year") == "pp/year"
 
 
-def test_bands_on_arrays_equal_the_groupby_quantile():
-    # a frame of whole sorted trajectories takes the numpy path; the same rows shuffled take
-    # pandas' groupby-quantile: the same numbers, NaN runs skipped, daily and weekly points
+def test_paths_of_any_frame_and_their_percentiles_equal_the_groupby_quantile():
+    # a frame of whole sorted trajectories is reshaped; the same rows shuffled are placed row by
+    # row: the same arrays, and the fan chart's median is pandas' groupby quantile (NaN skipped),
+    # on daily and weekly points
     rng = np.random.default_rng(8)
-    for runs, days in ((7, 30), (1, 12), (5, plots.MAX_DAILY_POINTS + 20)):
+    for runs, days in ((7, 30), (1, 12), (5, figures.MAX_DAILY_POINTS + 20)):
         frame = _frame(days, runs, lambda r, d: 0.0, lambda r, d: 0.0, subsets=2)
         values = np.round(rng.normal(0.0, 3.0, len(frame)), 1)
         values[rng.random(len(frame)) < 0.2] = math.nan
         frame["reward_pool"] = values
-        assert plots._grid(frame, "reward_pool") is not None
+        assert figures._grid(frame) is not None
         shuffled = frame.sample(frac=1.0, random_state=2)
-        assert plots._grid(shuffled, "reward_pool") is None
+        assert figures._grid(shuffled) is None
+        paths = figures.Paths.of(frame, ["reward_pool"])
+        again = figures.Paths.of(shuffled, ["reward_pool"])
+        assert paths.subsets == again.subsets == [0, 1]
+        np.testing.assert_array_equal(paths.days, again.days)
+        np.testing.assert_array_equal(paths.values["reward_pool"], again.values["reward_pool"])
+        expected = frame.groupby(["subset", "timestep"])["reward_pool"].quantile(0.5)
         for step in (None, 1, 3):
-            pd.testing.assert_frame_equal(
-                plots.bands(frame, "reward_pool", step),
-                plots.bands(shuffled, "reward_pool", step),
-                check_exact=True,
-            )
+            for subset in (0, 1):
+                fig = plots.fan_chart(shuffled, "reward_pool", subset=subset, step=step)
+                median = next(t for t in fig.data if t.name == "median")
+                shown = expected.loc[subset].loc[list(median.customdata)].to_numpy()
+                np.testing.assert_array_equal(np.asarray(median.y, dtype=float), shown)
+
+
+def test_paths_pair_runs_by_number_across_subsets():
+    frame = _frame(5, 3, lambda r, d: 0.0, lambda r, d: 0.0, subsets=2)
+    frame = frame[~((frame["subset"] == 1) & (frame["run"] == 2))]  # subset 1 lost run 2
+    paths = figures.Paths.of(frame, ["reward_pool"])
+    cube = paths.values["reward_pool"]
+    assert cube.shape == (2, 3, 6)
+    assert np.isnan(cube[1, 1]).all() and not np.isnan(cube[1, 2]).any()
+    assert cube[1, 2, 4] == 100.0 * 3 + 4  # run 3 stays run 3
+
+
+def test_difference_over_time_is_the_paired_difference_per_day():
+    # subset 1's pool is subset 0's plus 10 x run: the per-day differences are 10, 20, 30
+    frame = _frame(20, 3, lambda r, d: 0.0, lambda r, d: 0.0, subsets=2)
+    frame.loc[frame["subset"] == 1, "reward_pool"] += 10.0 * frame["run"]
+    fig = plots.difference_lines(frame, "reward_pool", {0: "a", 1: "b"})
+    median = next(t for t in fig.data if t.mode == "lines" and t.fill != "toself")
+    assert median.name == "b \u2212 a"
+    assert set(np.asarray(median.y, dtype=float)) == {20.0}
+    band = next(t for t in fig.data if t.fill == "toself")
+    assert sorted(_on_day(band, 7)) == pytest.approx(list(np.quantile([10, 20, 30], [0.05, 0.95])))
+    assert fig.layout.yaxis.zeroline
+
+
+def test_subset_lines_have_their_p5_p95_bands():
+    frame = _frame(20, 5, lambda r, d: 0.0, lambda r, d: 0.0, subsets=2)
+    fig = plots.subset_lines(frame, "reward_pool", {0: "a", 1: "b"})
+    lines = [t for t in fig.data if t.fill != "toself"]
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert [t.name for t in lines] == ["a", "b"]
+    assert [t.legendgroup for t in bands] == ["a", "b"]
+    values = [100.0 * r + 3 for r in range(1, 6)]
+    assert sorted(_on_day(bands[0], 3)) == pytest.approx(list(np.quantile(values, [0.05, 0.95])))

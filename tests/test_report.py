@@ -87,9 +87,12 @@ def _page(results: Path) -> tuple[str, Page]:
 
 
 def _chart_ids(comparison: bool = False) -> list[str]:
-    """The chart divs in page order: the comparison (a run of several subsets) comes first."""
+    """The chart divs in page order: the comparison (a run of several subsets) comes first, and
+    its paired difference over time last."""
     charts = (*report.CHART_COLUMNS, report.EMISSION_CHART)
-    return [f"chart-{c}" for c in ((report.COMPARISON_CHART,) if comparison else ()) + charts]
+    if comparison:
+        charts = (report.COMPARISON_CHART, *charts, report.DIFFERENCE_CHART)
+    return [f"chart-{c}" for c in charts]
 
 
 # --- content -------------------------------------------------------------------------------------
@@ -184,7 +187,14 @@ def test_sweep_report_has_one_line_per_subset_and_a_comparison_table(sweep):
     labels = ["fee_pool_share=0.9", "fee_pool_share=1"]
     figures = report.chart_figures(report.load_results(sweep))
     for column in report.CHART_COLUMNS:
-        assert [t.name for t in figures[column].data] == labels
+        lines = [t for t in figures[column].data if t.fill != "toself"]
+        bands = [t for t in figures[column].data if t.fill == "toself"]
+        assert [t.name for t in lines] == labels  # a median line per subset
+        assert [t.legendgroup for t in bands] == labels  # over its P5-P95 band
+    difference = figures[report.DIFFERENCE_CHART]
+    assert [t.name for t in difference.data if t.fill != "toself"] == [
+        "fee_pool_share=1 \u2212 fee_pool_share=0.9"
+    ]
     assert text.count('class="kpis comparison"') == 1
     heads = [a.get("data-subset") for tag, a in page.tags if tag == "th" and "data-subset" in a]
     assert heads == ["0", "1"]

@@ -27,6 +27,7 @@ LAYERS = {
     "experiments.run": 2,  # the Python API over the engines (+ KPI-only streaming)
     "experiments.definitions": 3,  # named experiments: parameter sets over the analysis
     "experiments.reporting": 3,
+    "experiments.explorer": 3,  # the interactive app over the reporting figures
     "experiments.plan": 4,
     "experiments.results": 4,
     "experiments.cli": 4,

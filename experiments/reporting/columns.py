@@ -9,7 +9,7 @@ from __future__ import annotations
 # Fan charts (one subset) or median lines (a sweep), in this order, then emission vs inflow.
 CHART_COLUMNS = (
     "reward_pool",
-    "circulating",
+    "circulating_supply",
     "staked",
     "amm_sesh",
     "amm_quote",

@@ -55,12 +55,16 @@ from markupsafe import Markup
 from experiments import schemas
 from experiments.analysis import kpis
 from experiments.files import BEING_REPLACED, write_text_atomically
+from experiments.reporting import figures as draw
 from experiments.reporting import plots
 from experiments.reporting.columns import CHART_COLUMNS, NEEDED_COLUMNS
 from model import Parameters
 
 REPORT_FILE = "report.html"
 EMISSION_CHART = "emission_vs_inflow"
+# A run of several subsets: each minus the first, run by run, over time.
+DIFFERENCE_COLUMN = "reward_pool"
+DIFFERENCE_CHART = "difference_reward_pool"
 # Subsets shown as their own columns in the assumptions table; beyond this, a range.
 MAX_SUBSET_COLUMNS = 8
 COMPARISON_CHART = "comparison"
@@ -430,7 +434,7 @@ def data_range(results: Results) -> dict[str, Any] | None:
     start, end, days = data.get("start"), data.get("end"), data.get("days")
     if (start is None or end is None) and results.frame is not None:
         days = int(results.frame["timestep"].max())
-        dates = plots.calendar([0, days])
+        dates = draw.calendar([0, days])
         start, end = dates[0], dates[1]
     if start is None or end is None:
         return None
@@ -444,9 +448,9 @@ def run_summary(results: Results) -> dict[str, Any]:
     """The manifest's facts as text, for the Run section's list."""
     m = results.manifest
     subsets = m.get("subsets", [])
-    labels = ", ".join(s.get("label", "") for s in subsets[: plots.MAX_LINES])
-    if len(subsets) > plots.MAX_LINES:
-        labels += f", ... ({len(subsets) - plots.MAX_LINES} more)"
+    labels = ", ".join(s.get("label", "") for s in subsets[: draw.MAX_LINES])
+    if len(subsets) > draw.MAX_LINES:
+        labels += f", ... ({len(subsets) - draw.MAX_LINES} more)"
     packages = m.get("packages") or {}
     versions = ", ".join(f"{k} {v}" for k, v in packages.items() if v)
     if m.get("python"):
@@ -521,7 +525,7 @@ def kpi_tables(results: Results) -> dict[str, Any] | None:
         return None
     summary, labels = plots.summary_from_document(results.kpis)
     registry = results.kpis.get("kpis", {})
-    if len(summary) > plots.MAX_LINES:
+    if len(summary) > draw.MAX_LINES:
         return {"count": len(summary), "all_subsets": subsets_table(summary, labels)}
     return {
         "count": len(summary),
@@ -639,6 +643,8 @@ def chart_figures(results: Results) -> dict[str, Any]:
             figures[column] = plots.fan_chart(frame, column)
     if {"daily_emission", "daily_pool_inflow"} <= set(frame.columns):
         figures[EMISSION_CHART] = plots.emission_vs_inflow(frame, labels)
+    if sweep and DIFFERENCE_COLUMN in frame.columns:
+        figures[DIFFERENCE_CHART] = plots.difference_lines(frame, DIFFERENCE_COLUMN, labels)
     return figures
 
 
@@ -671,19 +677,23 @@ def chart_data(results: Results, figures: Mapping[str, Any]) -> dict[str, Any]:
     days = int(results.frame["timestep"].max())
     saved = results.frame["timestep"].nunique()
     charts = [
-        {"id": chart, "wide": chart == EMISSION_CHART, "div": chart_div(chart, figure)}
+        {
+            "id": chart,
+            "wide": chart in (EMISSION_CHART, DIFFERENCE_CHART),
+            "div": chart_div(chart, figure),
+        }
         for chart, figure in figures.items()
     ]
     return {
         "timeseries": True,
         "charts": charts,
         "subsets": results.frame["subset"].nunique(),
-        "max_lines": plots.MAX_LINES,
+        "max_lines": draw.MAX_LINES,
         "days": f"{days:,}",
         "all_days": f"{days + 1:,}",
         "saved": f"{saved:,}",
         "thinned": not plots.is_daily(results.frame),
-        "weekly": plots.sample_step(saved) > 1,
+        "weekly": draw.sample_step(saved) > 1,
     }
 
 
@@ -710,7 +720,7 @@ def paired_differences(results: Results) -> dict[str, Any] | None:
         rows.append(
             {
                 "kpi": row.kpi,
-                "unit": plots.difference_unit(unit),
+                "unit": draw.difference_unit(unit),
                 "subset": subset,
                 "reference": reference,
                 "label": labels.get(subset, f"subset {subset}"),
