@@ -20,6 +20,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from experiments.analysis import kpis
+from experiments.reporting import numbers
 from model.constants import TGE_DATE
 
 TEMPLATE = "sesh"
@@ -981,19 +982,5 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_value(value, unit: str = "", count: bool = False) -> str:
-    """A number for people: percent for shares and rates, whole days and nodes, 4 digits else."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    value = float(value)
-    if count or unit in ("day", "nodes"):
-        return f"{value:,.0f}"
-    if unit in PERCENT_UNITS:
-        return f"{value * 100:,.1f}%"
-    size = abs(value)
-    if size >= 1000:
-        return f"{value:,.0f}"
-    if size >= 1:
-        return f"{value:,.2f}"
-    if size >= 1e-3 or size == 0:
-        return f"{value:.4g}"
-    return f"{value:.3g}"
+    """The project's number format (experiments/reporting/numbers.py)."""
+    return numbers.format_value(value, unit, count)
