@@ -1,7 +1,7 @@
 """A generated report.html in headless Chromium: no JavaScript errors, every chart drawn and
 fitting its card at the first render (no resize first), no network requests, no element wider
-than its card and no horizontal scroll at 1200, 1400 and 2000 px, and screenshots in artifacts/
-for a person to look at.
+than its card and no horizontal scroll at 1200, 1400 and 2000 px, a published site's page drawing
+its charts with the site's one plotly.js, and screenshots in artifacts/ for a person to look at.
 
 Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them). Without them the test
 fails when CI is set and is skipped otherwise.
@@ -129,6 +129,38 @@ def test_nothing_is_wider_than_its_card_or_the_window(browser, reports, name, wi
     assert fit["count"] == 0, fit["wide"]
     assert fit["page"] <= fit["window"], fit  # no horizontal scroll
     browser.set_window_size(*WINDOW)
+
+
+@pytest.fixture(scope="module")
+def site(reports, tmp_path_factory) -> Path:
+    """The two reports published as a site: plotly.js once, linked from each page."""
+    site = tmp_path_factory.mktemp("site") / "site"
+    results = reports["baseline"].parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments", "publish", str(results), str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return site
+
+
+def test_published_page_draws_its_charts_with_the_sites_plotly(browser, site):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = site / "fee_split" / "index.html"
+    assert "plotly.js bundled" not in page.read_text()  # it links ../plotly.min.js
+    browser.set_window_size(*WINDOW)
+    browser.get_log("browser")
+    browser.get_log("performance")
+    browser.get(page.as_uri())
+    WebDriverWait(browser, RENDER_SECONDS).until(_drawn)
+    charts = browser.execute_script(CHARTS_SCRIPT)
+    assert len(charts) == len(report.CHART_COLUMNS) + 2  # and the paired differences
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    assert _external_requests(browser) == []
 
 
 @pytest.mark.parametrize("name", ["baseline", "fee_split"])

@@ -644,16 +644,46 @@ def test_publish_builds_an_index_linking_every_report(results_root, tmp_path, ca
         assert not parsed.scheme and not parsed.netloc and not link.startswith("/")
         assert (site / unquote(parsed.path)).is_file()
     assert {unquote(link).split("/")[0] for link in links} == {"baseline", "fee split"}
-    for name in ("baseline", "fee split"):
-        published = (site / name / "index.html").read_bytes()
-        assert published == (results_root / name / report.REPORT_FILE).read_bytes()
     assert sorted(p.name for p in site.iterdir()) == [
         publish.SITE_MANIFEST,
+        publish.ASSUMPTIONS_FILE,
         "baseline",
         "fee split",
         "index.html",
+        publish.PLOTLY_FILE,
     ]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _main_part(text: str) -> str:
+    return text[text.index("<main>") : text.index("</main>")]
+
+
+def test_publish_ships_plotly_once_and_links_it_from_every_report(results_root, tmp_path):
+    site = tmp_path / "site"
+    assert _main("publish", str(results_root), str(site)) == 0
+    bundle = (site / publish.PLOTLY_FILE).read_text()
+    assert bundle == report.plotly_js() and len(bundle) > 1_000_000
+    assert (site / publish.ASSUMPTIONS_FILE).read_bytes() == (ROOT / "ASSUMPTIONS.md").read_bytes()
+    manifest = json.loads((site / publish.SITE_MANIFEST).read_text())
+    assert {publish.PLOTLY_FILE, publish.ASSUMPTIONS_FILE} <= set(manifest["files"])
+    for name in ("baseline", "fee split"):
+        page = (site / name / "index.html").read_text()
+        lone = (results_root / name / report.REPORT_FILE).read_text()
+        # the lone report carries plotly.js; the site's page links the one copy, and is small
+        assert lone.count("/* plotly.js bundled by plotly.py") == 1 and len(lone) > len(bundle)
+        assert "plotly.js bundled" not in page and bundle[:2000] not in page
+        scripts = [a["src"] for tag, a in Page(page).tags if tag == "script" and "src" in a]
+        assert scripts == [f"../{publish.PLOTLY_FILE}"]
+        assert (site / name / scripts[0]).resolve() == (site / publish.PLOTLY_FILE).resolve()
+        assert len(page.encode()) < 1_500_000, len(page.encode())
+        # otherwise the same page: every section, number and chart, with the site's links
+        assert page.count('href="../ASSUMPTIONS.md"') == lone.count(
+            f'href="{report.ASSUMPTIONS_HREF}"'
+        )
+        assert _main_part(page) == _main_part(lone).replace(
+            f'href="{report.ASSUMPTIONS_HREF}"', 'href="../ASSUMPTIONS.md"'
+        )
 
 
 def test_publish_index_shows_the_key_kpis(results_root, tmp_path):
@@ -698,8 +728,10 @@ def test_publish_replaces_a_previous_site(results_root, tmp_path):
     assert _main("publish", str(results_root), str(site)) == 0
     assert sorted(p.name for p in site.iterdir()) == [
         publish.SITE_MANIFEST,
+        publish.ASSUMPTIONS_FILE,
         "baseline",
         "index.html",
+        publish.PLOTLY_FILE,
     ]
 
 

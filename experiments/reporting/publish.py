@@ -1,11 +1,12 @@
 """`python -m experiments publish RESULTS_DIR SITE_DIR`: the reports as a static site.
 
 Each results directory under RESULTS_DIR (a folder holding manifest.json; hidden temp folders are
-skipped) becomes SITE_DIR/<name>/index.html, a copy of its report.html (built from the saved files
-when the run predates reports). SITE_DIR/index.html links every report with its key KPIs. Links
-are relative and the reports are self-contained, so the folder can be served as plain files from
-any path or opened from disk. The index's markup is templates/index.html.j2 (with index.css.j2),
-rendered with the report's environment.
+skipped) becomes SITE_DIR/<name>/index.html, its report built from the saved files: the same page
+as its report.html except that it links the site's one copy of plotly.js (SITE_DIR/plotly.min.js,
+~4.6 MB, which a lone report.html inlines) and the copy of ASSUMPTIONS.md at the site's root.
+SITE_DIR/index.html links every report with its key KPIs. Links are relative, so the folder can be
+served as plain files from any path or opened from disk. The index's markup is
+templates/index.html.j2 (with index.css.j2), rendered with the report's environment.
 
 SITE_DIR/.sesh-site.json (`SITE_MANIFEST`) marks the folder as a site this project published and
 lists every file it wrote. Publishing again replaces only those files (atomically, see
@@ -26,9 +27,12 @@ from urllib.parse import quote
 
 from experiments.analysis import kpis
 from experiments.files import OutputFolder, json_text, manifest_document
-from experiments.reporting import plots, report
+from experiments.reporting import numbers, plots, report
 
 INDEX_FILE = "index.html"
+PLOTLY_FILE = "plotly.min.js"  # the site's one copy of plotly.js, linked by every report page
+ASSUMPTIONS_FILE = "ASSUMPTIONS.md"  # copied from the project, linked by every report page
+ASSUMPTIONS_SOURCE = Path(__file__).resolve().parents[2] / ASSUMPTIONS_FILE
 SITE_MANIFEST = ".sesh-site.json"  # marks a site this project published; lists its files
 # (KPI, statistic, column title): the headline numbers of each report on the index page.
 KEY_KPIS = (
@@ -66,7 +70,7 @@ def find_results(results_dir: Path) -> list[Path]:
 def site_folder(site_dir: Path, results: list[Path], force: bool = False) -> OutputFolder:
     """SITE_DIR as a guarded output folder: what the site would write is the index, its manifest
     and one folder per results directory."""
-    own = (INDEX_FILE, *(_site_name(r) for r in results))
+    own = (INDEX_FILE, PLOTLY_FILE, ASSUMPTIONS_FILE, *(_site_name(r) for r in results))
     return OutputFolder(site_dir, own=own, force=force, what="SITE_DIR", manifest=SITE_MANIFEST)
 
 
@@ -97,10 +101,12 @@ def build_site(results: list[Path], site: Path, warn=None) -> list[Path]:
             if (results_dir / "timeseries.parquet").is_file():
                 report.check_timeseries(results_dir / "timeseries.parquet", report.NEEDED_COLUMNS)
             target.mkdir()
-            if (results_dir / report.REPORT_FILE).is_file():
-                shutil.copyfile(results_dir / report.REPORT_FILE, target / INDEX_FILE)
-            else:
-                report.write_report(results_dir, destination=target).rename(target / INDEX_FILE)
+            report.write_report(
+                results_dir,
+                destination=target,
+                plotly_src=f"../{PLOTLY_FILE}",
+                assumptions_href=f"../{ASSUMPTIONS_FILE}",
+            ).rename(target / INDEX_FILE)
         except report.ReportError as error:
             shutil.rmtree(target, ignore_errors=True)
             warn(f"skipping {results_dir}: {error}")
@@ -110,7 +116,12 @@ def build_site(results: list[Path], site: Path, warn=None) -> list[Path]:
     if not entries:
         raise PublishError("nothing to publish: every results folder was unreadable")
     (site / INDEX_FILE).write_text(index_page(entries), encoding="utf-8")
-    files = [INDEX_FILE, *(f"{name}/{INDEX_FILE}" for name, _ in entries), SITE_MANIFEST]
+    (site / PLOTLY_FILE).write_text(report.plotly_js(), encoding="utf-8")
+    shipped = [PLOTLY_FILE]
+    if ASSUMPTIONS_SOURCE.is_file():  # a checkout of the project; an installed copy has none
+        shutil.copyfile(ASSUMPTIONS_SOURCE, site / ASSUMPTIONS_FILE)
+        shipped.append(ASSUMPTIONS_FILE)
+    files = [INDEX_FILE, *shipped, *(f"{name}/{INDEX_FILE}" for name, _ in entries), SITE_MANIFEST]
     document = manifest_document(files, what="a site published by `python -m experiments publish`")
     (site / SITE_MANIFEST).write_text(json_text(document), encoding="utf-8")
     return published
@@ -130,8 +141,7 @@ def index_page(entries: list[tuple[str, report.Results]]) -> str:
 
 
 def _unit(kpi: str) -> str:
-    unit = kpis.REGISTRY[kpi].unit
-    return report.display_unit(unit)
+    return numbers.display_unit(kpis.REGISTRY[kpi].unit)
 
 
 def _report(name: str, results: report.Results) -> dict[str, Any]:
@@ -146,7 +156,10 @@ def _report(name: str, results: report.Results) -> dict[str, Any]:
             {
                 "label": labels.get(subset, "") if subset is not None else "no kpis.json",
                 "cells": [
-                    (kpi, plots.format_value(stats.get(kpi, {}).get(stat), kpis.REGISTRY[kpi].unit))
+                    (
+                        kpi,
+                        numbers.format_value(stats.get(kpi, {}).get(stat), kpis.REGISTRY[kpi].unit),
+                    )
                     for kpi, stat, _ in KEY_KPIS
                 ],
             }
