@@ -422,6 +422,16 @@ def test_sensitivity_csv_is_shown_ranked(baseline, tmp_path):
     section = text[text.index('<section id="sensitivity">') :]
     order = [section.index(p) for p in ("fee_pool_share", "pool_payout_rate", "ref_volatility")]
     assert order == sorted(order)  # registry order of KPIs, then rank
+    # the screening's answer opens the page, each mu* with its 95% half-width
+    findings_text = " ".join(" ".join(t.split()) for _, t in Items(text, "findings").items)
+    assert (
+        "Staking Reward Pool at 5 years moves most with fee_pool_share (mu* 12.0M SESH \u00b1 "
+        "2.00M), then pool_payout_rate (mu* 5.00M SESH \u00b1 1.00M)."
+    ) in findings_text
+    assert (
+        "price_usd_end" not in findings_text or "SESH price at the end moves most" in findings_text
+    )
+    assert "median of" not in findings_text  # sample points are not scenarios to summarise
     (results / "sensitivity.csv").write_text("kpi,parameter\nx,y\n")
     with pytest.raises(report.ReportError, match="missing column 'mu_star'"):
         report.write_report(results)

@@ -33,6 +33,7 @@ TITLES = {
     "price_usd_end": "SESH price at the end",
     "nodes_end": "registered nodes at the end",
     "node_net_usd_per_day_last_year": "a node's net income in the last year",
+    "node_apr_sesh_last_year": "a node's SESH reward over its stake in the last year",
 }
 # The ASSUMPTIONS.md rows (their # column) each KPI's value hangs on most.
 ASSUMPTION_IDS = {
@@ -42,6 +43,7 @@ ASSUMPTION_IDS = {
     "price_usd_end": ("M3", "M6", "V2", "S4"),
     "nodes_end": ("S1", "S2", "S3"),
     "node_net_usd_per_day_last_year": ("S2", "M3"),
+    "node_apr_sesh_last_year": ("E1", "E2", "S2"),
     UNMET_SHARE: ("M5",),
 }
 # A finding per subset for at most this many subsets (a larger sweep: see the tables).
@@ -331,3 +333,42 @@ def _limit_findings(summary, labels, runs) -> list[Finding]:
             UNMET_SHARE,
         )
     ]
+
+
+def _change(value, unit: str, short: bool = False) -> str:
+    return numbers.quantity(value, unit, difference=True, short=short).lstrip("+")
+
+
+def sensitivity_findings(
+    table: pd.DataFrame, units: Mapping[str, str], top: int = 3
+) -> list[Group]:
+    """A Morris run's answer: per KPI (registry order, as `table` is sorted), the parameters that
+    move it most, each with mu* and the 95% half-width of mu* (its uncertainty over the
+    trajectories)."""
+    items = []
+    for kpi, group in table.groupby("kpi", sort=False):
+        unit = units.get(kpi, "")
+        ranked = group.sort_values("rank", kind="stable").head(top)
+        # mu* is a size of change: in percentage points for shares and rates, never signed
+        parts = [
+            f"{row.parameter} (mu* {_change(row.mu_star, unit)} "
+            f"\u00b1 {_change(row.mu_star_conf, unit, short=True)})"
+            for row in ranked.itertuples(index=False)
+        ]
+        if not parts:
+            continue
+        title = TITLES.get(kpi, kpi)
+        items.append(
+            Finding(
+                f"{_capital(title)} moves most with {parts[0]}"
+                + (f", then {', '.join(parts[1:])}" if len(parts) > 1 else "")
+                + ".",
+                assumption_ids(kpi),
+                {"parameters": [row.parameter for row in ranked.itertuples(index=False)]},
+                None,
+                kpi,
+            )
+        )
+    if not items:
+        return []
+    return [Group("What moves each KPI most (Morris screening)", items)]

@@ -467,24 +467,30 @@ def what_it_says(results: Results) -> dict[str, Any]:
     """The opening sentences (experiments.reporting.findings) and what they rest on."""
     manifest = results.manifest
     if not results.kpis:
-        return {"findings": [], "changed": [], "pairing": None, "sensitivity": []}
+        return {"findings": [], "changed": [], "pairing": None, "screening": False}
     summary, labels = plots.summary_from_document(results.kpis)
     registry = results.kpis.get("kpis", {})
     units = {name: _unit(name, registry) for stats in summary.values() for name in stats}
     runs = manifest.get("runs")
-    items = findings.findings(
-        summary, labels, units, runs if isinstance(runs, int) else None, results.comparison
-    )
+    if results.sensitivity is not None:
+        # a screening's subsets are sample points, not scenarios: its answer is the ranking
+        table = _sensitivity_sorted(results.sensitivity)
+        units.update({name: _registry_unit(name) for name in table["kpi"].unique()})
+        items = findings.sensitivity_findings(table, units)
+    else:
+        items = findings.findings(
+            summary, labels, units, runs if isinstance(runs, int) else None, results.comparison
+        )
     common = manifest.get("common_draws")
     return {
         "findings": items,
+        "screening": results.sensitivity is not None,
         "changed": _changed_once(
             assumptions(results)["changed"], len(manifest.get("subsets") or [])
         ),
         "pairing": None
         if results.comparison is None
         else {True: "common", False: "independent"}.get(common, "unknown"),
-        "sensitivity": _sensitivity_leaders(results),
     }
 
 
@@ -504,19 +510,6 @@ def _changed_once(changed: list[dict[str, Any]], subsets: int) -> list[dict[str,
             item = {**item, "who": "every subset" if everyone else ", ".join(item["who"])}
         out.append(item)
     return out
-
-
-def _sensitivity_leaders(results: Results) -> list[dict[str, str]]:
-    """Per KPI (the first three in registry order), the parameter ranked first, with its mu*
-    and the 95% half-width of mu*."""
-    if results.sensitivity is None:
-        return []
-    leaders = []
-    for group in sensitivity_rows(results)[:3]:
-        if group["rows"]:
-            top = group["rows"][0]
-            leaders.append({"kpi": group["kpi"], **top})
-    return leaders
 
 
 def data_range(results: Results) -> dict[str, Any] | None:
@@ -844,13 +837,17 @@ def _exact(value: Any) -> str:
 # --- sensitivity ---------------------------------------------------------------------------------
 
 
-def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
-    """One group per KPI (registry order), its parameters by rank, values formatted."""
-    table = results.sensitivity
+def _sensitivity_sorted(table: pd.DataFrame) -> pd.DataFrame:
+    """KPIs in registry order, then by name; parameters by rank."""
     order = {name: i for i, name in enumerate(kpis.REGISTRY)}
-    table = table.assign(_order=table["kpi"].map(order).fillna(len(order))).sort_values(
+    return table.assign(_order=table["kpi"].map(order).fillna(len(order))).sort_values(
         ["_order", "kpi", "rank"], kind="stable"
     )
+
+
+def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
+    """One group per KPI (registry order), its parameters by rank, values formatted."""
+    table = _sensitivity_sorted(results.sensitivity)
     groups = []
     for kpi_name, group in table.groupby("kpi", sort=False):
         unit = _registry_unit(kpi_name)
