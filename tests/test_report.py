@@ -705,7 +705,13 @@ def test_publish_index_shows_the_key_kpis(results_root, tmp_path):
         stats = document["subsets"][subset]["kpis"]
         for name, stat, _ in publish.KEY_KPIS:
             value = numbers.format_value(stats[name][stat], kpis.REGISTRY[name].unit)
-            assert f'<td class="num" data-kpi="{name}">{value}</td>' in text
+            assert f'<td class="num" data-kpi="{name}">{value}<' in text
+    # each median with its P5-P95 under it
+    price = document["subsets"]["1"]["kpis"]["price_usd_end"]
+    low, high = (numbers.format_value(price[p], "USD/SESH") for p in ("p5", "p95"))
+    median = numbers.format_value(price["p50"], "USD/SESH")
+    spread = f'<span class="spread">P5\u2013P95 {low} to {high}</span>'
+    assert f'data-kpi="price_usd_end">{median}{spread}</td>' in text
 
 
 def test_publish_index_names_the_overrides_in_force(results_root, tmp_path):

@@ -27,9 +27,10 @@ from urllib.parse import quote
 
 from experiments.analysis import kpis
 from experiments.files import OutputFolder, json_text, manifest_document
-from experiments.reporting import numbers, plots, report
+from experiments.reporting import findings, numbers, plots, report
 
 INDEX_FILE = "index.html"
+INDEX_MAX_SUBSETS = 12  # rows per report on the index; a larger sweep says how many more
 PLOTLY_FILE = "plotly.min.js"  # the site's one copy of plotly.js, linked by every report page
 ASSUMPTIONS_FILE = "ASSUMPTIONS.md"  # copied from the project, linked by every report page
 ASSUMPTIONS_SOURCE = Path(__file__).resolve().parents[2] / ASSUMPTIONS_FILE
@@ -144,26 +145,41 @@ def _unit(kpi: str) -> str:
     return numbers.display_unit(kpis.REGISTRY[kpi].unit)
 
 
+def _key_cell(kpi: str, stat: str, stats: dict[str, Any], runs: int | None) -> dict[str, Any]:
+    """A key KPI with its uncertainty under it: a median's P5-P95, a share's 95% interval."""
+    unit = kpis.REGISTRY[kpi].unit
+    value = stats.get(stat)
+    spread = None
+    if stat == "p50" and value is not None and stats.get("n") == 1:
+        spread = "1 run"  # no spread to show
+    elif stat == "p50" and value is not None:
+        low, high = (numbers.format_value(stats.get(p), unit) for p in ("p5", "p95"))
+        spread = f"P5\u2013P95 {low} to {high}"
+    elif stat == "value" and value is not None and runs:
+        low, high = (numbers.format_value(v, unit) for v in findings.wilson(float(value), runs))
+        spread = f"95%: {low} to {high}"
+    return {"kpi": kpi, "text": numbers.format_value(value, unit), "spread": spread}
+
+
 def _report(name: str, results: report.Results) -> dict[str, Any]:
     """One report's index entry: its link, facts and one row of formatted key KPIs per subset."""
     manifest = results.manifest
     summary, labels = plots.summary_from_document(results.kpis or {})
     data = manifest.get("data") or {}
+    runs = manifest.get("runs") if isinstance(manifest.get("runs"), int) else None
     rows = []
-    for subset in sorted(summary) or [None]:
+    subsets = sorted(summary) or [None]
+    for subset in subsets[:INDEX_MAX_SUBSETS]:
         stats = summary.get(subset, {})
         rows.append(
             {
                 "label": labels.get(subset, "") if subset is not None else "no kpis.json",
                 "cells": [
-                    (
-                        kpi,
-                        numbers.format_value(stats.get(kpi, {}).get(stat), kpis.REGISTRY[kpi].unit),
-                    )
-                    for kpi, stat, _ in KEY_KPIS
+                    _key_cell(kpi, stat, stats.get(kpi, {}), runs) for kpi, stat, _ in KEY_KPIS
                 ],
             }
         )
+    more = len(subsets) - len(rows)
     return {
         "name": name,
         "href": f"{quote(name)}/{INDEX_FILE}",
@@ -173,4 +189,5 @@ def _report(name: str, results: report.Results) -> dict[str, Any]:
         "period": f"{data.get('start', '?')} to {data.get('end', '?')}",
         "runs": manifest.get("runs", "?"),
         "rows": rows,
+        "more": more,
     }
