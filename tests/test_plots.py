@@ -101,15 +101,11 @@ def test_charts_use_the_theme_and_label_units():
 
 
 def test_format_value():
+    # the project's one number format (tests/test_numbers.py has its cases)
     assert plots.format_value(None, "SESH") == "–"
-    assert plots.format_value(float("nan"), "SESH") == "–"
-    assert plots.format_value(63_177_550.4, "SESH") == "63,177,550"
+    assert plots.format_value(63_177_550.4, "SESH") == "63.2M"
     assert plots.format_value(0.151, "1/year") == "15.1%"
-    assert plots.format_value(0.4, "share of runs") == "40.0%"
-    assert plots.format_value(428.9, "day") == "429"
-    assert plots.format_value(0.13318, "USD/SESH") == "0.1332"
-    assert plots.format_value(12.345, "USD/day") == "12.35"
-    assert plots.format_value(1.8e-06, "SESH") == "1.8e-06"
+    assert plots.format_value(1.8e-06, "SESH") == "0.00000180"
     assert plots.format_value(20, "", count=True) == "20"
 
 
@@ -200,16 +196,6 @@ def test_comparison_forest_one_row_per_kpi_with_its_interval_and_zero():
         assert axis.zeroline and axis.range[0] < 0 < axis.range[1]
     assert "reward_pool_5y" in fig.layout.title.subtitle.text  # named as having no value
     assert fig.layout.width is None  # sized by its card
-
-
-def test_format_difference():
-    assert plots.format_difference(168_248.1, "SESH") == "+168,248"
-    assert plots.format_difference(-11.03, "day") == "\u221211"
-    assert plots.format_difference(-0.0805, "share") == "\u22128.1"
-    assert plots.format_difference(0.0, "SESH") == "0"
-    assert plots.format_difference(float("nan"), "SESH") == "–"
-    assert figures.difference_unit("share") == "pp"
-    assert figures.difference_unit("1/year") == "pp/year"
 
 
 def test_paths_of_any_frame_and_their_percentiles_equal_the_groupby_quantile():

@@ -17,7 +17,7 @@ from markupsafe import escape
 
 from experiments import cli
 from experiments.analysis import kpis
-from experiments.reporting import plots, publish, report
+from experiments.reporting import findings, numbers, plots, publish, report
 from experiments.results import RESULT_FILES
 
 # Attributes that make a browser fetch something.
@@ -133,8 +133,200 @@ def test_formatted_kpi_text_matches_the_value(baseline):
     text, page = _page(baseline)
     document = json.loads((baseline / "kpis.json").read_text())
     value = document["subsets"]["0"]["kpis"]["reward_pool_1y"]["p50"]
-    cell = f'data-stat="p50" data-value="{json.dumps(value)}">{plots.format_value(value, "SESH")}<'
+    cell = (
+        f'data-stat="p50" data-value="{json.dumps(value)}">{numbers.format_value(value, "SESH")}<'
+    )
     assert cell in text
+    assert plots.format_value(value, "SESH") == numbers.format_value(value, "SESH")  # one format
+
+
+# --- what this run says ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def paired(tmp_path_factory) -> Path:
+    # past two years: the 2-year pool and the share at parity within 730 days have values
+    return _run(
+        tmp_path_factory.mktemp("report") / "fee_split",
+        "fee_split",
+        "--runs",
+        "8",
+        "--years",
+        "2.1",
+    )
+
+
+class Items(HTMLParser):
+    """The list items of one section: (attributes, text without markup), in page order."""
+
+    def __init__(self, text: str, section: str):
+        super().__init__()
+        self.items: list[tuple[dict[str, str], str]] = []
+        self._section = section
+        self._inside = self._in_item = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: v or "" for k, v in attrs}
+        if tag == "section":
+            self._inside = attrs.get("id") == self._section
+        elif tag == "li" and self._inside:
+            self.items.append((attrs, ""))
+            self._in_item = True
+
+    def handle_endtag(self, tag):
+        if tag == "li":
+            self._in_item = False
+
+    def handle_data(self, data):
+        if self._in_item:
+            attrs, text = self.items[-1]
+            self.items[-1] = (attrs, text + data)
+
+
+def _finding(text: str, kpi: str, subset: int) -> str:
+    matches = [
+        t
+        for a, t in Items(text, "findings").items
+        if a.get("data-kpi") == kpi and a.get("data-subset") == str(subset)
+    ]
+    assert len(matches) == 1, (kpi, subset, matches)
+    return " ".join(matches[0].split())
+
+
+def test_the_report_opens_with_what_the_run_says(baseline, paired):
+    for results in (baseline, paired):
+        text, page = _page(results)
+        sections = [a["id"] for tag, a in page.tags if tag == "section"]
+        assert sections[0] == "findings" and sections[1] == "run", sections
+        assert "<h2>What this run says</h2>" in text
+
+
+def test_headline_difference_names_its_interval_share_and_pairs_from_comparison_csv(paired):
+    text, _ = _page(paired)
+    table = report.load_results(paired, timeseries=False).comparison
+    for kpi in ("reward_pool_2y", "price_usd_end", "nodes_end"):
+        row = table[(table["kpi"] == kpi) & (table["subset"] == 1)].iloc[0]
+        unit = kpis.REGISTRY[kpi].unit
+        sentence = _finding(text, kpi, 1)
+        bounds = [
+            numbers.quantity(row[c], unit, difference=True, short=True)
+            for c in ("ci_low", "ci_high")
+        ]
+        quoted = (
+            f"{numbers.quantity(row['mean_difference'], unit, difference=True)} "
+            f"[{bounds[0]}, {bounds[1]}], larger in "
+            f"{numbers.format_value(row['share_positive'], 'share')} of {int(row['n'])} pairs"
+        )
+        assert quoted in sentence, (quoted, sentence)
+    # e.g. "Staking Reward Pool at 2 years: +1.23M SESH [+0.98M, +1.50M], larger in 100% of 8
+    # pairs.": the sign, the unit, both bounds and the share as they stand in comparison.csv
+    pool = _finding(text, "reward_pool_2y", 1)
+    assert re.search(r"^Staking Reward Pool at 2 years: [+\u2212]\S+ SESH \[\S+, \S+\]", pool)
+
+
+def test_no_number_in_the_findings_without_its_uncertainty(baseline, paired):
+    for results in (baseline, paired):
+        text, _ = _page(results)
+        items = Items(text, "findings").items
+        assert len(items) >= 5
+        for attrs, sentence in items:
+            if "data-kpi" not in attrs:
+                continue
+            sentence = " ".join(sentence.split())
+            assert re.search(r"\d", sentence), sentence
+            uncertain = ("P5\u2013P95" in sentence and " runs" in sentence) or (
+                "95% interval" in sentence and " runs" in sentence
+            )
+            paired_diff = re.search(
+                r"\[[^\]]+, [^\]]+\], (larger|later) in \S+ of \d+ pairs", sentence
+            )
+            nothing = sentence.startswith("No run of ")
+            assert uncertain or paired_diff or nothing, sentence
+
+
+def test_single_subset_finding_is_the_median_with_p5_p95_and_runs(baseline):
+    text, _ = _page(baseline)
+    stats = json.loads((baseline / "kpis.json").read_text())["subsets"]["0"]["kpis"]
+    price = stats["price_usd_end"]
+    sentence = _finding(text, "price_usd_end", 0)
+    low, high = (numbers.quantity(price[p], "USD/SESH", short=True) for p in ("p5", "p95"))
+    median = numbers.quantity(price["p50"], "USD/SESH")
+    assert f"{median} (median of {price['n']} runs; P5\u2013P95 {low} to {high})" in sentence
+
+
+def test_findings_link_assumptions_that_exist(paired):
+    text, page = _page(paired)
+    assumptions = (ROOT / "ASSUMPTIONS.md").read_text()
+    for ids in findings.ASSUMPTION_IDS.values():
+        for name in ids:
+            assert f"| {name} |" in assumptions, name  # a row of ASSUMPTIONS.md
+    section = text[text.index('<section id="findings">') : text.index('<section id="run">')]
+    assert f'<a href="{report.ASSUMPTIONS_HREF}">ASSUMPTIONS.md</a>' in section
+    assert f'<a href="{report.ASSUMPTIONS_HREF}">D1</a>' in section
+    # results/NAME/report.html in the project: the link reaches the file
+    assert (
+        ROOT / "results" / "NAME" / report.ASSUMPTIONS_HREF
+    ).resolve() == ROOT / "ASSUMPTIONS.md"
+    assert "<code>fee_pool_share</code> = 1 in fee_pool_share=1 (default 0.9)" in section
+
+
+def test_wilson_interval_of_a_share_of_runs():
+    assert findings.wilson(0.0, 100) == (0.0, pytest.approx(0.0370, abs=1e-4))
+    low, high = findings.wilson(0.5, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    assert findings.wilson(1.0, 10)[1] == 1.0
+
+
+def test_kpi_table_puts_the_median_first_and_the_mean_last(baseline):
+    text, page = _page(baseline)
+    assert (
+        '<th class="num">median</th><th class="num">P5</th><th class="num">P95</th>'
+        '<th class="num">mean</th><th class="num">runs</th>' in text
+    )
+    row = [
+        c["data-stat"]
+        for c in page.kpi_cells()
+        if c["data-kpi"] == "reward_pool_1y" and c["data-subset"] == "0"
+    ]
+    assert row == ["p50", "p5", "p95", "mean", "n"]
+
+
+class Cells(HTMLParser):
+    """The text of every table cell (th and td) of a page."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.cells: list[str] = []
+        self._depth = 0
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("td", "th"):
+            self.cells.append("")
+            self._depth += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._depth -= 1
+
+    def handle_data(self, data):
+        if self._depth:
+            self.cells[-1] += data
+
+
+@pytest.mark.parametrize("fixture", ["baseline", "paired"])
+def test_tables_never_show_scientific_notation(fixture, request):
+    text, _ = _page(request.getfixturevalue(fixture))
+    cells = Cells(text).cells
+    assert len(cells) > 100
+    exponent = re.compile(r"\d[eE][+-]?\d")
+    assert [c for c in cells if exponent.search(c)] == []
+    # the conservation residual (~1e-6 SESH) is written out in full
+    residual = [c for c in cells if c.strip().startswith("0.00000")]
+    assert residual, "the residual is shown as a plain decimal"
 
 
 def test_no_external_urls_and_plotly_bundled_once(baseline):
@@ -241,6 +433,16 @@ def test_sensitivity_csv_is_shown_ranked(baseline, tmp_path):
     section = text[text.index('<section id="sensitivity">') :]
     order = [section.index(p) for p in ("fee_pool_share", "pool_payout_rate", "ref_volatility")]
     assert order == sorted(order)  # registry order of KPIs, then rank
+    # the screening's answer opens the page, each mu* with its 95% half-width
+    findings_text = " ".join(" ".join(t.split()) for _, t in Items(text, "findings").items)
+    assert (
+        "Staking Reward Pool at 5 years moves most with fee_pool_share (mu* 12.0M SESH \u00b1 "
+        "2.00M), then pool_payout_rate (mu* 5.00M SESH \u00b1 1.00M)."
+    ) in findings_text
+    assert (
+        "price_usd_end" not in findings_text or "SESH price at the end moves most" in findings_text
+    )
+    assert "median of" not in findings_text  # sample points are not scenarios to summarise
     (results / "sensitivity.csv").write_text("kpi,parameter\nx,y\n")
     with pytest.raises(report.ReportError, match="missing column 'mu_star'"):
         report.write_report(results)
@@ -288,7 +490,7 @@ def test_comparison_table_values_equal_comparison_csv(sweep):
     row = next(r for r in rows if r["mean_difference"] and float(r["mean_difference"]) != 0)
     unit = kpis.REGISTRY[row["kpi"]].unit
     value = json.dumps(float(row["mean_difference"]))
-    shown = plots.format_difference(float(row["mean_difference"]), unit)
+    shown = numbers.format_difference(float(row["mean_difference"]), unit)
     assert f'data-stat="mean_difference" data-value="{value}">{shown}<' in text
     assert "fee_pool_share=1 vs fee_pool_share=0.9" in text
     assert "Paired on common random numbers" in text
@@ -463,16 +665,46 @@ def test_publish_builds_an_index_linking_every_report(results_root, tmp_path, ca
         assert not parsed.scheme and not parsed.netloc and not link.startswith("/")
         assert (site / unquote(parsed.path)).is_file()
     assert {unquote(link).split("/")[0] for link in links} == {"baseline", "fee split"}
-    for name in ("baseline", "fee split"):
-        published = (site / name / "index.html").read_bytes()
-        assert published == (results_root / name / report.REPORT_FILE).read_bytes()
     assert sorted(p.name for p in site.iterdir()) == [
         publish.SITE_MANIFEST,
+        publish.ASSUMPTIONS_FILE,
         "baseline",
         "fee split",
         "index.html",
+        publish.PLOTLY_FILE,
     ]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _main_part(text: str) -> str:
+    return text[text.index("<main>") : text.index("</main>")]
+
+
+def test_publish_ships_plotly_once_and_links_it_from_every_report(results_root, tmp_path):
+    site = tmp_path / "site"
+    assert _main("publish", str(results_root), str(site)) == 0
+    bundle = (site / publish.PLOTLY_FILE).read_text()
+    assert bundle == report.plotly_js() and len(bundle) > 1_000_000
+    assert (site / publish.ASSUMPTIONS_FILE).read_bytes() == (ROOT / "ASSUMPTIONS.md").read_bytes()
+    manifest = json.loads((site / publish.SITE_MANIFEST).read_text())
+    assert {publish.PLOTLY_FILE, publish.ASSUMPTIONS_FILE} <= set(manifest["files"])
+    for name in ("baseline", "fee split"):
+        page = (site / name / "index.html").read_text()
+        lone = (results_root / name / report.REPORT_FILE).read_text()
+        # the lone report carries plotly.js; the site's page links the one copy, and is small
+        assert lone.count("/* plotly.js bundled by plotly.py") == 1 and len(lone) > len(bundle)
+        assert "plotly.js bundled" not in page and bundle[:2000] not in page
+        scripts = [a["src"] for tag, a in Page(page).tags if tag == "script" and "src" in a]
+        assert scripts == [f"../{publish.PLOTLY_FILE}"]
+        assert (site / name / scripts[0]).resolve() == (site / publish.PLOTLY_FILE).resolve()
+        assert len(page.encode()) < 1_500_000, len(page.encode())
+        # otherwise the same page: every section, number and chart, with the site's links
+        assert page.count('href="../ASSUMPTIONS.md"') == lone.count(
+            f'href="{report.ASSUMPTIONS_HREF}"'
+        )
+        assert _main_part(page) == _main_part(lone).replace(
+            f'href="{report.ASSUMPTIONS_HREF}"', 'href="../ASSUMPTIONS.md"'
+        )
 
 
 def test_publish_index_shows_the_key_kpis(results_root, tmp_path):
@@ -483,8 +715,14 @@ def test_publish_index_shows_the_key_kpis(results_root, tmp_path):
     for subset in ("0", "1"):
         stats = document["subsets"][subset]["kpis"]
         for name, stat, _ in publish.KEY_KPIS:
-            value = plots.format_value(stats[name][stat], kpis.REGISTRY[name].unit)
-            assert f'<td class="num" data-kpi="{name}">{value}</td>' in text
+            value = numbers.format_value(stats[name][stat], kpis.REGISTRY[name].unit)
+            assert f'<td class="num" data-kpi="{name}">{value}<' in text
+    # each median with its P5-P95 under it
+    price = document["subsets"]["1"]["kpis"]["price_usd_end"]
+    low, high = (numbers.format_value(price[p], "USD/SESH") for p in ("p5", "p95"))
+    median = numbers.format_value(price["p50"], "USD/SESH")
+    spread = f'<span class="spread">P5\u2013P95 {low} to {high}</span>'
+    assert f'data-kpi="price_usd_end">{median}{spread}</td>' in text
 
 
 def test_publish_index_names_the_overrides_in_force(results_root, tmp_path):
@@ -517,8 +755,10 @@ def test_publish_replaces_a_previous_site(results_root, tmp_path):
     assert _main("publish", str(results_root), str(site)) == 0
     assert sorted(p.name for p in site.iterdir()) == [
         publish.SITE_MANIFEST,
+        publish.ASSUMPTIONS_FILE,
         "baseline",
         "index.html",
+        publish.PLOTLY_FILE,
     ]
 
 

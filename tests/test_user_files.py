@@ -120,8 +120,10 @@ def test_a_report_dropped_from_the_site_goes_but_a_users_file_beside_it_stays(
     assert _main("publish", results, site, "--force") == 0
     assert sorted(_manifest(site, publish.SITE_MANIFEST)["files"]) == [
         publish.SITE_MANIFEST,
+        publish.ASSUMPTIONS_FILE,
         "a/index.html",
         "index.html",
+        publish.PLOTLY_FILE,
     ]
     assert sorted(_tree(site / "b")) == ["draft.md"]  # the report went, the user's file stayed
 

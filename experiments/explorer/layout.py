@@ -22,7 +22,7 @@ from experiments.explorer.state import (
     error_id,
     value_text,
 )
-from experiments.reporting import figures, plots, report
+from experiments.reporting import numbers, plots, report
 from model.parameters import allowed
 
 # The main levers, shown first; every other parameter is in the "all parameters" panel.
@@ -310,7 +310,7 @@ def difference_rows(outcome: Outcome) -> list[dict[str, str]]:
         rows.append(
             {
                 "kpi": row.kpi,
-                "unit": figures.difference_unit(unit),
+                "unit": numbers.difference_unit(unit),
                 "mean_difference": plots.format_difference(row.mean_difference, unit),
                 "interval": f"{low} to {high}" if low != "–" else "–",
                 "share_positive": plots.format_value(row.share_positive, "share"),

@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from experiments.analysis import kpis
+from experiments.reporting import numbers
 from model.constants import TGE_DATE
 
 TEMPLATE = "sesh"
@@ -56,7 +57,7 @@ COLORWAY = (
     "#f28f3b",
 )
 MAIN, EMISSION, INFLOW = COLORWAY[0], COLORWAY[1], COLORWAY[0]
-PERCENT_UNITS = ("share", "share of runs", "1/year")
+PERCENT_UNITS = numbers.PERCENT_UNITS
 
 
 @dataclass(frozen=True)
@@ -797,18 +798,11 @@ def match_y(row: Sequence[dict]) -> None:
 
 # --- KPI charts ----------------------------------------------------------------------------------
 
-# Differences of shares and rates are in percentage points.
-DIFFERENCE_UNITS = {"share": "pp", "share of runs": "pp", "1/year": "pp/year"}
 DIFFERENCE_AXIS = {
     "pp": "percentage points",
     "pp/year": "percentage points per year",
     "day": "days",
 }
-
-
-def difference_unit(unit: str) -> str:
-    """The unit of a difference of a KPI in `unit` (percentage points for shares and rates)."""
-    return DIFFERENCE_UNITS.get(unit, unit)
 
 
 def forest(table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, str]) -> dict:
@@ -841,7 +835,7 @@ def forest(table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, s
     top = 0.0
     for panel, name in enumerate(names, start=1):
         unit = units.get(name, "")
-        shown_unit = difference_unit(unit)
+        shown_unit = numbers.difference_unit(unit)
         scale = 100.0 if shown_unit in ("pp", "pp/year") else 1.0
         rows = table[table["kpi"] == name]
         suffix = "" if panel == 1 else str(panel)

@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from experiments.analysis import kpis
-from experiments.reporting import figures
+from experiments.reporting import figures, numbers
 
 # --- charts from a frame -------------------------------------------------------------------------
 
@@ -102,7 +101,7 @@ def comparison_forest(
     """figures.forest of compare.py's table, each point's hover as the report's table reads."""
     hover = [
         f"{format_difference(row.mean_difference, units.get(row.kpi, ''))} "
-        f"{figures.difference_unit(units.get(row.kpi, ''))} "
+        f"{numbers.difference_unit(units.get(row.kpi, ''))} "
         f"(95%: {format_difference(row.ci_low, units.get(row.kpi, ''))} to "
         f"{format_difference(row.ci_high, units.get(row.kpi, ''))}), "
         f"n = {format_value(row.n, count=True)}"
@@ -251,30 +250,10 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_value(value, unit: str = "", count: bool = False) -> str:
-    """A number for people: percent for shares and rates, whole days and nodes, 4 digits else."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    value = float(value)
-    if count or unit in ("day", "nodes"):
-        return f"{value:,.0f}"
-    if unit in figures.PERCENT_UNITS:
-        return f"{value * 100:,.1f}%"
-    size = abs(value)
-    if size >= 1000:
-        return f"{value:,.0f}"
-    if size >= 1:
-        return f"{value:,.2f}"
-    if size >= 1e-3 or size == 0:
-        return f"{value:.4g}"
-    return f"{value:.3g}"
+    """The project's number format (experiments/reporting/numbers.py)."""
+    return numbers.format_value(value, unit, count)
 
 
 def format_difference(value, unit: str = "") -> str:
-    """A signed difference: percentage points for shares and rates, else as format_value."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    value = float(value)
-    text = f"{value * 100:,.1f}" if unit in figures.PERCENT_UNITS else format_value(value, unit)
-    if value > 0:
-        return f"+{text}"
-    return text.replace("-", "\u2212", 1)
+    """A signed difference in the project's number format (experiments/reporting/numbers.py)."""
+    return numbers.format_difference(value, unit)

@@ -1,11 +1,12 @@
 """`python -m experiments publish RESULTS_DIR SITE_DIR`: the reports as a static site.
 
 Each results directory under RESULTS_DIR (a folder holding manifest.json; hidden temp folders are
-skipped) becomes SITE_DIR/<name>/index.html, a copy of its report.html (built from the saved files
-when the run predates reports). SITE_DIR/index.html links every report with its key KPIs. Links
-are relative and the reports are self-contained, so the folder can be served as plain files from
-any path or opened from disk. The index's markup is templates/index.html.j2 (with index.css.j2),
-rendered with the report's environment.
+skipped) becomes SITE_DIR/<name>/index.html, its report built from the saved files: the same page
+as its report.html except that it links the site's one copy of plotly.js (SITE_DIR/plotly.min.js,
+~4.6 MB, which a lone report.html inlines) and the copy of ASSUMPTIONS.md at the site's root.
+SITE_DIR/index.html links every report with its key KPIs. Links are relative, so the folder can be
+served as plain files from any path or opened from disk. The index's markup is
+templates/index.html.j2 (with index.css.j2), rendered with the report's environment.
 
 SITE_DIR/.sesh-site.json (`SITE_MANIFEST`) marks the folder as a site this project published and
 lists every file it wrote. Publishing again replaces only those files (atomically, see
@@ -26,9 +27,13 @@ from urllib.parse import quote
 
 from experiments.analysis import kpis
 from experiments.files import OutputFolder, json_text, manifest_document
-from experiments.reporting import plots, report
+from experiments.reporting import findings, numbers, plots, report
 
 INDEX_FILE = "index.html"
+INDEX_MAX_SUBSETS = 12  # rows per report on the index; a larger sweep says how many more
+PLOTLY_FILE = "plotly.min.js"  # the site's one copy of plotly.js, linked by every report page
+ASSUMPTIONS_FILE = "ASSUMPTIONS.md"  # copied from the project, linked by every report page
+ASSUMPTIONS_SOURCE = Path(__file__).resolve().parents[2] / ASSUMPTIONS_FILE
 SITE_MANIFEST = ".sesh-site.json"  # marks a site this project published; lists its files
 # (KPI, statistic, column title): the headline numbers of each report on the index page.
 KEY_KPIS = (
@@ -66,7 +71,7 @@ def find_results(results_dir: Path) -> list[Path]:
 def site_folder(site_dir: Path, results: list[Path], force: bool = False) -> OutputFolder:
     """SITE_DIR as a guarded output folder: what the site would write is the index, its manifest
     and one folder per results directory."""
-    own = (INDEX_FILE, *(_site_name(r) for r in results))
+    own = (INDEX_FILE, PLOTLY_FILE, ASSUMPTIONS_FILE, *(_site_name(r) for r in results))
     return OutputFolder(site_dir, own=own, force=force, what="SITE_DIR", manifest=SITE_MANIFEST)
 
 
@@ -97,10 +102,12 @@ def build_site(results: list[Path], site: Path, warn=None) -> list[Path]:
             if (results_dir / "timeseries.parquet").is_file():
                 report.check_timeseries(results_dir / "timeseries.parquet", report.NEEDED_COLUMNS)
             target.mkdir()
-            if (results_dir / report.REPORT_FILE).is_file():
-                shutil.copyfile(results_dir / report.REPORT_FILE, target / INDEX_FILE)
-            else:
-                report.write_report(results_dir, destination=target).rename(target / INDEX_FILE)
+            report.write_report(
+                results_dir,
+                destination=target,
+                plotly_src=f"../{PLOTLY_FILE}",
+                assumptions_href=f"../{ASSUMPTIONS_FILE}",
+            ).rename(target / INDEX_FILE)
         except report.ReportError as error:
             shutil.rmtree(target, ignore_errors=True)
             warn(f"skipping {results_dir}: {error}")
@@ -110,7 +117,12 @@ def build_site(results: list[Path], site: Path, warn=None) -> list[Path]:
     if not entries:
         raise PublishError("nothing to publish: every results folder was unreadable")
     (site / INDEX_FILE).write_text(index_page(entries), encoding="utf-8")
-    files = [INDEX_FILE, *(f"{name}/{INDEX_FILE}" for name, _ in entries), SITE_MANIFEST]
+    (site / PLOTLY_FILE).write_text(report.plotly_js(), encoding="utf-8")
+    shipped = [PLOTLY_FILE]
+    if ASSUMPTIONS_SOURCE.is_file():  # a checkout of the project; an installed copy has none
+        shutil.copyfile(ASSUMPTIONS_SOURCE, site / ASSUMPTIONS_FILE)
+        shipped.append(ASSUMPTIONS_FILE)
+    files = [INDEX_FILE, *shipped, *(f"{name}/{INDEX_FILE}" for name, _ in entries), SITE_MANIFEST]
     document = manifest_document(files, what="a site published by `python -m experiments publish`")
     (site / SITE_MANIFEST).write_text(json_text(document), encoding="utf-8")
     return published
@@ -130,8 +142,23 @@ def index_page(entries: list[tuple[str, report.Results]]) -> str:
 
 
 def _unit(kpi: str) -> str:
+    return numbers.display_unit(kpis.REGISTRY[kpi].unit)
+
+
+def _key_cell(kpi: str, stat: str, stats: dict[str, Any], runs: int | None) -> dict[str, Any]:
+    """A key KPI with its uncertainty under it: a median's P5-P95, a share's 95% interval."""
     unit = kpis.REGISTRY[kpi].unit
-    return report.display_unit(unit)
+    value = stats.get(stat)
+    spread = None
+    if stat == "p50" and value is not None and stats.get("n") == 1:
+        spread = "1 run"  # no spread to show
+    elif stat == "p50" and value is not None:
+        low, high = (numbers.format_value(stats.get(p), unit) for p in ("p5", "p95"))
+        spread = f"P5\u2013P95 {low} to {high}"
+    elif stat == "value" and value is not None and runs:
+        low, high = (numbers.format_value(v, unit) for v in findings.wilson(float(value), runs))
+        spread = f"95%: {low} to {high}"
+    return {"kpi": kpi, "text": numbers.format_value(value, unit), "spread": spread}
 
 
 def _report(name: str, results: report.Results) -> dict[str, Any]:
@@ -139,18 +166,20 @@ def _report(name: str, results: report.Results) -> dict[str, Any]:
     manifest = results.manifest
     summary, labels = plots.summary_from_document(results.kpis or {})
     data = manifest.get("data") or {}
+    runs = manifest.get("runs") if isinstance(manifest.get("runs"), int) else None
     rows = []
-    for subset in sorted(summary) or [None]:
+    subsets = sorted(summary) or [None]
+    for subset in subsets[:INDEX_MAX_SUBSETS]:
         stats = summary.get(subset, {})
         rows.append(
             {
                 "label": labels.get(subset, "") if subset is not None else "no kpis.json",
                 "cells": [
-                    (kpi, plots.format_value(stats.get(kpi, {}).get(stat), kpis.REGISTRY[kpi].unit))
-                    for kpi, stat, _ in KEY_KPIS
+                    _key_cell(kpi, stat, stats.get(kpi, {}), runs) for kpi, stat, _ in KEY_KPIS
                 ],
             }
         )
+    more = len(subsets) - len(rows)
     return {
         "name": name,
         "href": f"{quote(name)}/{INDEX_FILE}",
@@ -160,4 +189,5 @@ def _report(name: str, results: report.Results) -> dict[str, Any]:
         "period": f"{data.get('start', '?')} to {data.get('end', '?')}",
         "runs": manifest.get("runs", "?"),
         "rows": rows,
+        "more": more,
     }

@@ -4,7 +4,11 @@ The page is rebuilt from timeseries.parquet, kpis.json, manifest.json (and sensi
 sensitivity run left one, comparison.csv when a run of several subsets did), so `python -m experiments report DIR` gives the same page as `run` did.
 It must open offline and be safe to host as a plain file: plotly.js is inlined once in the head, the
 charts are plotly divs that call it, the styles are inline and use system fonts, and no element
-points at anything outside the file. KPI cells carry the exact kpis.json number in `data-value`
+points at anything outside the file but the link to ASSUMPTIONS.md (`ASSUMPTIONS_HREF`, where it
+is from results/NAME/ in the project). A page of a published site (`render(plotly_src=...)`, see
+publish.py) links the site's one plotly.js and its copy of ASSUMPTIONS.md instead.
+The page opens with "What this run says" (experiments.reporting.findings: every figure with its
+uncertainty); numbers are formatted by experiments.reporting.numbers, one format everywhere. KPI cells carry the exact kpis.json number in `data-value`
 beside the formatted text, so a reader (or a test) can check one against the other.
 
 Reading the folder back (`load_results`) checks every file against what this project writes
@@ -56,7 +60,7 @@ from experiments import schemas
 from experiments.analysis import kpis
 from experiments.files import BEING_REPLACED, write_text_atomically
 from experiments.reporting import figures as draw
-from experiments.reporting import plots
+from experiments.reporting import findings, numbers, plots
 from experiments.reporting.columns import CHART_COLUMNS, NEEDED_COLUMNS
 from model import Parameters
 
@@ -68,6 +72,12 @@ DIFFERENCE_CHART = "difference_reward_pool"
 # Subsets shown as their own columns in the assumptions table; beyond this, a range.
 MAX_SUBSET_COLUMNS = 8
 COMPARISON_CHART = "comparison"
+# The KPI table's statistics, in column order: the median first (results are heavy-tailed), then
+# P5 and P95, the mean last, and how many runs have a value.
+RUN_STATS = ("p50", "p5", "p95", "mean", "n")
+# Where ASSUMPTIONS.md is from a lone report (results/NAME/report.html in the project) and from a
+# published page (SITE/NAME/index.html: publish puts a copy at the site's root).
+ASSUMPTIONS_HREF = "../../ASSUMPTIONS.md"
 # comparison rows shown open; a longer table (a big sweep) is folded in a <details>
 MAX_OPEN_COMPARISON_ROWS = 60
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
@@ -333,11 +343,14 @@ def write_report(
     destination: Path | str | None = None,
     frame: pd.DataFrame | None = None,
     note: Callable[[str], None] | None = None,
+    plotly_src: str | None = None,
+    assumptions_href: str = ASSUMPTIONS_HREF,
 ) -> Path:
     """Build report.html from the files in `results_dir`; return its path.
 
-    `destination` (a directory, default `results_dir`) lets `publish` build a missing report
-    without touching the results; `frame` spares re-reading a timeseries the caller holds.
+    `destination` (a directory, default `results_dir`) lets `publish` build a site's page
+    without touching the results; `frame` spares re-reading a timeseries the caller holds;
+    `plotly_src` and `assumptions_href` are for a site's page (see `render`).
     What the page leaves out for want of a file is passed to `note` (default: one line each on
     stderr, "note: ..."); ReportError, and nothing written, when the page cannot be built.
     """
@@ -347,7 +360,7 @@ def write_report(
     if frame is not None:
         results = dataclasses.replace(results, frame=frame)
     target = Path(destination or results_dir) / REPORT_FILE
-    write_text_atomically(target, render(results))
+    write_text_atomically(target, render(results, plotly_src, assumptions_href))
     for message in results.notes:
         note(message)
     return target
@@ -382,13 +395,19 @@ class Section:
         return f"section_{self.anchor}.html.j2"
 
 
-def render(results: Results) -> str:
-    """The whole page as one string."""
+def render(
+    results: Results, plotly_src: str | None = None, assumptions_href: str = ASSUMPTIONS_HREF
+) -> str:
+    """The whole page as one string: self-contained (plotly.js inlined once), or, with
+    `plotly_src`, loading plotly.js from that relative URL (a published site ships it once)."""
     manifest = results.manifest
     figures = chart_figures(results)
     differences = paired_differences(results)
-    # a sensitivity run's answer is its ranking: it comes before the per-point KPIs
-    sections = [Section("run", "Run", "Run", run_summary(results))]
+    # the finding first; a sensitivity run's answer is its ranking: before the per-point KPIs
+    sections = [
+        Section("findings", "Findings", "What this run says", what_it_says(results)),
+        Section("run", "Run", "Run", run_summary(results)),
+    ]
     if results.sensitivity is not None:
         sections.append(
             Section("sensitivity", "Sensitivity", "Sensitivity (Morris)", sensitivity_rows(results))
@@ -411,7 +430,8 @@ def render(results: Results) -> str:
             overrides=overrides_text(manifest),
             period=data_range(results),
             sections=sections,
-            plotly=_plotly() if figures or differences is not None else None,
+            plotly=_plotly(plotly_src) if figures or differences is not None else None,
+            assumptions_href=assumptions_href,
             has_kpis=results.kpis is not None,
             has_timeseries=results.frame is not None,
             has_sensitivity=results.sensitivity is not None,
@@ -420,12 +440,73 @@ def render(results: Results) -> str:
     )
 
 
-def _plotly() -> dict[str, Any]:
-    """plotly.js, once for the whole page (the chart divs are built without it)."""
+def _plotly(src: str | None = None) -> dict[str, Any]:
+    """plotly.js, once for the whole page (the chart divs are built without it): inlined, or
+    linked from `src`."""
     import plotly
+
+    if src is not None:
+        return {"version": plotly.__version__, "src": src, "script": None}
+    return {"version": plotly.__version__, "src": None, "script": Markup(plotly_js())}
+
+
+def plotly_js() -> str:
+    """The plotly.js bundle that plotly.py ships (what a page inlines or a site links)."""
     from plotly.offline import get_plotlyjs
 
-    return {"version": plotly.__version__, "script": Markup(get_plotlyjs())}
+    return get_plotlyjs()
+
+
+# --- what this run says --------------------------------------------------------------------------
+
+
+def what_it_says(results: Results) -> dict[str, Any]:
+    """The opening sentences (experiments.reporting.findings) and what they rest on."""
+    manifest = results.manifest
+    if not results.kpis:
+        return {"findings": [], "changed": [], "pairing": None, "screening": False}
+    summary, labels = plots.summary_from_document(results.kpis)
+    registry = results.kpis.get("kpis", {})
+    units = {name: _unit(name, registry) for stats in summary.values() for name in stats}
+    runs = manifest.get("runs")
+    if results.sensitivity is not None:
+        # a screening's subsets are sample points, not scenarios: its answer is the ranking
+        table = _sensitivity_sorted(results.sensitivity)
+        units.update({name: _registry_unit(name) for name in table["kpi"].unique()})
+        items = findings.sensitivity_findings(table, units)
+    else:
+        items = findings.findings(
+            summary, labels, units, runs if isinstance(runs, int) else None, results.comparison
+        )
+    common = manifest.get("common_draws")
+    return {
+        "findings": items,
+        "screening": results.sensitivity is not None,
+        "changed": _changed_once(
+            assumptions(results)["changed"], len(manifest.get("subsets") or [])
+        ),
+        "pairing": None
+        if results.comparison is None
+        else {True: "common", False: "independent"}.get(common, "unknown"),
+    }
+
+
+def _changed_once(changed: list[dict[str, Any]], subsets: int) -> list[dict[str, Any]]:
+    """The non-default values, each value once with the subsets that use it ("every subset")."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for item in changed:
+        if "range" in item or item.get("who") is None:
+            merged[(item["name"], id(item))] = item
+            continue
+        key = (item["name"], item["value"], item["default"])
+        merged.setdefault(key, {**item, "who": []})["who"].append(item["who"])
+    out = []
+    for item in merged.values():
+        if isinstance(item.get("who"), list):
+            everyone = len(item["who"]) == subsets
+            item = {**item, "who": "every subset" if everyone else ", ".join(item["who"])}
+        out.append(item)
+    return out
 
 
 def data_range(results: Results) -> dict[str, Any] | None:
@@ -490,8 +571,11 @@ def _show_number(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    """A parameter's value exactly as in force (not rounded: it is an input), with separators."""
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.10g}"
     return str(value)
@@ -514,7 +598,7 @@ class Cell:
 
 def _cell(subset: int, name: str, stat: str, value: Any, unit: str, spread=None) -> Cell:
     exact = "null" if value is None else json.dumps(value)
-    text = plots.format_value(value, unit, count=stat == "n")
+    text = numbers.format_value(value, unit, count=stat == "n")
     return Cell(subset, name, stat, exact, text, spread)
 
 
@@ -571,16 +655,12 @@ def kpi_table(subset: int, stats: Mapping[str, Mapping[str, Any]], registry) -> 
                 {**row, "cells": [_cell(subset, name, "value", values["value"], unit)]}
             )
         else:
-            cells = [
-                _cell(subset, name, stat, values.get(stat), unit) for stat in plots.RUN_STAT_COLUMNS
-            ]
+            cells = [_cell(subset, name, stat, values.get(stat), unit) for stat in RUN_STATS]
             run_rows.append({**row, "cells": cells})
     return {"run_rows": run_rows, "subset_rows": subset_rows}
 
 
-def display_unit(unit: str) -> str:
-    """Units as the formatted values read: shares and rates are shown in percent."""
-    return {"share": "%", "share of runs": "% of runs", "1/year": "%/year"}.get(unit, unit)
+display_unit = numbers.display_unit
 
 
 def comparison_table(summary: Mapping[int, Mapping[str, Mapping[str, Any]]], labels) -> dict:
@@ -598,7 +678,7 @@ def comparison_table(summary: Mapping[int, Mapping[str, Mapping[str, Any]]], lab
                 continue
             spread = None
             if values.get("p5") is not None and values.get("p95") is not None:
-                low, high = (plots.format_value(values[p], unit) for p in ("p5", "p95"))
+                low, high = (numbers.format_value(values[p], unit) for p in ("p5", "p95"))
                 spread = f"{low} to {high}"
             cells.append(_cell(s, name, "p50", values.get("p50"), unit, spread))
         rows.append({"kpi": name, "unit": display_unit(unit), "cells": cells})
@@ -720,7 +800,7 @@ def paired_differences(results: Results) -> dict[str, Any] | None:
         rows.append(
             {
                 "kpi": row.kpi,
-                "unit": draw.difference_unit(unit),
+                "unit": numbers.difference_unit(unit),
                 "subset": subset,
                 "reference": reference,
                 "label": labels.get(subset, f"subset {subset}"),
@@ -728,11 +808,11 @@ def paired_differences(results: Results) -> dict[str, Any] | None:
                 "cells": {
                     stat: {"value": _exact(getattr(row, stat)), "text": text}
                     for stat, text in (
-                        ("mean_difference", plots.format_difference(row.mean_difference, unit)),
-                        ("ci_low", plots.format_difference(row.ci_low, unit)),
-                        ("ci_high", plots.format_difference(row.ci_high, unit)),
-                        ("share_positive", plots.format_value(row.share_positive, "share")),
-                        ("n", plots.format_value(row.n, count=True)),
+                        ("mean_difference", numbers.format_difference(row.mean_difference, unit)),
+                        ("ci_low", numbers.format_difference(row.ci_low, unit)),
+                        ("ci_high", numbers.format_difference(row.ci_high, unit)),
+                        ("share_positive", numbers.format_value(row.share_positive, "share")),
+                        ("n", numbers.format_value(row.n, count=True)),
                     )
                 },
             }
@@ -760,13 +840,17 @@ def _exact(value: Any) -> str:
 # --- sensitivity ---------------------------------------------------------------------------------
 
 
-def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
-    """One group per KPI (registry order), its parameters by rank, values formatted."""
-    table = results.sensitivity
+def _sensitivity_sorted(table: pd.DataFrame) -> pd.DataFrame:
+    """KPIs in registry order, then by name; parameters by rank."""
     order = {name: i for i, name in enumerate(kpis.REGISTRY)}
-    table = table.assign(_order=table["kpi"].map(order).fillna(len(order))).sort_values(
+    return table.assign(_order=table["kpi"].map(order).fillna(len(order))).sort_values(
         ["_order", "kpi", "rank"], kind="stable"
     )
+
+
+def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
+    """One group per KPI (registry order), its parameters by rank, values formatted."""
+    table = _sensitivity_sorted(results.sensitivity)
     groups = []
     for kpi_name, group in table.groupby("kpi", sort=False):
         unit = _registry_unit(kpi_name)
@@ -774,9 +858,9 @@ def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
             {
                 "rank": row.rank,
                 "parameter": row.parameter,
-                "mu_star": plots.format_value(row.mu_star, unit),
-                "mu_star_conf": plots.format_value(row.mu_star_conf, unit),
-                "sigma": plots.format_value(row.sigma, unit),
+                "mu_star": numbers.format_value(row.mu_star, unit),
+                "mu_star_conf": numbers.format_value(row.mu_star_conf, unit),
+                "sigma": numbers.format_value(row.sigma, unit),
             }
             for row in group.itertuples(index=False)
         ]
