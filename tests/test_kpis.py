@@ -226,12 +226,7 @@ def test_a_kpi_has_a_value_from_its_minimum_horizon_on():
         assert not math.isnan(value(kpi.name, enough)), kpi.name
         if kpi.min_days > 1:
             short = trajectory(kpi.min_days - 1, **values)
-            if kpi.name != "fee_parity_sustained_share":
-                assert math.isnan(value(kpi.name, short)), kpi.name
-            else:  # known: a value from 365 days on (the first 29 days of the year counted as
-                # below parity) while not_available asks for 394; kept as it is until decided
-                assert value(kpi.name, short) == 364 / 365
-                assert math.isnan(value(kpi.name, trajectory(Y - 1, **values)))
+            assert math.isnan(value(kpi.name, short)), kpi.name
             table = kpis.per_run(short)
             note = kpis.not_available(table)[0][kpi.name]
             assert note == (

@@ -329,7 +329,7 @@ RUN_KPIS: tuple[KPI, ...] = (
         "mean emission",
         PARITY_COLUMNS,
         parity_sustained_share,
-        min_days=Y + PARITY_WINDOW_DAYS - 1,
+        min_days=Y,  # a day before the first full window counts as below parity
     ),
     KPI(
         "fee_parity_lost",
