@@ -81,23 +81,13 @@ def wilson(share: float, n: int) -> tuple[float, float]:
     return low, high
 
 
-def _number(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
 def spread_text(stats: Mapping[str, Any], unit: str, runs: int | None = None) -> str | None:
     """ "29.8M SESH (median of 100 runs; P5-P95 28.1M to 31.6M)", or None without a median."""
-    median = _number(stats.get("p50"))
+    median = numbers.finite(stats.get("p50"))
     if median is None:
         return None
     n = int(stats.get("n") or 0)
@@ -108,7 +98,7 @@ def spread_text(stats: Mapping[str, Any], unit: str, runs: int | None = None) ->
 
 def share_text(share, runs: int) -> str | None:
     """ "44.0% of 100 runs (95% interval 34.7% to 53.8%)", or None without a value."""
-    value = _number(share)
+    value = numbers.finite(share)
     if value is None or runs <= 0:
         return None
     low, high = wilson(value, runs)
@@ -121,7 +111,7 @@ def share_text(share, runs: int) -> str | None:
 
 def difference_text(row: Mapping[str, Any], unit: str, kpi: str) -> str | None:
     """ "+2.30M SESH [+1.50M, +3.00M], larger in 96.0% of 100 pairs", or None without pairs."""
-    mean, n = _number(row.get("mean_difference")), int(_number(row.get("n")) or 0)
+    mean, n = numbers.finite(row.get("mean_difference")), int(numbers.finite(row.get("n")) or 0)
     if mean is None or n == 0:
         return None
     low, high = (
@@ -134,7 +124,7 @@ def difference_text(row: Mapping[str, Any], unit: str, kpi: str) -> str | None:
         f"{numbers.quantity(mean, unit, difference=True)} [{low}, {high}], "
         f"{larger} in {share} of {n:,} pairs"
     )
-    lo, hi = _number(row.get("ci_low")), _number(row.get("ci_high"))
+    lo, hi = numbers.finite(row.get("ci_low")), numbers.finite(row.get("ci_high"))
     if lo is not None and hi is not None and lo <= 0 <= hi and not lo == hi == 0:
         text += " (the interval includes 0: no clear difference)"
     elif lo == hi == 0 and mean == 0:
@@ -195,7 +185,9 @@ def findings(
 
 
 def _pool_kpi(stats: Mapping[str, Mapping[str, Any]]) -> str | None:
-    return next((k for k in POOL_KPIS if _number(stats.get(k, {}).get("p50")) is not None), None)
+    return next(
+        (k for k in POOL_KPIS if numbers.finite(stats.get(k, {}).get("p50")) is not None), None
+    )
 
 
 def _subset_findings(subset, summary, units, runs) -> list[Finding]:
@@ -313,7 +305,7 @@ def _limit_findings(summary, labels, runs) -> list[Finding]:
     hit = {
         s: v
         for s, stats in summary.items()
-        if (v := _number(stats.get(UNMET_SHARE, {}).get("value"))) is not None and v > 0
+        if (v := numbers.finite(stats.get(UNMET_SHARE, {}).get("value"))) is not None and v > 0
     }
     if not hit or not runs:
         return []

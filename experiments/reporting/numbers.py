@@ -26,7 +26,8 @@ MISSING = "–"
 MINUS = "\u2212"
 
 
-def _finite(value) -> float | None:
+def finite(value) -> float | None:
+    """`value` as a finite float, or None (missing, not a number, a bool, NaN or infinite)."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -58,7 +59,7 @@ def _plain(value: float, digits: int = DIGITS) -> str:
 
 def format_value(value, unit: str = "", count: bool = False) -> str:
     """A number for people, by its unit (see the module docstring); no unit in the text."""
-    number = _finite(value)
+    number = finite(value)
     if number is None:
         return MISSING
     if count or unit in COUNT_UNITS:
@@ -73,7 +74,7 @@ def format_value(value, unit: str = "", count: bool = False) -> str:
 def format_difference(value, unit: str = "") -> str:
     """A signed difference: percentage points (no % sign) for shares and rates, whole days and
     nodes, else as format_value."""
-    number = _finite(value)
+    number = finite(value)
     if number is None:
         return MISSING
     if unit in PERCENT_UNITS:
