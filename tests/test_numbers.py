@@ -20,8 +20,8 @@ from experiments.reporting import numbers
         (63_177_550.4, "SESH", "63.2M"),
         (999_999_999.0, "SESH", "1.00B"),  # rounds up into the next scale, never "1,000M"
         (3.6e18, "USD/SESH", "3,600,000T"),  # past the last scale: separators, no exponent
-        (54_462.7, "SESH", "54,463"),
-        (999.6, "SESH", "1,000"),
+        (54_462.7, "SESH", "54.5k"),
+        (999.6, "SESH", "1.00k"),
         (999.4, "SESH", "999"),
         (12.345, "USD/day", "12.3"),
         (-1.77, "USD/day", "\u22121.77"),

@@ -1,8 +1,8 @@
 """One number format for every page and table this project writes.
 
-Three significant digits, thousands separators, never scientific notation: amounts of a million
-and more are scaled (63.2M, 1.25B, 4.00T), amounts from 1,000 are whole numbers (12,346), smaller
-ones keep three significant digits (0.133, 0.0000957). Shares and rates (units `share`, `share of
+Three significant digits, never scientific notation: amounts of a thousand and more are scaled
+(864k, 63.2M, 1.25B, 4.00T), smaller ones keep three significant digits (133, 0.133, 0.0000957), so
+the numbers of one row or interval carry the same precision (+2.10M [+864k, +3.05M]). Shares and rates (units `share`, `share of
 runs`, `1/year`) are shown in percent, counts (`day`, `days`, `nodes`, or `count=True`) as whole
 numbers. A negative number has a true minus sign (U+2212); differences carry their sign (+ or
 minus) and read shares and rates in percentage points. A missing or non-finite value is "–".
@@ -20,8 +20,8 @@ PERCENT_UNITS = ("share", "share of runs", "1/year")
 COUNT_UNITS = ("day", "days", "nodes")
 # Differences of shares and rates are in percentage points.
 DIFFERENCE_UNITS = {"share": "pp", "share of runs": "pp", "1/year": "pp/year"}
-# Suffixes of scaled amounts; past the last one the thousands separators take over.
-SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"))
+# Suffixes of scaled amounts (past the last, thousands separators would take over).
+SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 MISSING = "–"
 MINUS = "\u2212"
 
@@ -47,13 +47,11 @@ def significant(value: float, digits: int = DIGITS) -> str:
 
 
 def _plain(value: float, digits: int = DIGITS) -> str:
-    """An amount: scaled from a million, whole from 1,000, else `digits` significant digits."""
+    """An amount: scaled from a thousand, else `digits` significant digits."""
     size = abs(value)
     for scale, suffix in SCALES:
         if size >= scale * (1 - 0.5 * 10.0**-digits):  # 999,999,999 is 1.00B, not 1,000M
             return f"{significant(value / scale, digits)}{suffix}"
-    if size >= 1000 - 0.5 * 10.0 ** (3 - digits):
-        return f"{round(value):,}"
     return significant(value, digits)
 
 
