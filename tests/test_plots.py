@@ -60,21 +60,25 @@ def test_weekly_points_beyond_the_daily_limit_keep_the_last_day():
     assert (days[figures.kept(days[:50])] == days[:50]).all()  # a short horizon: every day
 
 
-def test_crossing_is_the_fee_parity_rule_on_the_median_paths():
-    # inflow ramps up by 10/day, emission flat at 500: daily crossing on day 50, the 30-day
-    # trailing means cross 14.5 days later (the mean lags the ramp by half the window)
-    frame = _frame(120, 3, lambda r, d: 10.0 * d, lambda r, d: 500.0)
-    day = plots.parity_crossings(frame)[0]
-    assert day == 65
-    median = frame.groupby("timestep")[["daily_pool_inflow", "daily_emission"]].median()
-    assert day == kpis.fee_parity_day(median.reset_index())
-
-
-def test_no_crossing_is_nan_and_says_so_on_the_chart():
-    frame = _frame(60, 2, lambda r, d: 1.0, lambda r, d: 500.0)
-    assert math.isnan(plots.parity_crossings(frame)[0])
+def test_the_marker_is_the_fee_parity_day_kpi_of_the_runs_that_reach_it():
+    # run r's inflow ramps at r x 10/day against a flat 500: each run's 30-day trailing mean
+    # reaches it on its own day; run 4 never ramps (0/day) and never reaches it
+    frame = _frame(120, 4, lambda r, d: 10.0 * r * d * (r <= 3), lambda r, d: 500.0)
+    per_run = kpis.per_run(frame, (kpis.REGISTRY["fee_parity_day"],))["fee_parity_day"].to_numpy()
+    assert np.isnan(per_run[3]) and not np.isnan(per_run[:3]).any()
+    day = plots.parity_marker_days(frame)[0]
+    assert day == np.ceil(np.median(per_run[:3]))
     fig = plots.emission_vs_inflow(frame)
-    assert any("no crossing" in a.text for a in fig.layout.annotations)
+    markers = [t for t in fig.data if t.mode == "markers"]
+    assert [list(m.customdata) for m in markers] == [[int(day)]]
+    assert "3 of 4 runs" in markers[0].name
+
+
+def test_no_run_at_parity_is_nan_and_says_so_on_the_chart():
+    frame = _frame(60, 2, lambda r, d: 1.0, lambda r, d: 500.0)
+    assert math.isnan(plots.parity_marker_days(frame)[0])
+    fig = plots.emission_vs_inflow(frame)
+    assert any("no run reaches fee parity" in a.text for a in fig.layout.annotations)
 
 
 def test_crossing_is_marked_per_subset_in_a_sweep():
@@ -129,8 +133,6 @@ def test_a_thinned_timeseries_is_drawn_without_a_crossing():
     assert any("thinned" in a.text for a in fig.layout.annotations)
     paths = figures.Paths.of(thinned, ["reward_pool"])
     assert list(paths.days) == list(range(0, 121, 10))
-    with pytest.raises(ValueError, match="every day"):
-        plots.parity_crossings(thinned)
 
 
 def test_emission_chart_has_bands_of_emission_and_of_the_runs_mean_inflow():

@@ -310,13 +310,6 @@ def parity_means(days: np.ndarray, emission: np.ndarray, inflow: np.ndarray) -> 
     ]
 
 
-def first_parity(mean_emission: np.ndarray, mean_inflow: np.ndarray) -> int | None:
-    """Position of the first day kpis.fee_parity_day's rule holds on these trailing means (the
-    mean inflow > 0 and >= the mean emission), or None."""
-    reached = (mean_inflow > 0) & (mean_inflow >= mean_emission)
-    return int(reached.argmax()) if reached.any() else None
-
-
 def log_ticks(values) -> list[float] | None:
     """1-2-5 ticks over the data on a log axis (None: no positive value)."""
     values = np.asarray(values, dtype="float64")
@@ -600,10 +593,11 @@ def emission(
     trailing: Sequence[tuple] | None = None,
 ) -> dict:
     """Daily emission against daily pool inflow, `emission` and `inflow` (subsets, runs, days):
-    medians across runs, bands across runs, and the first crossing.
+    medians across runs, bands across runs, and the fee_parity_day KPI's median day.
 
     Bold lines are the trailing means over kpis.py's fee-parity window of the median paths; the
-    crossing marker is kpis.fee_parity_day's rule applied to them. Behind them, the P5-P95 and
+    marker is the fee_parity_day KPI (each run's own first parity day), its median over the runs
+    that reach it, so chart and KPI table say the same day. Behind them, the P5-P95 and
     P25-P75 bands across runs of the daily emission and of each run's trailing-mean pool inflow
     (the quantity the parity rule compares). Several subsets: inflow solid and emission dashed,
     one colour per subset, its bands in its legend group. A thinned timeseries (not every day)
@@ -631,7 +625,12 @@ def emission(
             "Daily emission vs daily pool inflow",
             f"lines: medians across {_runs_text(runs)}, {smoothing}"
             + ("" if single else " (solid: pool inflow, dashed: emission)")
-            + ("; diamond: first day the mean inflow reaches the mean emission" if daily else "")
+            + (
+                "; diamond: the fee_parity_day KPI, the median first parity day of the runs "
+                "that reach it"
+                if daily
+                else ""
+            )
             + f"<br>bands: P25-P75 and P5-P95 across runs of daily emission and of {inflow_band}"
             + ("" if single else ", in the subset's colour"),
             "SESH/day",
@@ -720,21 +719,42 @@ def emission(
             }
             fig["data"].append(trace)
         if daily:
-            _mark_crossing(fig, shown_days, means, None if single else label, color, position)
+            after = days >= 1
+            first = run_parity_days(inflow[position][:, after], emission[position][:, after])
+            _mark_crossing(
+                fig, shown_days, means, first, None if single else label, color, position
+            )
     return fig
 
 
+def run_parity_days(inflow: np.ndarray, emission: np.ndarray) -> np.ndarray:
+    """Each run's fee_parity_day (kpis.py's rule on its own trailing means; NaN: never), from
+    (runs, days) daily values from day 1."""
+    reached = kpis.parity_reached(inflow, emission)
+    return np.where(reached.any(axis=1), reached.argmax(axis=1) + 1.0, np.nan)
+
+
 def _mark_crossing(
-    fig: dict, days: np.ndarray, means, label: str | None, color: str, row: int
+    fig: dict,
+    days: np.ndarray,
+    means,
+    first: np.ndarray,
+    label: str | None,
+    color: str,
+    row: int,
 ) -> None:
-    """The first crossing as a marker and a dotted line, or a note that there is none.
-    `label` is the subset's in a sweep (None for a single subset, which gets a legend entry)."""
+    """The fee_parity_day KPI as the chart's marker: the median first parity day of the runs
+    that reach it (their count and P5-P95 in its name), on the median inflow line, with a dotted
+    line; a note when no run reaches it. `label` is the subset's in a sweep (None for a single
+    subset, which gets a legend entry)."""
     prefix = f"{label}: " if label else ""
-    at = first_parity(*means)
-    if at is None:
-        _note(fig, f"{prefix}no crossing within the horizon", color, row)
+    reached = first[~np.isnan(first)]
+    if reached.size == 0:
+        _note(fig, f"{prefix}no run reaches fee parity within the horizon", color, row)
         return
-    day = int(days[at])
+    day = int(np.ceil(np.median(reached)))
+    low, high = (int(v) for v in np.percentile(reached, [5, 95]))
+    at = int(np.searchsorted(days, day))
     date = _dates(days[at : at + 1])[0]
     marker = {
         "type": "scatter",
@@ -742,12 +762,15 @@ def _mark_crossing(
         "y": [means[1][at]],
         "customdata": [day],
         "mode": "markers",
-        "name": f"first crossing, day {day} ({date})",
+        "name": (
+            f"fee parity: day {day} ({date}), median of the {reached.size} of {first.size} runs "
+            f"that reach it (P5-P95 day {low} to {high})"
+        ),
     }
     marker |= {"showlegend": True} if label is None else {"legendgroup": label, "showlegend": False}
     marker |= {
         "marker": {"color": color, "size": 11, "symbol": "diamond", "line": {"width": 1}},
-        "hovertemplate": hover("SESH/day", label=f"{prefix}first crossing"),
+        "hovertemplate": hover("SESH/day", label=f"{prefix}fee parity (median run)"),
     }
     fig["data"].append(marker)
     mark_day(fig, day, f"day {day}", color, row)

@@ -4,14 +4,16 @@
   timeseries.parquet hold it): each cuts the frame into arrays (`figures.Paths`) and returns
   `figures.py`'s figure as a plotly figure object, to show in a notebook or draw in the report.
   The figures themselves are drawn in `figures.py` only.
-- The fee-parity crossing of the median paths (`parity_paths`, `parity_crossings`).
+- The day the emission chart marks as fee parity, read from the KPI (`parity_marker_days`).
 - KPI tables and number formats (`kpi_table`, `format_value`, `format_difference`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -148,36 +150,13 @@ def is_daily(frame: pd.DataFrame) -> bool:
     return len(days) == int(days.max()) + 1
 
 
-def _medians(frame: pd.DataFrame, columns) -> pd.DataFrame:
-    """The median across runs of each column, per subset and timestep."""
-    return frame.groupby(["subset", "timestep"], sort=True)[list(columns)].median().reset_index()
-
-
-def parity_paths(frame: pd.DataFrame) -> pd.DataFrame:
-    """Median daily emission and pool inflow per subset and day after TGE, with their trailing
-    means over the fee-parity window of kpis.py (`*_mean` columns). Needs every day."""
-    if not is_daily(frame):
-        raise ValueError("the fee-parity rule needs every day: this timeseries is thinned")
-    daily = _medians(frame[frame["timestep"] >= 1], ["daily_emission", "daily_pool_inflow"])
-    rolling = (
-        daily.groupby("subset", sort=True)[["daily_emission", "daily_pool_inflow"]]
-        .rolling(kpis.PARITY_WINDOW_DAYS)
-        .mean()
-        .reset_index(level=0, drop=True)
-    )
-    return daily.join(rolling.add_suffix("_mean"))
-
-
-def parity_crossings(frame: pd.DataFrame) -> dict[int, float]:
-    """Subset -> first day the median paths reach fee parity (NaN: not within the horizon).
-
-    The rule is kpis.fee_parity_day's (trailing-window means, inflow positive and >= emission),
-    applied to the median paths rather than to each run.
-    """
-    paths = parity_paths(frame)
+def parity_marker_days(frame: pd.DataFrame) -> dict[int, float]:
+    """Subset -> the day the emission chart marks as fee parity: the fee_parity_day KPI's median
+    over the runs that reach it, rounded up (NaN: no run does). Read from the KPI itself."""
+    days = kpis.per_run(frame, (kpis.REGISTRY["fee_parity_day"],))
     return {
-        int(subset): kpis.fee_parity_day(path)
-        for subset, path in paths.groupby("subset", sort=True)
+        int(subset): float(np.ceil(group.dropna().median())) if group.notna().any() else math.nan
+        for subset, group in days.groupby("subset", sort=True)["fee_parity_day"]
     }
 
 
