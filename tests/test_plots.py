@@ -197,7 +197,11 @@ def test_comparison_forest_one_row_per_kpi_with_its_interval_and_zero():
         axis = fig.layout[f"xaxis{i}" if i > 1 else "xaxis"]
         assert axis.zeroline and axis.range[0] < 0 < axis.range[1]
     assert "reward_pool_5y" in fig.layout.title.subtitle.text  # named as having no value
+    assert "mean over 20 run pairs" in fig.layout.title.subtitle.text
     assert fig.layout.width is None  # sized by its card
+    # fewer pairs for a KPI only some runs have (parity reached in both runs of a pair)
+    fewer = plots.comparison_forest(table.assign(n=[30, 20, 30, 0]), {0: "a", 1: "b"}, units)
+    assert "both runs have a value (20 to 30 a KPI)" in fewer.layout.title.subtitle.text
 
 
 def test_paths_of_any_frame_and_their_percentiles_equal_the_groupby_quantile():
@@ -259,3 +263,20 @@ def test_subset_lines_have_their_p5_p95_bands():
     assert [t.legendgroup for t in bands] == ["a", "b"]
     values = [100.0 * r + 3 for r in range(1, 6)]
     assert sorted(_on_day(bands[0], 3)) == pytest.approx(list(np.quantile(values, [0.05, 0.95])))
+
+
+def test_sensitivity_bars_never_reach_below_zero():
+    table = pd.DataFrame(
+        {
+            "kpi": "nodes_end",
+            "parameter": ["a", "b"],
+            "mu_star": [10.0, 1.0],
+            "mu_star_conf": [2.0, 3.0],  # b's half-width is larger than its mu*
+            "rank": [1, 2],
+        }
+    )
+    bars = figures.sensitivity_bars(table, "nodes_end")["data"][0]
+    low = np.asarray(bars["x"]) - np.asarray(bars["error_x"]["arrayminus"])
+    high = np.asarray(bars["x"]) + np.asarray(bars["error_x"]["array"])
+    assert list(bars["y"]) == ["b", "a"]
+    assert low.tolist() == [0.0, 8.0] and high.tolist() == [4.0, 12.0]

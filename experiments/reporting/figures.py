@@ -931,7 +931,13 @@ def forest(table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, s
             "showgrid": False,
         }
         top += row_px + gap_px
-    n = table["n"].max() if len(table) else 0
+    counts = table["n"][table["n"] > 0] if len(table) else table["n"]
+    low_n, high_n = (int(counts.min()), int(counts.max())) if len(counts) else (0, 0)
+    pairs = (
+        f"{high_n:,} run pairs"
+        if low_n == high_n
+        else f"the run pairs where both runs have a value ({low_n:,} to {high_n:,} a KPI)"
+    )
     margin_top = 96 + (18 if left_out else 0) + (26 if several else 0)  # subtitle, legend
     who = "each subset" if several else labels.get(subsets[0], "") if subsets else ""
     fig_layout = {
@@ -939,8 +945,8 @@ def forest(table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, s
         "title": {
             "text": "Paired differences from the reference subset",
             "subtitle": {
-                "text": f"{who} \u2212 {reference_label}: mean over {n:,.0f}"
-                " run pairs (point) and 95% bootstrap interval (bar); one panel per KPI, each"
+                "text": f"{who} \u2212 {reference_label}: mean over {pairs}"
+                " (point) and 95% bootstrap interval (bar); one panel per KPI, each"
                 " on its own scale"
                 + (f"<br>no pairs with a value: {', '.join(left_out)}" if left_out else "")
             },
@@ -985,15 +991,23 @@ def kpi_box(per_run: pd.DataFrame, kpi: str, labels: Mapping[int, str]) -> dict:
 
 
 def sensitivity_bars(table: pd.DataFrame, kpi: str, top: int = 15) -> dict:
-    """Morris mu* (with its confidence interval) of the `top` parameters for one KPI."""
-    rows = table[table["kpi"] == kpi].sort_values("rank").head(top).iloc[::-1]
+    """Morris mu* of the `top` parameters for one KPI, with its 95% interval clipped at zero
+    (mu* is a mean of absolute values: `sensitivity.mu_star_bounds`)."""
+    from experiments.analysis.sensitivity import mu_star_bounds
+
+    rows = mu_star_bounds(table[table["kpi"] == kpi].sort_values("rank").head(top).iloc[::-1])
     unit = kpis.REGISTRY[kpi].unit if kpi in kpis.REGISTRY else ""
     bars = {
         "type": "bar",
         "x": rows["mu_star"].to_numpy(),
         "y": rows["parameter"].tolist(),
         "orientation": "h",
-        "error_x": {"type": "data", "array": rows["mu_star_conf"].to_numpy()},
+        "error_x": {
+            "type": "data",
+            "symmetric": False,
+            "array": (rows["mu_star_high"] - rows["mu_star"]).to_numpy(),
+            "arrayminus": (rows["mu_star"] - rows["mu_star_low"]).to_numpy(),
+        },
         "marker": {"color": MAIN},
         "name": "mu*",
     }
