@@ -784,3 +784,19 @@ def test_publish_bad_input_exits_2_with_one_line_and_leaves_nothing(
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error: "), err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_findings_say_when_one_run_or_one_pair_gives_no_spread():
+    one_pair = {"mean_difference": 5.0, "ci_low": None, "ci_high": None, "n": 1}
+    assert findings.difference_text(one_pair, "nodes", "nodes_end") == (
+        "+5 nodes in the one pair (no interval)"
+    )
+    one_run = {"p50": 12.0, "p5": 12.0, "p95": 12.0, "n": 1}
+    assert "one run: no spread" in findings.spread_text(one_run, "nodes", 1)
+
+
+def test_a_parity_day_difference_names_the_pairs_it_is_over():
+    row = {"mean_difference": -53.0, "ci_low": -82.0, "ci_high": -32.0}
+    row |= {"share_positive": 0.0, "n": 20}
+    text = findings.difference_text(row, "day", findings.PARITY_DAY)
+    assert "of 20 pairs where both runs reach parity" in text

@@ -92,6 +92,8 @@ def spread_text(stats: Mapping[str, Any], unit: str, runs: int | None = None) ->
         return None
     n = int(stats.get("n") or 0)
     of = f"{n:,} runs" if runs is None or n == runs else f"the {n:,} of {runs:,} runs with a value"
+    if n == 1:  # one run has no spread to show
+        return f"{numbers.quantity(median, unit)} (one run: no spread across runs)"
     low, high = (numbers.quantity(stats.get(p), unit, short=True) for p in ("p5", "p95"))
     return f"{numbers.quantity(median, unit)} (median of {of}; P5\u2013P95 {low} to {high})"
 
@@ -118,11 +120,14 @@ def difference_text(row: Mapping[str, Any], unit: str, kpi: str) -> str | None:
         numbers.quantity(row.get(c), unit, difference=True, short=True)
         for c in ("ci_low", "ci_high")
     )
+    if n < 2:  # one pair gives a difference, not an interval
+        return f"{numbers.quantity(mean, unit, difference=True)} in the one pair (no interval)"
     share = numbers.format_value(row.get("share_positive"), "share")
     larger = "later" if unit in ("day", "days") and kpi == PARITY_DAY else "larger"
+    pairs = f"{n:,} pairs" + (" where both runs reach parity" if kpi == PARITY_DAY else "")
     text = (
         f"{numbers.quantity(mean, unit, difference=True)} [{low}, {high}], "
-        f"{larger} in {share} of {n:,} pairs"
+        f"{larger} in {share} of {pairs}"
     )
     lo, hi = numbers.finite(row.get("ci_low")), numbers.finite(row.get("ci_high"))
     if lo is not None and hi is not None and lo <= 0 <= hi and not lo == hi == 0:
