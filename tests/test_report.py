@@ -424,7 +424,7 @@ def test_sensitivity_csv_is_shown_ranked(baseline, tmp_path):
     shutil.copytree(baseline, results)
     (results / "sensitivity.csv").write_text(
         "kpi,parameter,mu_star,mu_star_conf,sigma,rank\n"
-        "price_usd_end,ref_volatility,0.02,0.01,0.03,1\n"
+        "price_usd_end,ref_volatility,0.02,0.03,0.03,1\n"
         "reward_pool_5y,pool_payout_rate,5000000,1000000,2000000,2\n"
         "reward_pool_5y,fee_pool_share,12000000,2000000,3000000,1\n"
     )
@@ -433,12 +433,13 @@ def test_sensitivity_csv_is_shown_ranked(baseline, tmp_path):
     section = text[text.index('<section id="sensitivity">') :]
     order = [section.index(p) for p in ("fee_pool_share", "pool_payout_rate", "ref_volatility")]
     assert order == sorted(order)  # registry order of KPIs, then rank
-    # the screening's answer opens the page, each mu* with its 95% half-width
+    # the screening's answer opens the page, each mu* with its 95% interval (clipped at 0)
     findings_text = " ".join(" ".join(t.split()) for _, t in Items(text, "findings").items)
     assert (
-        "Staking Reward Pool at 5 years moves most with fee_pool_share (mu* 12.0M SESH \u00b1 "
-        "2.00M), then pool_payout_rate (mu* 5.00M SESH \u00b1 1.00M)."
+        "Staking Reward Pool at 5 years moves most with fee_pool_share (mu* 12.0M SESH "
+        "[10.0M, 14.0M]), then pool_payout_rate (mu* 5.00M SESH [4.00M, 6.00M])."
     ) in findings_text
+    assert '<td class="num">0 to 0.0500</td>' in section  # 0.02 -/+ 0.03, clipped at 0
     assert (
         "price_usd_end" not in findings_text or "SESH price at the end moves most" in findings_text
     )

@@ -340,16 +340,19 @@ def sensitivity_findings(
     table: pd.DataFrame, units: Mapping[str, str], top: int = 3
 ) -> list[Group]:
     """A Morris run's answer: per KPI (registry order, as `table` is sorted), the parameters that
-    move it most, each with mu* and the 95% half-width of mu* (its uncertainty over the
-    trajectories)."""
+    move it most, each with mu* and its 95% interval over the trajectories (clipped at zero:
+    mu* is a mean of absolute changes; `sensitivity.mu_star_bounds`)."""
+    from experiments.analysis.sensitivity import mu_star_bounds
+
     items = []
     for kpi, group in table.groupby("kpi", sort=False):
         unit = units.get(kpi, "")
-        ranked = group.sort_values("rank", kind="stable").head(top)
+        ranked = mu_star_bounds(group.sort_values("rank", kind="stable").head(top))
         # mu* is a size of change: in percentage points for shares and rates, never signed
         parts = [
             f"{row.parameter} (mu* {_change(row.mu_star, unit)} "
-            f"\u00b1 {_change(row.mu_star_conf, unit, short=True)})"
+            f"[{_change(row.mu_star_low, unit, short=True)}, "
+            f"{_change(row.mu_star_high, unit, short=True)}])"
             for row in ranked.itertuples(index=False)
         ]
         if not parts:

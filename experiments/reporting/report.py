@@ -850,7 +850,9 @@ def _sensitivity_sorted(table: pd.DataFrame) -> pd.DataFrame:
 
 def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
     """One group per KPI (registry order), its parameters by rank, values formatted."""
-    table = _sensitivity_sorted(results.sensitivity)
+    from experiments.analysis.sensitivity import mu_star_bounds
+
+    table = mu_star_bounds(_sensitivity_sorted(results.sensitivity))
     groups = []
     for kpi_name, group in table.groupby("kpi", sort=False):
         unit = _registry_unit(kpi_name)
@@ -859,7 +861,10 @@ def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
                 "rank": row.rank,
                 "parameter": row.parameter,
                 "mu_star": numbers.format_value(row.mu_star, unit),
-                "mu_star_conf": numbers.format_value(row.mu_star_conf, unit),
+                "mu_star_interval": (
+                    f"{numbers.format_value(row.mu_star_low, unit)} to "
+                    f"{numbers.format_value(row.mu_star_high, unit)}"
+                ),
                 "sigma": numbers.format_value(row.sigma, unit),
             }
             for row in group.itertuples(index=False)
