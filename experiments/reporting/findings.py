@@ -195,6 +195,11 @@ def _pool_kpi(stats: Mapping[str, Mapping[str, Any]]) -> str | None:
     )
 
 
+def _kpi_finding(kpi: str, text: str, values: dict[str, Any], subset) -> Finding:
+    """One headline KPI's sentence ("Title: text."), with the assumptions it hangs on."""
+    return Finding(f"{_capital(TITLES[kpi])}: {text}.", assumption_ids(kpi), values, subset, kpi)
+
+
 def _subset_findings(subset, summary, units, runs) -> list[Finding]:
     stats = summary[subset]
     out = []
@@ -205,16 +210,8 @@ def _subset_findings(subset, summary, units, runs) -> list[Finding]:
         text = spread_text(stats[kpi], units.get(kpi, ""), runs)
         if text is None:
             continue
-        out.append(
-            Finding(
-                f"{_capital(TITLES[kpi])}: {text}.",
-                assumption_ids(kpi),
-                {"p50": stats[kpi].get("p50"), "p5": stats[kpi].get("p5")}
-                | {"p95": stats[kpi].get("p95"), "n": stats[kpi].get("n")},
-                subset,
-                kpi,
-            )
-        )
+        values = {p: stats[kpi].get(p) for p in ("p50", "p5", "p95", "n")}
+        out.append(_kpi_finding(kpi, text, values, subset))
         if kpi == pool:
             out += _parity_findings(subset, stats, runs)
     return out
@@ -280,16 +277,8 @@ def _difference_findings(subset, reference, rows, summary, labels, units, runs) 
         text = difference_text(row, units.get(kpi, ""), kpi)
         if text is None:
             continue
-        out.append(
-            Finding(
-                f"{_capital(TITLES[kpi])}: {text}.",
-                assumption_ids(kpi),
-                {c: row[c] for c in ("mean_difference", "ci_low", "ci_high", "share_positive")}
-                | {"n": row["n"]},
-                subset,
-                kpi,
-            )
-        )
+        columns = ("mean_difference", "ci_low", "ci_high", "share_positive", "n")
+        out.append(_kpi_finding(kpi, text, {c: row[c] for c in columns}, subset))
     mine = share_text(summary[subset].get(PARITY_SHARE, {}).get("value"), runs or 0)
     theirs = share_text(summary[reference].get(PARITY_SHARE, {}).get("value"), runs or 0)
     if mine is not None and theirs is not None:
