@@ -36,7 +36,7 @@ PACKAGES = ("numpy", "pandas", "cadCAD", "radcad", "ray", "pyarrow", "plotly")
 RESULT_FILES = ("timeseries.parquet", "kpis.json", "kpis.csv", "manifest.json", "report.html")
 # Every file a run of this project can write (experiments add their own tables): a user's entry
 # with one of these names is in the way (refused, even with --force); anything else is kept.
-OWN_FILES = (*RESULT_FILES, "sensitivity.csv", "comparison.csv")
+OWN_FILES = (*RESULT_FILES, "sensitivity.csv", "comparison.csv", "headline_sensitivity.csv")
 
 
 def output_folder(plan: Plan, force: bool = False) -> OutputFolder:

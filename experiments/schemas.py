@@ -247,11 +247,33 @@ TABLES = {
         "sigma": NUMBER,
         "rank": NUMBER,
     },
+    "headline_sensitivity.csv": {
+        "headline": TEXT,
+        "claim": TEXT,
+        "kpi": TEXT,
+        "unit": TEXT,
+        "parameter": TEXT,
+        "source": TEXT,
+        "low": NUMBER,
+        "high": NUMBER,
+        "at_default": NUMBER,
+        "ci_low": NUMBER,
+        "ci_high": NUMBER,
+        "n": NUMBER,
+        "at_low": NUMBER,
+        "at_high": NUMBER,
+        "swing": NUMBER,
+        "rank": NUMBER,
+    },
 }
 
 
 # the columns that name a row: no two rows of a table may share them
-TABLE_KEYS = {"comparison.csv": ("kpi", "subset"), "sensitivity.csv": ("kpi", "parameter")}
+TABLE_KEYS = {
+    "comparison.csv": ("kpi", "subset"),
+    "sensitivity.csv": ("kpi", "parameter"),
+    "headline_sensitivity.csv": ("headline", "parameter"),
+}
 
 
 def check_table(table, columns: Mapping[str, str], path: Path | str, key: tuple[str, ...] = ()):

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from experiments import cli, definitions, plan, results
+from experiments.analysis import headlines
 from experiments.files import write_folder_atomically
 from experiments.run import ENGINES, simulate
 from model import ParameterError, Parameters
@@ -294,6 +295,7 @@ def test_named_experiments_expand_to_valid_subsets():
         "price_model": 3,
         "scenarios": 8,
         "sensitivity": 32 * (len(definitions.EXPERIMENTS["sensitivity"].parameters) + 1),
+        "headline_sensitivity": len(headlines.points()),
     }
     assert definitions.EXPERIMENTS["baseline"].runs == 100
     stress = definitions.EXPERIMENTS["stress"].subsets()[0].parameters
