@@ -119,11 +119,16 @@ def test_kpi_table_values_equal_kpis_json(fixture, request):
         key = (cell["data-subset"], cell["data-kpi"], cell["data-stat"])
         value = json.loads(cell["data-value"])
         assert shown.setdefault(key, value) == value  # the same number wherever it is shown
+    # a flag per run (0/1) is shown as the share of runs at 1 (its mean) over its n runs: its
+    # quantiles say nothing a share does not
+    flags = {k.name for k in kpis.RUN_KPIS if k.kind == kpis.FLAG}
+    assert "fee_parity_lost" in flags
     expected = {
         (subset, name, stat): value
         for subset, entry in document["subsets"].items()
         for name, stats in entry["kpis"].items()
         for stat, value in stats.items()
+        if name not in flags or stat in ("mean", "n")
     }
     assert shown == expected  # every statistic, exactly, and nothing else
     assert any(v is None for v in expected.values())  # a null is shown too ("–")
@@ -257,20 +262,77 @@ def test_single_subset_finding_is_the_median_with_p5_p95_and_runs(baseline):
     assert f"{median} (median of {price['n']} runs; P5\u2013P95 {low} to {high})" in sentence
 
 
-def test_findings_link_assumptions_that_exist(paired):
+def test_findings_link_the_assumption_rows_the_page_carries(paired):
     text, page = _page(paired)
     assumptions = (ROOT / "ASSUMPTIONS.md").read_text()
-    for ids in findings.ASSUMPTION_IDS.values():
-        for name in ids:
-            assert f"| {name} |" in assumptions, name  # a row of ASSUMPTIONS.md
+    for record in kpis.REGISTRY.values():  # the rows each KPI hangs on, from its record
+        for name in record.assumptions:
+            assert f"| {name} |" in assumptions, (record.name, name)  # a row of ASSUMPTIONS.md
     section = text[text.index('<section id="findings">') : text.index('<section id="run">')]
-    assert f'<a href="{report.ASSUMPTIONS_HREF}">ASSUMPTIONS.md</a>' in section
-    assert f'<a href="{report.ASSUMPTIONS_HREF}">D1</a>' in section
-    # results/NAME/report.html in the project: the link reaches the file
-    assert (
-        ROOT / "results" / "NAME" / report.ASSUMPTIONS_HREF
-    ).resolve() == ROOT / "ASSUMPTIONS.md"
+    assert '<a href="#assumption-D1">D1</a>' in section
+    assert "ASSUMPTIONS.md" in section and 'href="../' not in text  # nothing outside the page
     assert "<code>fee_pool_share</code> = 1 in fee_pool_share=1 (default 0.9)" in section
+    # every row a finding names is in the page, under its anchor, with the text of the file
+    named = set(re.findall(r'href="#assumption-([A-Z]\d+)"', section))
+    assert {"D1", "E1", "M3"} <= named
+    rows = report.read_assumptions()
+    for ident in named:
+        assert f'<tr id="assumption-{ident}">' in text, ident
+        start = text.index(f'<tr id="assumption-{ident}">')
+        row = text[start : text.index("</tr>", start)]
+        assert str(rows[ident].text) in row
+    # the parameters a row names come with their default and range
+    d1 = text[text.index('<tr id="assumption-D1">') :]
+    assert "pro_subscribers_max: default 40,000 (screened over 10,000 to 160,000)" in d1
+
+
+def _dead_links(page_path: Path) -> list[str]:
+    """The links of a page that lead nowhere from where it is: an in-page #anchor without its
+    id, or a relative file that is not there (data: and absolute URLs aside)."""
+    text = page_path.read_text()
+    ids = set(re.findall(r'\sid="([^"]+)"', text))
+    dead = []
+    for _tag, attrs in Page(text).tags:
+        for name in ("href", "src"):
+            target = attrs.get(name)
+            if not target or target.startswith(("data:", "http://", "https://")):
+                continue
+            if target.startswith("#"):
+                if target[1:] not in ids:
+                    dead.append(target)
+            elif not (page_path.parent / target.split("#")[0]).exists():
+                dead.append(target)
+    return dead
+
+
+def test_every_link_of_a_moved_report_lands(paired, tmp_path):
+    moved = tmp_path / "elsewhere" / "deeper" / "fee_split.html"
+    moved.parent.mkdir(parents=True)
+    shutil.copyfile(paired / report.REPORT_FILE, moved)
+    text = moved.read_text()
+    assert text.count('href="#assumption-') >= 5
+    assert _dead_links(moved) == []
+    # the check finds a dead one
+    broken = tmp_path / "broken.html"
+    broken.write_text(text.replace('<tr id="assumption-D1">', "<tr>"))
+    assert "#assumption-D1" in _dead_links(broken)
+
+
+def test_an_assumption_the_file_lacks_keeps_its_anchor(tmp_path):
+    source = tmp_path / "ASSUMPTIONS.md"
+    source.write_text(
+        "## Demand (`model/parts/spending.py`)\n\n| # | Assumption | Why | How to change |\n"
+        "|---|---|---|---|\n| D9 | A \\| B with **bold** | why | `pro_subscribers_max` |\n"
+    )
+    rows = report.assumption_rows(["D9", "Q1"], source)
+    assert [r["anchor"] for r in rows] == ["assumption-D9", "assumption-Q1"]
+    assert rows[0]["row"].section == "Demand"
+    assert str(rows[0]["row"].text) == "A | B with <strong>bold</strong>"
+    assert rows[0]["ranges"] == [
+        "pro_subscribers_max: default 40,000 (screened over 10,000 to 160,000)"
+    ]
+    assert rows[1]["row"] is None
+    assert report.assumption_rows(["D9"], tmp_path / "missing.md")[0]["row"] is None
 
 
 def test_wilson_interval_of_a_share_of_runs():
@@ -320,6 +382,10 @@ class Cells(HTMLParser):
 @pytest.mark.parametrize("fixture", ["baseline", "paired"])
 def test_tables_never_show_scientific_notation(fixture, request):
     text, _ = _page(request.getfixturevalue(fixture))
+    # the ASSUMPTIONS.md rows are quoted prose (e^+-50, ~5e21x): not numbers this page formats
+    start = text.find('<table class="assumption-rows">')
+    if start >= 0:
+        text = text[:start] + text[text.index("</table>", start) :]
     cells = Cells(text).cells
     assert len(cells) > 100
     exponent = re.compile(r"\d[eE][+-]?\d")
@@ -699,13 +765,12 @@ def test_publish_ships_plotly_once_and_links_it_from_every_report(results_root, 
         assert scripts == [f"../{publish.PLOTLY_FILE}"]
         assert (site / name / scripts[0]).resolve() == (site / publish.PLOTLY_FILE).resolve()
         assert len(page.encode()) < 1_500_000, len(page.encode())
-        # otherwise the same page: every section, number and chart, with the site's links
-        assert page.count('href="../ASSUMPTIONS.md"') == lone.count(
-            f'href="{report.ASSUMPTIONS_HREF}"'
-        )
-        assert _main_part(page) == _main_part(lone).replace(
-            f'href="{report.ASSUMPTIONS_HREF}"', 'href="../ASSUMPTIONS.md"'
-        )
+        # otherwise the same page: every section, number and chart; the site's page links
+        # its copy of the whole ASSUMPTIONS.md where the lone page names it
+        link = '<a href="../ASSUMPTIONS.md">ASSUMPTIONS.md</a>'
+        assert page.count(link) >= 2 and "../ASSUMPTIONS.md" not in lone
+        assert _main_part(page).replace(link, "ASSUMPTIONS.md") == _main_part(lone)
+        assert _dead_links(site / name / "index.html") == []
 
 
 def test_publish_index_shows_the_key_kpis(results_root, tmp_path):
