@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import pandas as pd
 import pytest
 from markupsafe import escape
 
@@ -866,3 +867,122 @@ def test_a_parity_day_difference_names_the_pairs_it_is_over():
     row |= {"share_positive": 0.0, "n": 20}
     text = findings.difference_text(row, "day", findings.PARITY_DAY)
     assert "of 20 pairs where both runs reach parity" in text
+
+
+# --- shares, flags, runs with a value and negligible differences ---------------------------------
+
+
+def test_a_share_of_runs_is_over_the_runs_its_record_names():
+    stats = {
+        "fee_parity_day": {"p50": 500.0, "p5": 400.0, "p95": 600.0, "mean": 500.0, "n": 12},
+        "fee_parity_lost": {"mean": 0.25, "p5": 0.0, "p50": 0.0, "p95": 1.0, "n": 12},
+        "fee_parity_lost_share": {"value": 0.25},
+        "fee_parity_within_730d": {"value": 0.3},
+        "nodes_end": {"p50": 1.0, "p5": 1.0, "p95": 1.0, "mean": 1.0, "n": 40},
+    }
+    flag = findings.share("fee_parity_lost", stats, 40)  # a 0/1 flag: its mean over its n runs
+    assert (flag.value, flag.n, flag.total) == (0.25, 12, 40)
+    assert (flag.low, flag.high) == findings.wilson(0.25, 12)
+    lost = findings.share("fee_parity_lost_share", stats, 40)  # `over` the flag's runs
+    assert (lost.value, lost.n) == (0.25, 12)
+    within = findings.share("fee_parity_within_730d", stats, 40)  # every run of the subset
+    assert (within.n, within.total) == (40, 40)
+    assert findings.share("nodes_end", stats, 40) is None  # an amount, not a share
+    # without the manifest's runs, the most runs any KPI has a value for
+    assert findings.total_runs(stats) == 40
+    # the interval is scipy's Wilson interval
+    from scipy.stats import binomtest
+
+    ci = binomtest(3, 12).proportion_ci(0.95, method="wilson")
+    assert flag.low == pytest.approx(ci.low) and flag.high == pytest.approx(ci.high)
+
+
+def test_the_kpi_table_says_n_of_n_runs_and_shows_flags_and_shares_with_their_interval():
+    stats = {
+        "fee_parity_day": {"mean": 520.0, "p5": 410.0, "p50": 500.0, "p95": 640.0, "n": 12},
+        "nodes_end": {"mean": 1.9e3, "p5": 1.0e3, "p50": 1.9e3, "p95": 3.0e3, "n": 40},
+        "fee_parity_lost": {"mean": 0.25, "p5": 0.0, "p50": 0.0, "p95": 1.0, "n": 12},
+        "fee_parity_within_730d": {"value": 0.3},
+    }
+    table = report.kpi_table(0, stats, {}, runs=40)
+    runs = {row["kpi"]: row["cells"][-1].text for row in table["run_rows"]}
+    assert runs == {"fee_parity_day": "12 of 40", "nodes_end": "40"}
+    shares = {row["kpi"]: row for row in table["subset_rows"]}
+    assert list(shares) == ["fee_parity_lost", "fee_parity_within_730d"]  # by the record's kind
+    lost = shares["fee_parity_lost"]
+    assert (lost["share"].stat, lost["share"].text, lost["runs"].text) == (
+        "mean",
+        "25.0%",
+        "12 of 40",
+    )
+    low, high = findings.wilson(0.25, 12)
+    assert lost["interval"] == (
+        f"{numbers.format_value(low, 'share')} to {numbers.format_value(high, 'share')}"
+    )
+    assert shares["fee_parity_within_730d"]["runs"] == "40"
+    # the comparison table: "n of N runs" under a partial median, the interval under a share
+    cells = {r["kpi"]: r["cells"][0] for r in report.comparison_table({0: stats}, {}, 40)["rows"]}
+    assert cells["fee_parity_day"].spread == "410 to 640, 12 of 40 runs"
+    assert cells["nodes_end"].spread == "1,000 to 3,000"
+    assert cells["fee_parity_lost"].spread == f"95%: {lost['interval']}, 12 of 40 runs"
+    assert cells["fee_parity_within_730d"].spread.endswith(", 40 runs")
+
+
+def test_publish_index_says_how_many_runs_a_parity_day_is_over():
+    stats = {
+        "fee_parity_day": {"mean": 520.0, "p5": 410.0, "p50": 500.0, "p95": 640.0, "n": 12},
+        "fee_parity_within_730d": {"value": 0.3},
+    }
+    day = publish._key_cell("fee_parity_day", "p50", stats, 40)
+    assert (day["text"], day["spread"]) == ("500", "P5\u2013P95 410 to 640, 12 of 40 runs")
+    share = publish._key_cell("fee_parity_within_730d", "value", stats, 40)
+    low, high = (numbers.format_value(v, "share") for v in findings.wilson(0.3, 40))
+    assert (share["text"], share["spread"]) == ("30.0%", f"95%: {low} to {high}, 40 runs")
+
+
+def test_a_negligible_paired_difference_is_no_material_difference():
+    reference = {"p50": 2.0, "p5": 0.5, "p95": 6.0}  # a node's income: ~$2 a day
+    threshold = findings.materiality("node_net_usd_per_day_last_year", reference)
+    assert threshold[0] == pytest.approx(2e-6)  # a millionth of the median
+    tiny = {"mean_difference": 4e-9, "ci_low": 2e-9, "ci_high": 6e-9, "share_positive": 1.0}
+    tiny["n"] = 40
+    assert findings.negligible(tiny, threshold[0])
+    text = findings.difference_text(tiny, "USD/day", "node_net_usd_per_day_last_year", threshold)
+    assert text.startswith("no material difference") and "40 pairs" in text
+    assert "0.000000004" not in text  # the float-level number is not quoted as a finding
+    # an interval reaching past the threshold is a finding, even with a tiny mean
+    wide = {**tiny, "ci_high": 1e-3}
+    assert not findings.negligible(wide, threshold[0])
+    assert findings.difference_text(wide, "USD/day", "x", threshold).startswith("+$")
+    # an absolute resolution from the record: parity days are whole days
+    day = findings.materiality("fee_parity_day", {"p50": 600.0})
+    assert day == (0.5, "the KPI's resolution")
+    assert findings.negligible({"mean_difference": 0.2, "ci_low": -0.4, "ci_high": 0.5}, 0.5)
+    # a reference at 0 gives no relative threshold: only exact zeros would be negligible
+    assert findings.materiality("unmet_trade_total", {"p50": 0.0, "p95": 0.0})[0] == 0.0
+    assert not findings.negligible({"mean_difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}, 0.0)
+
+
+def test_findings_name_the_subsets_they_leave_out_and_use_the_reference():
+    runs = 4
+    stats = {
+        "nodes_end": {"p50": 10.0, "p5": 9.0, "p95": 11.0, "mean": 10.0, "n": runs},
+    }
+    summary = {s: stats for s in range(9)}
+    labels = {s: f"rate={s}" for s in range(9)}
+    rows = [
+        {"kpi": "nodes_end", "subset": s, "reference_subset": 2, "mean_difference": 1.0}
+        | {"ci_low": 0.5, "ci_high": 1.5, "share_positive": 1.0, "n": runs}
+        for s in range(9)
+        if s != 2
+    ]
+    groups = findings.findings(summary, labels, {"nodes_end": "nodes"}, runs, pd.DataFrame(rows))
+    titles = [g.title for g in groups]
+    assert titles[0] == "rate=0 against rate=2, run by run"  # the reference is comparison.csv's
+    assert "rate=2 (the reference) on its own" in titles
+    more = next(g for g in groups if g.title == "More subsets").items[0]
+    assert more.text.startswith("... and 2 more subsets (rate=7; rate=8)")
+    assert more.values == {"subsets": [7, 8]}
+    # without comparison.csv, the reference given (the manifest's)
+    groups = findings.findings(summary, labels, {"nodes_end": "nodes"}, runs, None, 2)
+    assert "rate=2 (the reference) on its own" in [g.title for g in groups]
