@@ -250,7 +250,12 @@ def test_no_number_in_the_findings_without_its_uncertainty(baseline, paired):
                 r"\[[^\]]+, [^\]]+\], (larger|later) in \S+ of \d+ pairs", sentence
             )
             nothing = sentence.startswith("No run of ")
-            assert uncertain or paired_diff or nothing, sentence
+            immaterial = re.search(
+                r"no material difference: the mean paired difference and its 95% interval lie "
+                r"within \u00b1\S+.* over \d+ pairs",
+                sentence,
+            )
+            assert uncertain or paired_diff or nothing or immaterial, sentence
 
 
 def test_single_subset_finding_is_the_median_with_p5_p95_and_runs(baseline):
@@ -949,6 +954,7 @@ def test_a_negligible_paired_difference_is_no_material_difference():
     assert findings.negligible(tiny, threshold[0])
     text = findings.difference_text(tiny, "USD/day", "node_net_usd_per_day_last_year", threshold)
     assert text.startswith("no material difference") and "40 pairs" in text
+    assert "one millionth of its median in the reference" in text
     assert "0.000000004" not in text  # the float-level number is not quoted as a finding
     # an interval reaching past the threshold is a finding, even with a tiny mean
     wide = {**tiny, "ci_high": 1e-3}

@@ -560,7 +560,6 @@ RUN_KPIS: tuple[KPI, ...] = (
         inflow_to_emission_end,
         title="pool inflow over emission since TGE",
         assumptions=PARITY,
-        defined_for="runs that have paid out rewards",
     ),
     KPI(
         "max_abs_conservation_residual",

@@ -35,6 +35,7 @@ CONFIDENCE = 0.95
 # magnitude) is no material difference: float-level effects such as $4e-9 a day on a node's
 # income of a few dollars. A KPI's record may set an absolute `resolution` too (half a day).
 RELATIVE_RESOLUTION = 1e-6
+RELATIVE_TEXT = "one millionth"  # RELATIVE_RESOLUTION in words, for the sentence
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def materiality(kpi: str, reference: Mapping[str, Any] | None) -> tuple[float, s
     relative = RELATIVE_RESOLUTION * scale
     if resolution >= relative:
         return resolution, "the KPI's resolution"
-    return relative, f"a {1 / RELATIVE_RESOLUTION:,.0f}th of its median in the reference"
+    return relative, f"{RELATIVE_TEXT} of its median in the reference"
 
 
 def negligible(row: Mapping[str, Any], threshold: float) -> bool:
@@ -290,9 +291,9 @@ def findings(
 def _more(left: Sequence[int], labels: Mapping[int, str]) -> Finding:
     """The subsets the findings leave out, by name."""
     names = "; ".join(labels.get(s, f"subset {s}") for s in left)
-    what = "subset" if len(left) == 1 else "subsets"
+    what, where = ("subset", "it is") if len(left) == 1 else ("subsets", "they are")
     return Finding(
-        f"... and {len(left):,} more {what} ({names}): not summarised here, they are in the KPI "
+        f"... and {len(left):,} more {what} ({names}): not summarised here; {where} in the KPI "
         "tables and the paired differences below.",
         values={"subsets": list(left)},
     )
