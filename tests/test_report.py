@@ -992,3 +992,27 @@ def test_findings_name_the_subsets_they_leave_out_and_use_the_reference():
     # without comparison.csv, the reference given (the manifest's)
     groups = findings.findings(summary, labels, {"nodes_end": "nodes"}, runs, None, 2)
     assert "rate=2 (the reference) on its own" in [g.title for g in groups]
+
+
+def test_the_difference_chart_is_taken_against_the_reference_subset():
+    # three subsets, two runs, days 0-2: subset s holds 10 * s + day in every run
+    rows = [
+        {"subset": s, "run": r, "timestep": d, "reward_pool": 10.0 * s + d}
+        for s in range(3)
+        for r in range(2)
+        for d in range(3)
+    ]
+    frame = pd.DataFrame(rows)
+    labels = {0: "rate=0.1", 1: "rate=0.151", 2: "rate=0.2"}
+    figure = report.difference_figure(frame, "reward_pool", labels, 1)
+    lines = {t.name: list(t.y) for t in figure.data if t.fill != "toself"}
+    assert lines == {
+        "rate=0.1 \u2212 rate=0.151": [-10.0, -10.0, -10.0],
+        "rate=0.2 \u2212 rate=0.151": [10.0, 10.0, 10.0],
+    }
+    # no reference known: the first subset
+    first = report.difference_figure(frame, "reward_pool", labels, None)
+    assert {t.name for t in first.data if t.fill != "toself"} == {
+        "rate=0.151 \u2212 rate=0.1",
+        "rate=0.2 \u2212 rate=0.1",
+    }

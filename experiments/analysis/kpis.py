@@ -19,7 +19,9 @@ Conventions, chosen so that a number never claims more than the run shows:
 How to add a KPI: one edit, a `KPI` record in `RUN_KPIS` (its place there is its column in the
 tables). Give its columns and a function of their arrays, built from the helpers below where
 they fit (`at_day`, `at_end`, `last_year_mean`, `path_min`, ...), and `min_days` if it needs a
-horizon. `KPI_COLUMNS` (what a KPI-only run records), the run-level table, kpis.json and
+horizon; for the reports, its `title`, the ASSUMPTIONS.md rows it hangs on (`assumptions`), its
+`kind` (FLAG for a 0/1 per run, shown as a share of runs), `defined_for` when only some runs
+have a value, and a `resolution` where a difference below one is no difference. `KPI_COLUMNS` (what a KPI-only run records), the run-level table, kpis.json and
 kpis.csv, the report and the explorer follow from the record. The tests then ask for two things
 that are not this module: the same KPI written plainly in pandas in tests/kpi_reference.py (the
 reference the function is checked against), and new golden rows (`python -m experiments regress
