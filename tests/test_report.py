@@ -1016,3 +1016,15 @@ def test_the_difference_chart_is_taken_against_the_reference_subset():
         "rate=0.151 \u2212 rate=0.1",
         "rate=0.2 \u2212 rate=0.1",
     }
+
+
+def test_n_of_n_runs_where_only_some_runs_have_a_value():
+    assert findings.of_runs("fee_parity_day", 0, 40) == "0 of 40"  # no run reached parity
+    assert findings.of_runs("fee_parity_day", 40, 40) == "40 of 40"  # defined for some runs
+    assert findings.of_runs("nodes_end", 40, 40) is None  # every run has one
+    assert findings.of_runs("reward_pool_5y", 0, 8) is None  # the horizon is too short for it
+    assert findings.of_runs("inflow_to_emission_end", 39, 40) == "39 of 40"
+    assert findings.of_runs("nodes_end", None, 40) is None
+    one = {"fee_parity_day": {"mean": 1085.0, "p5": 1085.0, "p50": 1085.0, "p95": 1085.0, "n": 1}}
+    cell = publish._key_cell("fee_parity_day", "p50", one, 20)
+    assert (cell["text"], cell["spread"]) == ("1,085", "1 of 20 runs")

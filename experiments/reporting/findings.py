@@ -130,11 +130,18 @@ def share(
     return Share(value, n, total, low, high)
 
 
-def runs_text(n: int, total: int, defined_for: str = "") -> str:
-    """ "40 runs", or "12 of 40 runs" when a KPI has a value for only some of them."""
-    if defined_for or n != total:
-        return f"{n:,} of {total:,} runs"
-    return f"{n:,} runs"
+def of_runs(kpi: str, n, total: int) -> str | None:
+    """ "12 of 40" where `kpi` has a value for only some of a subset's `total` runs: always for a
+    KPI whose record says it is defined for some runs only (a parity day: "0 of 40" says no run
+    reached parity), else when 0 < n < total (none at all: the horizon is too short for it, and
+    the page says so with the KPI). None otherwise."""
+    count = numbers.finite(n)
+    if count is None or not total:
+        return None
+    count = int(count)
+    if getattr(kpis.REGISTRY.get(kpi), "defined_for", "") or 0 < count < total:
+        return f"{count:,} of {total:,}"
+    return None
 
 
 def _capital(text: str) -> str:

@@ -162,18 +162,20 @@ def _key_cell(kpi: str, stat: str, stats: dict[str, Any], runs: int | None) -> d
             spread = f"95%: {low} to {high}, {of} runs"
         return {"kpi": kpi, "text": numbers.format_value(value, "share"), "spread": spread}
     value = own.get(stat)
-    n = numbers.finite(own.get("n"))
     parts = []
-    if stat == "p50" and value is not None and n == 1:
-        parts.append("1 run")  # no spread to show
-    elif stat == "p50" and value is not None:
+    if stat == "p50" and value is not None and own.get("n") != 1:
         low, high = (numbers.format_value(own.get(p), unit) for p in ("p5", "p95"))
         parts.append(f"P5\u2013P95 {low} to {high}")
-    defined_for = kpis.REGISTRY[kpi].defined_for
-    if n is not None and total and (defined_for or int(n) != total) and not parts == ["1 run"]:
-        parts.append(f"{int(n):,} of {total:,} runs")
-    spread = ", ".join(parts) or None
-    return {"kpi": kpi, "text": numbers.format_value(value, unit), "spread": spread}
+    partial = findings.of_runs(kpi, own.get("n"), total)
+    if partial is not None:
+        parts.append(f"{partial} runs")
+    elif stat == "p50" and own.get("n") == 1:
+        parts.append("1 run")  # no spread to show
+    return {
+        "kpi": kpi,
+        "text": numbers.format_value(value, unit),
+        "spread": ", ".join(parts) or None,
+    }
 
 
 def _report(name: str, results: report.Results) -> dict[str, Any]:

@@ -664,18 +664,12 @@ def _registry_unit(name: str) -> str:
     return kpis.REGISTRY[name].unit if name in kpis.REGISTRY else ""
 
 
-def _defined_for(name: str) -> str:
-    return getattr(kpis.REGISTRY.get(name), "defined_for", "")
-
-
 def _runs_cell(subset: int, name: str, stats: Mapping[str, Any], total: int) -> Cell:
     """The number of runs a KPI has a value for: "12 of 40" when that is not every run (or the
     record says it need not be), the exact count in data-value."""
     cell = _cell(subset, name, "n", stats.get("n"), "", None)
-    n = numbers.finite(stats.get("n"))
-    if n is not None and total and (_defined_for(name) or int(n) != total):
-        cell = dataclasses.replace(cell, text=f"{int(n):,} of {total:,}")
-    return cell
+    partial = findings.of_runs(name, stats.get("n"), total)
+    return cell if partial is None else dataclasses.replace(cell, text=partial)
 
 
 def _interval_text(found: findings.Share) -> str:
@@ -749,9 +743,9 @@ def _summary_cell(s: int, name: str, stats: Mapping[str, Mapping[str, Any]], tot
     if values.get("p5") is not None and values.get("p95") is not None:
         low, high = (numbers.format_value(values[p], unit) for p in ("p5", "p95"))
         parts.append(f"{low} to {high}")
-    n = numbers.finite(values.get("n"))
-    if n is not None and total and (_defined_for(name) or int(n) != total):
-        parts.append(f"{int(n):,} of {total:,} runs")
+    partial = findings.of_runs(name, values.get("n"), total)
+    if partial is not None:
+        parts.append(f"{partial} runs")
     return _cell(s, name, "p50", values.get("p50"), unit, ", ".join(parts) or None)
 
 
