@@ -738,6 +738,8 @@ def _summary_cell(s: int, name: str, stats: Mapping[str, Mapping[str, Any]], tot
         if found is not None and found.value is not None and found.n:
             of = f"{found.n:,}" if found.n == found.total else f"{found.n:,} of {found.total:,}"
             spread = f"95%: {_interval_text(found)}, {of} runs"
+        elif found is not None and (partial := findings.of_runs(name, found.n, found.total)):
+            spread = f"{partial} runs"  # a flag of the runs that reach parity, when none does
         return _cell(s, name, stat, values.get(stat), "share", spread)
     parts = []
     if values.get("p5") is not None and values.get("p95") is not None:
