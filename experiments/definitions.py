@@ -54,8 +54,20 @@ class Experiment:
     # subsets differ by their parameters only and comparisons are paired. On by default;
     # `--independent-draws` turns it off for a run.
     common_draws: bool = True
-    reference: int = 0  # the subset that paired comparisons are taken against
+    # The subset that paired comparisons are taken against: this one when given, else the subset
+    # whose swept values are the model defaults, else subset 0 (compare.reference_subset, the
+    # one rule; set here once the experiment is built, so `reference` is always a subset).
+    reference: int | None = None
     min_years: float = 0.0  # shortest horizon its KPIs are defined for
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reference", self.reference_subset(self.reference))
+
+    def reference_subset(self, explicit: int | None = None) -> int:
+        """compare.reference_subset of this experiment's subsets (their swept values)."""
+        defaults = {name: info["default"] for name, info in Parameters.field_info().items()}
+        swept = [varied for _, varied in self._combinations()]
+        return compare.reference_subset(swept, defaults, explicit)
 
     def swept(self) -> set[str]:
         """The parameters that differ between subsets."""
@@ -116,6 +128,10 @@ class SensitivityExperiment(Experiment):
 
     def swept(self) -> set[str]:
         return set(self.parameters)
+
+    def reference_subset(self, explicit: int | None = None) -> int:
+        """Morris points are sampled, not swept around the defaults: no paired comparison."""
+        return compare.reference_subset([], {}, explicit)
 
     def _combinations(self, seed: int = 0) -> list[tuple[str, dict[str, Any]]]:
         return sensitivity.points(self.parameters, self.samples, seed)

@@ -201,3 +201,45 @@ def test_the_interval_reduces_each_pair_once_per_resample_only(monkeypatch):
     n = 3_000
     compare.interval(np.random.default_rng(2).normal(size=n))
     assert 0 < sum(averaged) <= (compare.RESAMPLES + 2) * n, sum(averaged)
+
+
+# --- the reference: one rule --------------------------------------------------------------------
+
+
+def test_the_reference_is_explicit_else_the_subset_at_the_defaults_else_the_first():
+    defaults = {"a": 1.0, "b": "x"}
+    swept = [{"a": 0.5, "b": "x"}, {"a": 1.0, "b": "y"}, {"a": 1.0, "b": "x"}]
+    assert compare.reference_subset(swept, defaults) == 2  # every swept value at its default
+    assert compare.reference_subset(swept, defaults, explicit=1) == 1
+    assert compare.reference_subset(swept[:2], defaults) == 0  # none at the defaults
+    assert compare.reference_subset([], defaults) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("emission_rate", "pool_payout_rate=0.151"),  # the contract's rate, not the first value
+        ("fee_split", "fee_pool_share=0.9"),
+        ("adoption", "base demand"),
+        ("staking_requirement", "staking_requirement=25000"),
+        ("price_model", "price_model=impact"),
+    ],
+)
+def test_named_experiments_compare_with_the_subset_at_the_model_defaults(name, label):
+    experiment = definitions.EXPERIMENTS[name]
+    assert experiment.subsets()[experiment.reference].label == label
+
+
+def test_an_explicit_reference_wins_and_comparison_csv_uses_the_experiments(tmp_path):
+    sweep = {"pool_payout_rate": [0.10, 0.151, 0.20]}
+    assert definitions.Experiment("x", "", sweep=sweep).reference == 1
+    explicit = definitions.Experiment("x", "", sweep=sweep, reference=2)
+    assert explicit.reference == 2
+    out = tmp_path / "e"
+    args = ["run", "emission_rate", "--runs", "2", "--years", "0.1", "--out", str(out)]
+    assert _main(*args, "--engine", "vectorized") == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert set(table["reference_subset"]) == {2}
+    assert sorted(set(table["subset"])) == [0, 1, 3, 4]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["reference_subset"] == 2

@@ -5,6 +5,7 @@ the reduction across runs."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import kpi_reference as reference
 import numpy as np
@@ -419,3 +420,38 @@ def test_kpis_on_a_real_trajectory(baseline_runs):
     # and the pool KPI is read off the 5-year row
     pools = baseline_runs[baseline_runs["timestep"] == 1825]["reward_pool"]
     assert summary["reward_pool_5y"]["p50"] == pytest.approx(pools.median())
+
+
+# --- how reports present a KPI: fields of its record ----------------------------------------------
+
+
+def test_every_record_says_how_it_is_shown_and_what_it_hangs_on():
+    rows = (Path(__file__).resolve().parents[1] / "ASSUMPTIONS.md").read_text()
+    for record in kpis.REGISTRY.values():
+        assert record.kind in (kpis.AMOUNT, kpis.FLAG, kpis.SHARE), record.name
+        assert record.heading, record.name
+        assert record.resolution >= 0, record.name
+        for ident in record.assumptions:
+            assert f"| {ident} |" in rows, (record.name, ident)  # a row of ASSUMPTIONS.md
+    for record in kpis.SUBSET_KPIS:
+        assert record.kind == kpis.SHARE
+        assert not record.over or record.over in {k.name for k in kpis.RUN_KPIS}, record.name
+    # the parity KPIs: a day only for the runs that reach parity, a flag shown as a share
+    assert kpis.REGISTRY["fee_parity_day"].defined_for
+    assert kpis.REGISTRY["fee_parity_lost"].kind == kpis.FLAG
+    assert kpis.REGISTRY["fee_parity_lost_share"].over == "fee_parity_lost"
+
+
+def test_a_flag_kpi_is_zero_or_one_per_run():
+    """What makes `kind=FLAG` true of a record: every value it gives is 0, 1 or none."""
+    rng = np.random.default_rng(3)
+    days = 800
+    trend = np.linspace(0.2, 2.0, days + 1)  # paths that rise through 1: some cross, some fall
+    flags = [k for k in kpis.RUN_KPIS if k.kind == kpis.FLAG]
+    assert flags
+    for record in flags:
+        paths = {c: rng.lognormal(0.0, 0.3, (8, days + 1)) * trend for c in record.columns}
+        paths |= {"daily_emission": np.ones((8, days + 1))} if "daily_emission" in paths else {}
+        values = record.function(paths)
+        assert set(values[~np.isnan(values)]) <= {0.0, 1.0}, record.name
+        assert (~np.isnan(values)).any(), record.name

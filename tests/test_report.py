@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import pandas as pd
 import pytest
 from markupsafe import escape
 
@@ -119,11 +120,16 @@ def test_kpi_table_values_equal_kpis_json(fixture, request):
         key = (cell["data-subset"], cell["data-kpi"], cell["data-stat"])
         value = json.loads(cell["data-value"])
         assert shown.setdefault(key, value) == value  # the same number wherever it is shown
+    # a flag per run (0/1) is shown as the share of runs at 1 (its mean) over its n runs: its
+    # quantiles say nothing a share does not
+    flags = {k.name for k in kpis.RUN_KPIS if k.kind == kpis.FLAG}
+    assert "fee_parity_lost" in flags
     expected = {
         (subset, name, stat): value
         for subset, entry in document["subsets"].items()
         for name, stats in entry["kpis"].items()
         for stat, value in stats.items()
+        if name not in flags or stat in ("mean", "n")
     }
     assert shown == expected  # every statistic, exactly, and nothing else
     assert any(v is None for v in expected.values())  # a null is shown too ("–")
@@ -244,7 +250,12 @@ def test_no_number_in_the_findings_without_its_uncertainty(baseline, paired):
                 r"\[[^\]]+, [^\]]+\], (larger|later) in \S+ of \d+ pairs", sentence
             )
             nothing = sentence.startswith("No run of ")
-            assert uncertain or paired_diff or nothing, sentence
+            immaterial = re.search(
+                r"no material difference: the mean paired difference and its 95% interval lie "
+                r"within \u00b1\S+.* over \d+ pairs",
+                sentence,
+            )
+            assert uncertain or paired_diff or nothing or immaterial, sentence
 
 
 def test_single_subset_finding_is_the_median_with_p5_p95_and_runs(baseline):
@@ -257,20 +268,77 @@ def test_single_subset_finding_is_the_median_with_p5_p95_and_runs(baseline):
     assert f"{median} (median of {price['n']} runs; P5\u2013P95 {low} to {high})" in sentence
 
 
-def test_findings_link_assumptions_that_exist(paired):
+def test_findings_link_the_assumption_rows_the_page_carries(paired):
     text, page = _page(paired)
     assumptions = (ROOT / "ASSUMPTIONS.md").read_text()
-    for ids in findings.ASSUMPTION_IDS.values():
-        for name in ids:
-            assert f"| {name} |" in assumptions, name  # a row of ASSUMPTIONS.md
+    for record in kpis.REGISTRY.values():  # the rows each KPI hangs on, from its record
+        for name in record.assumptions:
+            assert f"| {name} |" in assumptions, (record.name, name)  # a row of ASSUMPTIONS.md
     section = text[text.index('<section id="findings">') : text.index('<section id="run">')]
-    assert f'<a href="{report.ASSUMPTIONS_HREF}">ASSUMPTIONS.md</a>' in section
-    assert f'<a href="{report.ASSUMPTIONS_HREF}">D1</a>' in section
-    # results/NAME/report.html in the project: the link reaches the file
-    assert (
-        ROOT / "results" / "NAME" / report.ASSUMPTIONS_HREF
-    ).resolve() == ROOT / "ASSUMPTIONS.md"
+    assert '<a href="#assumption-D1">D1</a>' in section
+    assert "ASSUMPTIONS.md" in section and 'href="../' not in text  # nothing outside the page
     assert "<code>fee_pool_share</code> = 1 in fee_pool_share=1 (default 0.9)" in section
+    # every row a finding names is in the page, under its anchor, with the text of the file
+    named = set(re.findall(r'href="#assumption-([A-Z]\d+)"', section))
+    assert {"D1", "E1", "M3"} <= named
+    rows = report.read_assumptions()
+    for ident in named:
+        assert f'<tr id="assumption-{ident}">' in text, ident
+        start = text.index(f'<tr id="assumption-{ident}">')
+        row = text[start : text.index("</tr>", start)]
+        assert str(rows[ident].text) in row
+    # the parameters a row names come with their default and range
+    d1 = text[text.index('<tr id="assumption-D1">') :]
+    assert "pro_subscribers_max: default 40,000 (screened over 10,000 to 160,000)" in d1
+
+
+def _dead_links(page_path: Path) -> list[str]:
+    """The links of a page that lead nowhere from where it is: an in-page #anchor without its
+    id, or a relative file that is not there (data: and absolute URLs aside)."""
+    text = page_path.read_text()
+    ids = set(re.findall(r'\sid="([^"]+)"', text))
+    dead = []
+    for _tag, attrs in Page(text).tags:
+        for name in ("href", "src"):
+            target = attrs.get(name)
+            if not target or target.startswith(("data:", "http://", "https://")):
+                continue
+            if target.startswith("#"):
+                if target[1:] not in ids:
+                    dead.append(target)
+            elif not (page_path.parent / target.split("#")[0]).exists():
+                dead.append(target)
+    return dead
+
+
+def test_every_link_of_a_moved_report_lands(paired, tmp_path):
+    moved = tmp_path / "elsewhere" / "deeper" / "fee_split.html"
+    moved.parent.mkdir(parents=True)
+    shutil.copyfile(paired / report.REPORT_FILE, moved)
+    text = moved.read_text()
+    assert text.count('href="#assumption-') >= 5
+    assert _dead_links(moved) == []
+    # the check finds a dead one
+    broken = tmp_path / "broken.html"
+    broken.write_text(text.replace('<tr id="assumption-D1">', "<tr>"))
+    assert "#assumption-D1" in _dead_links(broken)
+
+
+def test_an_assumption_the_file_lacks_keeps_its_anchor(tmp_path):
+    source = tmp_path / "ASSUMPTIONS.md"
+    source.write_text(
+        "## Demand (`model/parts/spending.py`)\n\n| # | Assumption | Why | How to change |\n"
+        "|---|---|---|---|\n| D9 | A \\| B with **bold** | why | `pro_subscribers_max` |\n"
+    )
+    rows = report.assumption_rows(["D9", "Q1"], source)
+    assert [r["anchor"] for r in rows] == ["assumption-D9", "assumption-Q1"]
+    assert rows[0]["row"].section == "Demand"
+    assert str(rows[0]["row"].text) == "A | B with <strong>bold</strong>"
+    assert rows[0]["ranges"] == [
+        "pro_subscribers_max: default 40,000 (screened over 10,000 to 160,000)"
+    ]
+    assert rows[1]["row"] is None
+    assert report.assumption_rows(["D9"], tmp_path / "missing.md")[0]["row"] is None
 
 
 def test_wilson_interval_of_a_share_of_runs():
@@ -320,6 +388,10 @@ class Cells(HTMLParser):
 @pytest.mark.parametrize("fixture", ["baseline", "paired"])
 def test_tables_never_show_scientific_notation(fixture, request):
     text, _ = _page(request.getfixturevalue(fixture))
+    # the ASSUMPTIONS.md rows are quoted prose (e^+-50, ~5e21x): not numbers this page formats
+    start = text.find('<table class="assumption-rows">')
+    if start >= 0:
+        text = text[:start] + text[text.index("</table>", start) :]
     cells = Cells(text).cells
     assert len(cells) > 100
     exponent = re.compile(r"\d[eE][+-]?\d")
@@ -699,13 +771,12 @@ def test_publish_ships_plotly_once_and_links_it_from_every_report(results_root, 
         assert scripts == [f"../{publish.PLOTLY_FILE}"]
         assert (site / name / scripts[0]).resolve() == (site / publish.PLOTLY_FILE).resolve()
         assert len(page.encode()) < 1_500_000, len(page.encode())
-        # otherwise the same page: every section, number and chart, with the site's links
-        assert page.count('href="../ASSUMPTIONS.md"') == lone.count(
-            f'href="{report.ASSUMPTIONS_HREF}"'
-        )
-        assert _main_part(page) == _main_part(lone).replace(
-            f'href="{report.ASSUMPTIONS_HREF}"', 'href="../ASSUMPTIONS.md"'
-        )
+        # otherwise the same page: every section, number and chart; the site's page links
+        # its copy of the whole ASSUMPTIONS.md where the lone page names it
+        link = '<a href="../ASSUMPTIONS.md">ASSUMPTIONS.md</a>'
+        assert page.count(link) >= 2 and "../ASSUMPTIONS.md" not in lone
+        assert _main_part(page).replace(link, "ASSUMPTIONS.md") == _main_part(lone)
+        assert _dead_links(site / name / "index.html") == []
 
 
 def test_publish_index_shows_the_key_kpis(results_root, tmp_path):
@@ -801,3 +872,159 @@ def test_a_parity_day_difference_names_the_pairs_it_is_over():
     row |= {"share_positive": 0.0, "n": 20}
     text = findings.difference_text(row, "day", findings.PARITY_DAY)
     assert "of 20 pairs where both runs reach parity" in text
+
+
+# --- shares, flags, runs with a value and negligible differences ---------------------------------
+
+
+def test_a_share_of_runs_is_over_the_runs_its_record_names():
+    stats = {
+        "fee_parity_day": {"p50": 500.0, "p5": 400.0, "p95": 600.0, "mean": 500.0, "n": 12},
+        "fee_parity_lost": {"mean": 0.25, "p5": 0.0, "p50": 0.0, "p95": 1.0, "n": 12},
+        "fee_parity_lost_share": {"value": 0.25},
+        "fee_parity_within_730d": {"value": 0.3},
+        "nodes_end": {"p50": 1.0, "p5": 1.0, "p95": 1.0, "mean": 1.0, "n": 40},
+    }
+    flag = findings.share("fee_parity_lost", stats, 40)  # a 0/1 flag: its mean over its n runs
+    assert (flag.value, flag.n, flag.total) == (0.25, 12, 40)
+    assert (flag.low, flag.high) == findings.wilson(0.25, 12)
+    lost = findings.share("fee_parity_lost_share", stats, 40)  # `over` the flag's runs
+    assert (lost.value, lost.n) == (0.25, 12)
+    within = findings.share("fee_parity_within_730d", stats, 40)  # every run of the subset
+    assert (within.n, within.total) == (40, 40)
+    assert findings.share("nodes_end", stats, 40) is None  # an amount, not a share
+    # without the manifest's runs, the most runs any KPI has a value for
+    assert findings.total_runs(stats) == 40
+    # the interval is scipy's Wilson interval
+    from scipy.stats import binomtest
+
+    ci = binomtest(3, 12).proportion_ci(0.95, method="wilson")
+    assert flag.low == pytest.approx(ci.low) and flag.high == pytest.approx(ci.high)
+
+
+def test_the_kpi_table_says_n_of_n_runs_and_shows_flags_and_shares_with_their_interval():
+    stats = {
+        "fee_parity_day": {"mean": 520.0, "p5": 410.0, "p50": 500.0, "p95": 640.0, "n": 12},
+        "nodes_end": {"mean": 1.9e3, "p5": 1.0e3, "p50": 1.9e3, "p95": 3.0e3, "n": 40},
+        "fee_parity_lost": {"mean": 0.25, "p5": 0.0, "p50": 0.0, "p95": 1.0, "n": 12},
+        "fee_parity_within_730d": {"value": 0.3},
+    }
+    table = report.kpi_table(0, stats, {}, runs=40)
+    runs = {row["kpi"]: row["cells"][-1].text for row in table["run_rows"]}
+    assert runs == {"fee_parity_day": "12 of 40", "nodes_end": "40"}
+    shares = {row["kpi"]: row for row in table["subset_rows"]}
+    assert list(shares) == ["fee_parity_lost", "fee_parity_within_730d"]  # by the record's kind
+    lost = shares["fee_parity_lost"]
+    assert (lost["share"].stat, lost["share"].text, lost["runs"].text) == (
+        "mean",
+        "25.0%",
+        "12 of 40",
+    )
+    low, high = findings.wilson(0.25, 12)
+    assert lost["interval"] == (
+        f"{numbers.format_value(low, 'share')} to {numbers.format_value(high, 'share')}"
+    )
+    assert shares["fee_parity_within_730d"]["runs"] == "40"
+    # the comparison table: "n of N runs" under a partial median, the interval under a share
+    cells = {r["kpi"]: r["cells"][0] for r in report.comparison_table({0: stats}, {}, 40)["rows"]}
+    assert cells["fee_parity_day"].spread == "410 to 640, 12 of 40 runs"
+    assert cells["nodes_end"].spread == "1,000 to 3,000"
+    assert cells["fee_parity_lost"].spread == f"95%: {lost['interval']}, 12 of 40 runs"
+    assert cells["fee_parity_within_730d"].spread.endswith(", 40 runs")
+
+
+def test_publish_index_says_how_many_runs_a_parity_day_is_over():
+    stats = {
+        "fee_parity_day": {"mean": 520.0, "p5": 410.0, "p50": 500.0, "p95": 640.0, "n": 12},
+        "fee_parity_within_730d": {"value": 0.3},
+    }
+    day = publish._key_cell("fee_parity_day", "p50", stats, 40)
+    assert (day["text"], day["spread"]) == ("500", "P5\u2013P95 410 to 640, 12 of 40 runs")
+    share = publish._key_cell("fee_parity_within_730d", "value", stats, 40)
+    low, high = (numbers.format_value(v, "share") for v in findings.wilson(0.3, 40))
+    assert (share["text"], share["spread"]) == ("30.0%", f"95%: {low} to {high}, 40 runs")
+
+
+def test_a_negligible_paired_difference_is_no_material_difference():
+    reference = {"p50": 2.0, "p5": 0.5, "p95": 6.0}  # a node's income: ~$2 a day
+    threshold = findings.materiality("node_net_usd_per_day_last_year", reference)
+    assert threshold[0] == pytest.approx(2e-6)  # a millionth of the median
+    tiny = {"mean_difference": 4e-9, "ci_low": 2e-9, "ci_high": 6e-9, "share_positive": 1.0}
+    tiny["n"] = 40
+    assert findings.negligible(tiny, threshold[0])
+    text = findings.difference_text(tiny, "USD/day", "node_net_usd_per_day_last_year", threshold)
+    assert text.startswith("no material difference") and "40 pairs" in text
+    assert "one millionth of its median in the reference" in text
+    assert "0.000000004" not in text  # the float-level number is not quoted as a finding
+    # an interval reaching past the threshold is a finding, even with a tiny mean
+    wide = {**tiny, "ci_high": 1e-3}
+    assert not findings.negligible(wide, threshold[0])
+    assert findings.difference_text(wide, "USD/day", "x", threshold).startswith("+$")
+    # an absolute resolution from the record: parity days are whole days
+    day = findings.materiality("fee_parity_day", {"p50": 600.0})
+    assert day == (0.5, "the KPI's resolution")
+    assert findings.negligible({"mean_difference": 0.2, "ci_low": -0.4, "ci_high": 0.5}, 0.5)
+    # a reference at 0 gives no relative threshold: only exact zeros would be negligible
+    assert findings.materiality("unmet_trade_total", {"p50": 0.0, "p95": 0.0})[0] == 0.0
+    assert not findings.negligible({"mean_difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}, 0.0)
+
+
+def test_findings_name_the_subsets_they_leave_out_and_use_the_reference():
+    runs = 4
+    stats = {
+        "nodes_end": {"p50": 10.0, "p5": 9.0, "p95": 11.0, "mean": 10.0, "n": runs},
+    }
+    summary = {s: stats for s in range(9)}
+    labels = {s: f"rate={s}" for s in range(9)}
+    rows = [
+        {"kpi": "nodes_end", "subset": s, "reference_subset": 2, "mean_difference": 1.0}
+        | {"ci_low": 0.5, "ci_high": 1.5, "share_positive": 1.0, "n": runs}
+        for s in range(9)
+        if s != 2
+    ]
+    groups = findings.findings(summary, labels, {"nodes_end": "nodes"}, runs, pd.DataFrame(rows))
+    titles = [g.title for g in groups]
+    assert titles[0] == "rate=0 against rate=2, run by run"  # the reference is comparison.csv's
+    assert "rate=2 (the reference) on its own" in titles
+    more = next(g for g in groups if g.title == "More subsets").items[0]
+    assert more.text.startswith("... and 2 more subsets (rate=7; rate=8)")
+    assert more.values == {"subsets": [7, 8]}
+    # without comparison.csv, the reference given (the manifest's)
+    groups = findings.findings(summary, labels, {"nodes_end": "nodes"}, runs, None, 2)
+    assert "rate=2 (the reference) on its own" in [g.title for g in groups]
+
+
+def test_the_difference_chart_is_taken_against_the_reference_subset():
+    # three subsets, two runs, days 0-2: subset s holds 10 * s + day in every run
+    rows = [
+        {"subset": s, "run": r, "timestep": d, "reward_pool": 10.0 * s + d}
+        for s in range(3)
+        for r in range(2)
+        for d in range(3)
+    ]
+    frame = pd.DataFrame(rows)
+    labels = {0: "rate=0.1", 1: "rate=0.151", 2: "rate=0.2"}
+    figure = report.difference_figure(frame, "reward_pool", labels, 1)
+    lines = {t.name: list(t.y) for t in figure.data if t.fill != "toself"}
+    assert lines == {
+        "rate=0.1 \u2212 rate=0.151": [-10.0, -10.0, -10.0],
+        "rate=0.2 \u2212 rate=0.151": [10.0, 10.0, 10.0],
+    }
+    # no reference known: the first subset
+    first = report.difference_figure(frame, "reward_pool", labels, None)
+    assert {t.name for t in first.data if t.fill != "toself"} == {
+        "rate=0.151 \u2212 rate=0.1",
+        "rate=0.2 \u2212 rate=0.1",
+    }
+
+
+def test_n_of_n_runs_where_only_some_runs_have_a_value():
+    assert findings.of_runs("fee_parity_day", 0, 40) == "0 of 40"  # no run reached parity
+    assert findings.of_runs("fee_parity_day", 40, 40) == "40 of 40"  # defined for some runs
+    assert findings.of_runs("nodes_end", 40, 40) is None  # every run has one
+    assert findings.of_runs("reward_pool_5y", 0, 8) is None  # the horizon is too short for it
+    assert findings.of_runs("inflow_to_emission_end", 39, 40) == "39 of 40"
+    assert findings.of_runs("nodes_end", None, 40) is None
+    one = {"fee_parity_day": {"mean": 1085.0, "p5": 1085.0, "p50": 1085.0, "p95": 1085.0, "n": 1}}
+    cell = publish._key_cell("fee_parity_day", "p50", one, 20)
+    assert (cell["text"], cell["spread"]) == ("1,085", "1 of 20 runs")

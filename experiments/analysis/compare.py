@@ -8,6 +8,11 @@ shared noise; the mean of those paired differences is quoted with a 95% bootstra
 as `scipy.stats.bootstrap`, without its n x n jackknife), the share of pairs in which the subset is
 higher, and the number of pairs (runs where both have a value).
 
+The reference (`reference_subset`, the one rule every caller uses: the experiment's definition,
+comparison.csv, the report's findings and charts): the subset an experiment names, else the
+subset whose swept values are the model defaults (`emission_rate`: the contract's 0.151, not the
+first value swept), else subset 0.
+
 Known answers: a subset identical to the reference gives a difference of exactly 0 with a
 zero-width interval; the interval always contains the mean difference.
 """
@@ -15,7 +20,8 @@ zero-width interval; the interval always contains the mean difference.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +46,24 @@ BOOTSTRAP_SEED = 20250521  # fixed: the same table for the same runs, on every m
 # bit-identical for every batch size (tests/test_memory.py checks it).
 BOOTSTRAP_MEMORY_BYTES = 64 * 2**20
 BOOTSTRAP_BYTES_PER_VALUE = 40
+
+
+def reference_subset(
+    swept: Sequence[Mapping[str, Any]], defaults: Mapping[str, Any], explicit: int | None = None
+) -> int:
+    """The subset paired comparisons are taken against. `swept`: per subset (in order), the
+    values of the parameters that differ between subsets; `defaults`: the model's defaults.
+
+    `explicit` when given; else the first subset whose swept values all equal their defaults
+    (a sweep around the model, compared with the model); else subset 0."""
+    if explicit is not None:
+        return int(explicit)
+    for index, values in enumerate(swept):
+        if values and all(
+            name in defaults and value == defaults[name] for name, value in values.items()
+        ):
+            return index
+    return 0
 
 
 def bootstrap_batch(n: int) -> int:
@@ -109,7 +133,9 @@ def comparison_table(
     per_run: pd.DataFrame, kpis: Sequence[str], reference: int = 0
 ) -> pd.DataFrame:
     """One row per (KPI, subset other than the reference): the paired difference and its
-    interval. `per_run` is the run-level KPI table (`kpis.per_run`)."""
+    interval. `per_run` is the run-level KPI table (`kpis.per_run`); `reference` the subset they
+    are taken against: an experiment passes its `reference` (`reference_subset`); 0 is the
+    explorer's A, which its B is compared with."""
     rows = []
     subsets = sorted(int(s) for s in per_run["subset"].unique())
     if reference not in subsets:

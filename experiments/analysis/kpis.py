@@ -19,7 +19,9 @@ Conventions, chosen so that a number never claims more than the run shows:
 How to add a KPI: one edit, a `KPI` record in `RUN_KPIS` (its place there is its column in the
 tables). Give its columns and a function of their arrays, built from the helpers below where
 they fit (`at_day`, `at_end`, `last_year_mean`, `path_min`, ...), and `min_days` if it needs a
-horizon. `KPI_COLUMNS` (what a KPI-only run records), the run-level table, kpis.json and
+horizon; for the reports, its `title`, the ASSUMPTIONS.md rows it hangs on (`assumptions`), its
+`kind` (FLAG for a 0/1 per run, shown as a share of runs), `defined_for` when only some runs
+have a value, and a `resolution` where a difference below one is no difference. `KPI_COLUMNS` (what a KPI-only run records), the run-level table, kpis.json and
 kpis.csv, the report and the explorer follow from the record. The tests then ask for two things
 that are not this module: the same KPI written plainly in pandas in tests/kpi_reference.py (the
 reference the function is checked against), and new golden rows (`python -m experiments regress
@@ -47,11 +49,24 @@ PARITY_KEY = "__parity__"  # where per_run_paths keeps the parity table it compu
 PARITY_COLUMNS = ("daily_pool_inflow", "daily_emission")  # what the fee-parity rule reads
 
 
+# How a report shows a run-level KPI (`KPI.kind`):
+AMOUNT = "amount"  # a quantity per run: its median and P5-P95 across the runs, then the mean
+FLAG = "flag"  # 0 or 1 per run: the share of runs at 1, with its 95% (Wilson) interval
+SHARE = "share of runs"  # a SubsetKPI: one share of the subset's runs, with its 95% interval
+
+
 @dataclass(frozen=True)
 class KPI:
     """A run-level KPI: its name, unit and meaning (`description`, as reports show it), the
     columns of the timeseries it reads, and the function that computes it on their arrays (one
-    value per trajectory). `min_days`: the shortest horizon (days after TGE) with a value."""
+    value per trajectory). `min_days`: the shortest horizon (days after TGE) with a value.
+
+    How reports present it: `title` is what a sentence calls it ("Staking Reward Pool at 5
+    years"; the name when empty); `assumptions` the ASSUMPTIONS.md rows (their # column) its
+    value hangs on most; `kind` AMOUNT or FLAG (above); `defined_for` the runs it has a value
+    for when that is not every run ("runs that reach fee parity": the tables then say "n of N
+    runs"); `resolution` the smallest difference that means something in its unit (0: only the
+    relative threshold of experiments.reporting.findings applies)."""
 
     name: str
     unit: str
@@ -59,17 +74,37 @@ class KPI:
     columns: tuple[str, ...]
     function: Callable[[Paths], np.ndarray]
     min_days: int = 1
+    title: str = ""
+    assumptions: tuple[str, ...] = ()
+    kind: str = AMOUNT
+    defined_for: str = ""
+    resolution: float = 0.0
+
+    @property
+    def heading(self) -> str:
+        return self.title or self.name
 
 
 @dataclass(frozen=True)
 class SubsetKPI:
-    """A KPI of a whole subset, computed from its table of run-level KPIs."""
+    """A KPI of a whole subset, computed from its table of run-level KPIs: a share of runs.
+    `over` names the run-level KPI whose runs (its `n`) the share is taken over; empty: every run
+    of the subset. `title` and `assumptions` as for `KPI`."""
 
     name: str
     unit: str
     description: str
     function: Callable[[pd.DataFrame], float]
     min_days: int = 1
+    title: str = ""
+    assumptions: tuple[str, ...] = ()
+    over: str = ""
+    kind: str = SHARE
+    resolution: float = 0.0
+
+    @property
+    def heading(self) -> str:
+        return self.title or self.name
 
 
 def _nan(n: int) -> np.ndarray:
@@ -288,6 +323,11 @@ def max_abs_residual(paths: Paths) -> np.ndarray:
 # --- the registry ---------------------------------------------------------------------------------
 
 Y = DAYS_PER_YEAR
+POOL = ("E1", "E2", "D1", "D2")  # the ASSUMPTIONS.md rows the pool balance hangs on most
+PARITY = ("D1", "D2", "D3", "E2")  # ... and fee parity
+PRICE = ("M3", "M6", "V2", "S4")  # ... and the price
+NODES = ("S1", "S2", "S3")  # ... and the node count
+PARITY_RUNS = "runs that reach fee parity"
 RUN_KPIS: tuple[KPI, ...] = (
     KPI(
         "reward_pool_1y",
@@ -296,6 +336,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         ("reward_pool",),
         at_day("reward_pool", Y),
         min_days=Y,
+        title="Staking Reward Pool at 1 year",
+        assumptions=POOL,
     ),
     KPI(
         "reward_pool_2y",
@@ -304,6 +346,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         ("reward_pool",),
         at_day("reward_pool", 2 * Y),
         min_days=2 * Y,
+        title="Staking Reward Pool at 2 years",
+        assumptions=POOL,
     ),
     KPI(
         "reward_pool_5y",
@@ -312,6 +356,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         ("reward_pool",),
         at_day("reward_pool", 5 * Y),
         min_days=5 * Y,
+        title="Staking Reward Pool at 5 years",
+        assumptions=POOL,
     ),
     KPI(
         "fee_parity_day",
@@ -321,6 +367,10 @@ RUN_KPIS: tuple[KPI, ...] = (
         PARITY_COLUMNS,
         first_parity_day,
         min_days=PARITY_WINDOW_DAYS,
+        title="first day at fee parity",
+        assumptions=PARITY,
+        defined_for=PARITY_RUNS,
+        resolution=0.5,  # days are whole: less than half a day is no difference
     ),
     KPI(
         "fee_parity_sustained_share",
@@ -330,6 +380,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         PARITY_COLUMNS,
         parity_sustained_share,
         min_days=Y,  # a day before the first full window counts as below parity
+        title="share of the last year at fee parity",
+        assumptions=PARITY,
     ),
     KPI(
         "fee_parity_lost",
@@ -338,6 +390,10 @@ RUN_KPIS: tuple[KPI, ...] = (
         PARITY_COLUMNS,
         parity_lost,
         min_days=PARITY_WINDOW_DAYS,
+        title="runs below fee parity again at the end",
+        assumptions=PARITY,
+        kind=FLAG,
+        defined_for=PARITY_RUNS,
     ),
     KPI(
         "circulating_supply_5y",
@@ -346,6 +402,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         ("circulating_supply",),
         at_day("circulating_supply", 5 * Y),
         min_days=5 * Y,
+        title="market circulating supply at 5 years",
+        assumptions=("V2", "V4"),
     ),
     KPI(
         "circulating_share_5y",
@@ -354,6 +412,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         ("circulating_supply",),
         circulating_share_5y,
         min_days=5 * Y,
+        title="market circulating share of the max supply at 5 years",
+        assumptions=("V2", "V4"),
     ),
     KPI(
         "staking_ratio_end",
@@ -361,14 +421,28 @@ RUN_KPIS: tuple[KPI, ...] = (
         "staked over circulating supply plus locked stake, at the end",
         ("staking_ratio",),
         at_end("staking_ratio"),
+        title="staking ratio at the end",
+        assumptions=NODES,
     ),
-    KPI("nodes_end", "nodes", "registered nodes at the end", ("nodes",), at_end("nodes")),
+    KPI(
+        "nodes_end",
+        "nodes",
+        "registered nodes at the end",
+        ("nodes",),
+        at_end("nodes"),
+        title="registered nodes at the end",
+        assumptions=NODES,
+        resolution=0.5,  # nodes are whole
+    ),
     KPI(
         "nodes_min",
         "nodes",
         "fewest registered nodes along the path",
         ("nodes",),
         path_min("nodes"),
+        title="fewest registered nodes along the path",
+        assumptions=NODES,
+        resolution=0.5,
     ),
     KPI(
         "node_apr_sesh_last_year",
@@ -376,6 +450,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         "a node's reward over its stake, in SESH, mean over the last year",
         ("node_apr_sesh",),
         last_year_mean("node_apr_sesh"),
+        title="a node's SESH reward over its stake in the last year",
+        assumptions=("E1", "E2", "S2"),
     ),
     KPI(
         "node_net_usd_per_day_last_year",
@@ -383,14 +459,26 @@ RUN_KPIS: tuple[KPI, ...] = (
         "a node's reward in USD less running costs, per day, mean over the last year",
         ("node_net_usd_per_day",),
         last_year_mean("node_net_usd_per_day"),
+        title="a node's net income in the last year",
+        assumptions=("S2", "M3"),
     ),
-    KPI("price_usd_end", "USD/SESH", "SESH price at the end", ("price_usd",), at_end("price_usd")),
+    KPI(
+        "price_usd_end",
+        "USD/SESH",
+        "SESH price at the end",
+        ("price_usd",),
+        at_end("price_usd"),
+        title="SESH price at the end",
+        assumptions=PRICE,
+    ),
     KPI(
         "price_usd_min",
         "USD/SESH",
         "lowest SESH price along the path",
         ("price_usd",),
         path_min("price_usd"),
+        title="lowest SESH price along the path",
+        assumptions=PRICE,
     ),
     KPI(
         "price_usd_max",
@@ -398,6 +486,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         "highest SESH price along the path",
         ("price_usd",),
         path_max("price_usd"),
+        title="highest SESH price along the path",
+        assumptions=PRICE,
     ),
     KPI(
         "pol_value_usd_end",
@@ -405,6 +495,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         "value of the protocol-owned liquidity at the end",
         ("pol_value_usd",),
         at_end("pol_value_usd"),
+        title="protocol-owned liquidity at the end",
+        assumptions=("D5", "D6", "M3"),
     ),
     KPI(
         "cum_emission_end",
@@ -412,6 +504,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         "rewards paid out of the pool since TGE",
         ("cum_emission",),
         at_end("cum_emission"),
+        title="rewards paid out of the pool",
+        assumptions=("E1", "E2"),
     ),
     KPI(
         "cum_pool_inflow_end",
@@ -419,6 +513,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         "fee SESH paid into the pool since TGE",
         ("cum_pool_inflow",),
         at_end("cum_pool_inflow"),
+        title="fee SESH paid into the pool",
+        assumptions=("D1", "D2", "D3"),
     ),
     KPI(
         "reward_pool_usd_end",
@@ -426,6 +522,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         "Staking Reward Pool balance at the end, at the end price",
         ("reward_pool", "price_usd"),
         reward_pool_usd_end,
+        title="Staking Reward Pool at the end, in USD",
+        assumptions=(*POOL, "M3"),
     ),
     KPI(
         "cum_pool_inflow_usd_end",
@@ -433,6 +531,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         "fee SESH paid into the pool since TGE, each day at its opening price",
         ("daily_pool_inflow", "price_usd"),
         pool_inflow_usd,
+        title="fees paid into the pool, in USD",
+        assumptions=("D1", "D2", "D3"),
     ),
     KPI(
         "unmet_trade_total",
@@ -441,6 +541,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         "the run's tail comes from a limit, not from the economy",
         ("daily_unmet_trade",),
         unmet_trade_total,
+        title="trades that could not be filled",
+        assumptions=("M5",),
     ),
     KPI(
         "unmet_trade_days",
@@ -448,6 +550,9 @@ RUN_KPIS: tuple[KPI, ...] = (
         "days with an unfilled trade",
         ("daily_unmet_trade",),
         unmet_trade_days,
+        title="days with an unfilled trade",
+        assumptions=("M5",),
+        resolution=0.5,
     ),
     KPI(
         "inflow_to_emission_end",
@@ -455,6 +560,8 @@ RUN_KPIS: tuple[KPI, ...] = (
         "cumulative pool inflow over cumulative emission at the end",
         ("cum_emission", "cum_pool_inflow"),
         inflow_to_emission_end,
+        title="pool inflow over emission since TGE",
+        assumptions=PARITY,
     ),
     KPI(
         "max_abs_conservation_residual",
@@ -462,6 +569,7 @@ RUN_KPIS: tuple[KPI, ...] = (
         "largest |sum of stocks - max supply| along the path (float rounding only)",
         ("conservation_residual",),
         max_abs_residual,
+        title="largest conservation residual",
     ),
 )
 
@@ -510,18 +618,26 @@ SUBSET_KPIS: tuple[SubsetKPI, ...] = (
         f"share of runs whose first crossing to fee parity is within {PARITY_DEADLINE_DAYS} days",
         share_within(PARITY_DEADLINE_DAYS),
         min_days=PARITY_DEADLINE_DAYS,
+        title=f"runs at fee parity within {PARITY_DEADLINE_DAYS} days",
+        assumptions=PARITY,
     ),
     SubsetKPI(
         "runs_with_unmet_trade_share",
         "share of runs",
         "share of runs in which some trade could not be filled (read their tails with care)",
         share_limited,
+        title="runs in which some trade could not be filled",
+        assumptions=("M5",),
+        over="unmet_trade_days",
     ),
     SubsetKPI(
         "fee_parity_lost_share",
         "share of runs",
         "of the runs that reached fee parity, the share below it again at the end",
         share_lost,
+        title="runs below fee parity again at the end, of those that reached it",
+        assumptions=PARITY,
+        over="fee_parity_lost",
     ),
 )
 

@@ -5,18 +5,22 @@ Every number comes with its uncertainty: a KPI of one subset is its median over 
 P5-P95 across them and the number of runs; a share of runs comes with its 95% (Wilson) interval
 and the number of runs; a difference between subsets is the mean paired difference with its 95%
 bootstrap interval, the share of pairs in which the subset is larger and the number of pairs (as
-comparison.csv holds them). Each finding names the assumptions (ASSUMPTIONS.md) it hangs on.
+comparison.csv holds them). A difference whose mean and interval all lie within the KPI's
+materiality threshold (`materiality`) is said to be no material difference rather than quoted as
+a finding. Each finding names the assumptions (ASSUMPTIONS.md rows) it hangs on: what a finding
+calls a KPI and the rows it hangs on are fields of its record in experiments.analysis.kpis.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from experiments.analysis import kpis
 from experiments.reporting import numbers
 
 # The pool KPI a finding quotes: the longest horizon the run has a value for.
@@ -24,31 +28,14 @@ POOL_KPIS = ("reward_pool_5y", "reward_pool_2y", "reward_pool_1y")
 PARITY_DAY = "fee_parity_day"
 PARITY_SHARE = "fee_parity_within_730d"
 UNMET_SHARE = "runs_with_unmet_trade_share"
-# (KPI, what a sentence calls it): the run-level KPIs a finding quotes, in this order.
-TITLES = {
-    "reward_pool_5y": "Staking Reward Pool at 5 years",
-    "reward_pool_2y": "Staking Reward Pool at 2 years",
-    "reward_pool_1y": "Staking Reward Pool at 1 year",
-    PARITY_DAY: "first day at fee parity",
-    "price_usd_end": "SESH price at the end",
-    "nodes_end": "registered nodes at the end",
-    "node_net_usd_per_day_last_year": "a node's net income in the last year",
-    "node_apr_sesh_last_year": "a node's SESH reward over its stake in the last year",
-}
-# The ASSUMPTIONS.md rows (their # column) each KPI's value hangs on most.
-ASSUMPTION_IDS = {
-    "reward_pool": ("E1", "E2", "D1", "D2"),
-    PARITY_DAY: ("D1", "D2", "D3", "E2"),
-    PARITY_SHARE: ("D1", "D2", "D3", "E2"),
-    "price_usd_end": ("M3", "M6", "V2", "S4"),
-    "nodes_end": ("S1", "S2", "S3"),
-    "node_net_usd_per_day_last_year": ("S2", "M3"),
-    "node_apr_sesh_last_year": ("E1", "E2", "S2"),
-    UNMET_SHARE: ("M5",),
-}
 # A finding per subset for at most this many subsets (a larger sweep: see the tables).
 MAX_SUBSETS = 6
-Z95 = 1.959963984540054
+CONFIDENCE = 0.95
+# A paired difference within this fraction of the KPI's scale in the reference (its median's
+# magnitude) is no material difference: float-level effects such as $4e-9 a day on a node's
+# income of a few dollars. A KPI's record may set an absolute `resolution` too (half a day).
+RELATIVE_RESOLUTION = 1e-6
+RELATIVE_TEXT = "one millionth"  # RELATIVE_RESOLUTION in words, for the sentence
 
 
 @dataclass(frozen=True)
@@ -63,22 +50,98 @@ class Finding:
     kpi: str | None = None
 
 
+def title(kpi: str) -> str:
+    """What a sentence calls `kpi`: its record's title (its name if it has none)."""
+    record = kpis.REGISTRY.get(kpi)
+    return record.heading if record is not None else kpi
+
+
 def assumption_ids(kpi: str) -> tuple[str, ...]:
-    if kpi.startswith("reward_pool_"):
-        return ASSUMPTION_IDS["reward_pool"]
-    return ASSUMPTION_IDS.get(kpi, ())
+    """The ASSUMPTIONS.md rows `kpi` hangs on most (its record's `assumptions`)."""
+    record = kpis.REGISTRY.get(kpi)
+    return tuple(record.assumptions) if record is not None else ()
+
+
+def kind(kpi: str, stats: Mapping[str, Any] | None = None) -> str:
+    """How `kpi` is shown: its record's kind (kpis.AMOUNT, FLAG or SHARE); a KPI this version
+    does not know by its statistics (a single `value` is a share of runs)."""
+    record = kpis.REGISTRY.get(kpi)
+    if record is not None:
+        return record.kind
+    return kpis.SHARE if stats is not None and "value" in stats else kpis.AMOUNT
 
 
 def wilson(share: float, n: int) -> tuple[float, float]:
-    """The 95% Wilson score interval of a share of `n` runs."""
-    if n <= 0:
+    """The 95% Wilson score interval of a share of `n` runs (scipy's binomtest)."""
+    from scipy.stats import binomtest
+
+    if n <= 0 or not math.isfinite(share):
         return math.nan, math.nan
-    centre = (share + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 / (1 + Z95**2 / n) * math.sqrt(share * (1 - share) / n + Z95**2 / (4 * n * n))
-    # at a share of 0 or 1 the bound is exact: no rounding residue (3e-18) for the page to print
-    low = 0.0 if share <= 0 else max(0.0, centre - half)
-    high = 1.0 if share >= 1 else min(1.0, centre + half)
+    k = min(n, max(0, round(share * n)))
+    ci = binomtest(k, n).proportion_ci(CONFIDENCE, method="wilson")
+    # at a share of 0 or 1 the bound is exact: no rounding residue for the page to print
+    low = 0.0 if k == 0 else max(0.0, float(ci.low))
+    high = 1.0 if k == n else min(1.0, float(ci.high))
     return low, high
+
+
+def total_runs(stats: Mapping[str, Mapping[str, Any]], runs: int | None = None) -> int:
+    """The runs of a subset: `runs` (the manifest's runs per subset) when known, else the most
+    runs any of its run-level KPIs has a value for."""
+    if isinstance(runs, int) and runs > 0:
+        return runs
+    counts = [int(n) for v in stats.values() if (n := numbers.finite(v.get("n"))) is not None]
+    return max(counts, default=0)
+
+
+@dataclass(frozen=True)
+class Share:
+    """A share of runs: its value, the runs it is over (`n` of the subset's `total`) and its 95%
+    Wilson interval."""
+
+    value: float | None
+    n: int
+    total: int
+    low: float
+    high: float
+
+
+def share(
+    kpi: str, stats: Mapping[str, Mapping[str, Any]], runs: int | None = None
+) -> Share | None:
+    """`kpi` of one subset (`stats`: KPI -> statistics) as a share of runs, or None when it is
+    not one: a SubsetKPI's value over the runs its record names (`over`: that KPI's n; else
+    every run), a FLAG KPI's mean over the runs it has a value for."""
+    own = stats.get(kpi)
+    total = total_runs(stats, runs)
+    if own is None:
+        return None
+    how = kind(kpi, own)
+    if how == kpis.FLAG:
+        value, n = numbers.finite(own.get("mean")), int(numbers.finite(own.get("n")) or 0)
+    elif how == kpis.SHARE:
+        value = numbers.finite(own.get("value"))
+        record = kpis.REGISTRY.get(kpi)
+        over = getattr(record, "over", "")
+        n = int(numbers.finite(stats.get(over, {}).get("n")) or 0) if over else total
+    else:
+        return None
+    low, high = wilson(value, n) if value is not None else (math.nan, math.nan)
+    return Share(value, n, total, low, high)
+
+
+def of_runs(kpi: str, n, total: int) -> str | None:
+    """ "12 of 40" where `kpi` has a value for only some of a subset's `total` runs: always for a
+    KPI whose record says it is defined for some runs only (a parity day: "0 of 40" says no run
+    reached parity), else when 0 < n < total (none at all: the horizon is too short for it, and
+    the page says so with the KPI). None otherwise."""
+    count = numbers.finite(n)
+    if count is None or not total:
+        return None
+    count = int(count)
+    if getattr(kpis.REGISTRY.get(kpi), "defined_for", "") or 0 < count < total:
+        return f"{count:,} of {total:,}"
+    return None
 
 
 def _capital(text: str) -> str:
@@ -98,9 +161,9 @@ def spread_text(stats: Mapping[str, Any], unit: str, runs: int | None = None) ->
     return f"{numbers.quantity(median, unit)} (median of {of}; P5\u2013P95 {low} to {high})"
 
 
-def share_text(share, runs: int) -> str | None:
+def share_text(value, runs: int) -> str | None:
     """ "44.0% of 100 runs (95% interval 34.7% to 53.8%)", or None without a value."""
-    value = numbers.finite(share)
+    value = numbers.finite(value)
     if value is None or runs <= 0:
         return None
     low, high = wilson(value, runs)
@@ -111,23 +174,64 @@ def share_text(share, runs: int) -> str | None:
     )
 
 
-def difference_text(row: Mapping[str, Any], unit: str, kpi: str) -> str | None:
-    """ "+2.30M SESH [+1.50M, +3.00M], larger in 96.0% of 100 pairs", or None without pairs."""
+def materiality(kpi: str, reference: Mapping[str, Any] | None) -> tuple[float, str]:
+    """The smallest paired difference of `kpi` that is material, and why: the larger of its
+    record's `resolution` and RELATIVE_RESOLUTION of its scale in the reference subset (the
+    magnitude of its median there, else of its P5/P95, its mean or its single value)."""
+    record = kpis.REGISTRY.get(kpi)
+    resolution = float(getattr(record, "resolution", 0.0) or 0.0)
+    reference = reference or {}
+    scale = 0.0
+    for stat in ("p50", "p95", "p5", "mean", "value"):
+        value = numbers.finite(reference.get(stat))
+        if value:
+            scale = abs(value)
+            break
+    relative = RELATIVE_RESOLUTION * scale
+    if resolution >= relative:
+        return resolution, "the KPI's resolution"
+    return relative, f"{RELATIVE_TEXT} of its median in the reference"
+
+
+def negligible(row: Mapping[str, Any], threshold: float) -> bool:
+    """Whether a paired difference (comparison.csv's row) is no material difference: a positive
+    `threshold` and its mean and 95% interval all within +-threshold."""
+    if not threshold > 0:
+        return False
+    values = [numbers.finite(row.get(c)) for c in ("mean_difference", "ci_low", "ci_high")]
+    if values[0] is None:
+        return False
+    return all(abs(v) <= threshold for v in values if v is not None)
+
+
+def difference_text(
+    row: Mapping[str, Any], unit: str, kpi: str, threshold: tuple[float, str] | None = None
+) -> str | None:
+    """ "+2.30M SESH [+1.50M, +3.00M], larger in 96.0% of 100 pairs", or None without pairs;
+    with a `threshold` (`materiality`) that the mean and interval lie within: "no material
+    difference (...)"."""
     mean, n = numbers.finite(row.get("mean_difference")), int(numbers.finite(row.get("n")) or 0)
     if mean is None or n == 0:
         return None
+    pairs = f"{n:,} pairs" + (" where both runs reach parity" if kpi == PARITY_DAY else "")
+    if threshold is not None and negligible(row, threshold[0]):
+        size = numbers.quantity(threshold[0], unit, difference=True).lstrip("+")
+        spread = "mean paired difference and its 95% interval" if n >= 2 else "difference"
+        return (
+            f"no material difference: the {spread} lie within \u00b1{size} "
+            f"({threshold[1]}), over {pairs}"
+        )
     low, high = (
         numbers.quantity(row.get(c), unit, difference=True, short=True)
         for c in ("ci_low", "ci_high")
     )
     if n < 2:  # one pair gives a difference, not an interval
         return f"{numbers.quantity(mean, unit, difference=True)} in the one pair (no interval)"
-    share = numbers.format_value(row.get("share_positive"), "share")
+    share_positive = numbers.format_value(row.get("share_positive"), "share")
     larger = "later" if unit in ("day", "days") and kpi == PARITY_DAY else "larger"
-    pairs = f"{n:,} pairs" + (" where both runs reach parity" if kpi == PARITY_DAY else "")
     text = (
         f"{numbers.quantity(mean, unit, difference=True)} [{low}, {high}], "
-        f"{larger} in {share} of {pairs}"
+        f"{larger} in {share_positive} of {pairs}"
     )
     lo, hi = numbers.finite(row.get("ci_low")), numbers.finite(row.get("ci_high"))
     if lo is not None and hi is not None and lo <= 0 <= hi and not lo == hi == 0:
@@ -151,17 +255,23 @@ def findings(
     units: Mapping[str, str],
     runs: int | None,
     comparison: pd.DataFrame | None = None,
+    reference: int | None = None,
 ) -> list[Group]:
     """The sentences of "What this run says", in groups: each subset's paired differences
     against the reference (what a comparison is run for), then the reference's own medians (the
     only subset's, in a run of one), then how many runs hit a trading limit. Without
-    comparison.csv each subset's medians."""
+    comparison.csv each subset's medians.
+
+    The reference is comparison.csv's (the experiment's, compare.reference_subset), else
+    `reference` (the manifest's), else the first subset. Past MAX_SUBSETS other subsets, the rest
+    are named in one closing sentence."""
     if not summary:
         return []
     subsets = sorted(summary)
-    reference = subsets[0]
     if comparison is not None and len(comparison):
         reference = int(comparison["reference_subset"].iloc[0])
+    if reference not in summary:
+        reference = subsets[0]
     name = labels.get(reference, f"subset {reference}")
     others = [s for s in subsets if s != reference]
     groups = []
@@ -174,11 +284,7 @@ def findings(
         else:
             groups.append(Group(who, _subset_findings(subset, summary, units, runs)))
     if len(others) > MAX_SUBSETS:
-        more = Finding(
-            f"{len(others) - MAX_SUBSETS:,} more subsets are not summarised here: the KPI "
-            "tables and the paired differences below hold them all."
-        )
-        groups.append(Group("More subsets", [more]))
+        groups.append(Group("More subsets", [_more(others[MAX_SUBSETS:], labels)]))
     own = _subset_findings(reference, summary, units, runs)
     if own:
         title = None if not others else f"{name} (the reference) on its own"
@@ -189,6 +295,17 @@ def findings(
     return [g for g in groups if g.items]
 
 
+def _more(left: Sequence[int], labels: Mapping[int, str]) -> Finding:
+    """The subsets the findings leave out, by name."""
+    names = "; ".join(labels.get(s, f"subset {s}") for s in left)
+    what, where = ("subset", "it is") if len(left) == 1 else ("subsets", "they are")
+    return Finding(
+        f"... and {len(left):,} more {what} ({names}): not summarised here; {where} in the KPI "
+        "tables and the paired differences below.",
+        values={"subsets": list(left)},
+    )
+
+
 def _pool_kpi(stats: Mapping[str, Mapping[str, Any]]) -> str | None:
     return next(
         (k for k in POOL_KPIS if numbers.finite(stats.get(k, {}).get("p50")) is not None), None
@@ -197,7 +314,7 @@ def _pool_kpi(stats: Mapping[str, Mapping[str, Any]]) -> str | None:
 
 def _kpi_finding(kpi: str, text: str, values: dict[str, Any], subset) -> Finding:
     """One headline KPI's sentence ("Title: text."), with the assumptions it hangs on."""
-    return Finding(f"{_capital(TITLES[kpi])}: {text}.", assumption_ids(kpi), values, subset, kpi)
+    return Finding(f"{_capital(title(kpi))}: {text}.", assumption_ids(kpi), values, subset, kpi)
 
 
 def _subset_findings(subset, summary, units, runs) -> list[Finding]:
@@ -223,7 +340,7 @@ def _parity_findings(subset, stats, runs) -> list[Finding]:
     if day is None:
         return []
     reached = int(day.get("n") or 0)
-    total = runs or reached
+    total = total_runs(stats, runs) or reached
     out = []
     if reached == 0:
         out.append(
@@ -250,13 +367,14 @@ def _parity_findings(subset, stats, runs) -> list[Finding]:
                 PARITY_DAY,
             )
         )
-    within = share_text(stats.get(PARITY_SHARE, {}).get("value"), total)
+    at = share(PARITY_SHARE, stats, runs)
+    within = None if at is None else share_text(at.value, at.n)
     if within is not None:
         out.append(
             Finding(
                 f"At fee parity within 730 days: {within}.",
                 assumption_ids(PARITY_SHARE),
-                {"value": stats[PARITY_SHARE]["value"], "n": total},
+                {"value": at.value, "n": at.n},
                 subset,
                 PARITY_SHARE,
             )
@@ -274,19 +392,21 @@ def _difference_findings(subset, reference, rows, summary, labels, units, runs) 
         if kpi is None or kpi not in by_kpi:
             continue
         row = by_kpi[kpi]
-        text = difference_text(row, units.get(kpi, ""), kpi)
+        threshold = materiality(kpi, summary[reference].get(kpi))
+        text = difference_text(row, units.get(kpi, ""), kpi, threshold)
         if text is None:
             continue
         columns = ("mean_difference", "ci_low", "ci_high", "share_positive", "n")
         out.append(_kpi_finding(kpi, text, {c: row[c] for c in columns}, subset))
-    mine = share_text(summary[subset].get(PARITY_SHARE, {}).get("value"), runs or 0)
-    theirs = share_text(summary[reference].get(PARITY_SHARE, {}).get("value"), runs or 0)
+    at, at_reference = (share(PARITY_SHARE, summary[s], runs) for s in (subset, reference))
+    mine = None if at is None else share_text(at.value, at.n)
+    theirs = None if at_reference is None else share_text(at_reference.value, at_reference.n)
     if mine is not None and theirs is not None:
         out.append(
             Finding(
                 f"At fee parity within 730 days: {mine}, against {theirs} in {against}.",
                 assumption_ids(PARITY_SHARE),
-                {"value": summary[subset][PARITY_SHARE]["value"], "n": runs},
+                {"value": at.value, "n": at.n},
                 subset,
                 PARITY_SHARE,
             )
@@ -299,12 +419,13 @@ def _limit_findings(summary, labels, runs) -> list[Finding]:
     hit = {
         s: v
         for s, stats in summary.items()
-        if (v := numbers.finite(stats.get(UNMET_SHARE, {}).get("value"))) is not None and v > 0
+        if (v := share(UNMET_SHARE, stats, runs)) is not None and v.value and v.n > 0
     }
-    if not hit or not runs:
+    if not hit:
         return []
     parts = [
-        f"{labels.get(s, f'subset {s}') if len(summary) > 1 else 'the run'}: {share_text(v, runs)}"
+        f"{labels.get(s, f'subset {s}') if len(summary) > 1 else 'the run'}: "
+        f"{share_text(v.value, v.n)}"
         for s, v in sorted(hit.items())
     ]
     return [
@@ -314,7 +435,7 @@ def _limit_findings(summary, labels, runs) -> list[Finding]:
             + "; ".join(parts)
             + ".",
             assumption_ids(UNMET_SHARE),
-            {"value": dict(sorted(hit.items()))},
+            {"value": {s: v.value for s, v in sorted(hit.items())}},
             None,
             UNMET_SHARE,
         )
@@ -346,10 +467,9 @@ def sensitivity_findings(
         ]
         if not parts:
             continue
-        title = TITLES.get(kpi, kpi)
         items.append(
             Finding(
-                f"{_capital(title)} moves most with {parts[0]}"
+                f"{_capital(title(kpi))} moves most with {parts[0]}"
                 + (f", then {', '.join(parts[1:])}" if len(parts) > 1 else "")
                 + ".",
                 assumption_ids(kpi),

@@ -32,8 +32,8 @@ from experiments.reporting import findings, numbers, plots, report
 INDEX_FILE = "index.html"
 INDEX_MAX_SUBSETS = 12  # rows per report on the index; a larger sweep says how many more
 PLOTLY_FILE = "plotly.min.js"  # the site's one copy of plotly.js, linked by every report page
-ASSUMPTIONS_FILE = "ASSUMPTIONS.md"  # copied from the project, linked by every report page
-ASSUMPTIONS_SOURCE = Path(__file__).resolve().parents[2] / ASSUMPTIONS_FILE
+ASSUMPTIONS_FILE = report.ASSUMPTIONS_FILE  # copied from the project, linked by every report page
+ASSUMPTIONS_SOURCE = report.ASSUMPTIONS_SOURCE
 SITE_MANIFEST = ".sesh-site.json"  # marks a site this project published; lists its files
 # (KPI, statistic, column title): the headline numbers of each report on the index page.
 KEY_KPIS = (
@@ -146,19 +146,36 @@ def _unit(kpi: str) -> str:
 
 
 def _key_cell(kpi: str, stat: str, stats: dict[str, Any], runs: int | None) -> dict[str, Any]:
-    """A key KPI with its uncertainty under it: a median's P5-P95, a share's 95% interval."""
+    """A key KPI of one subset (`stats`: KPI -> statistics) with its uncertainty under it: a
+    median's P5-P95, and "n of N runs" where only some runs have a value (a parity day); a share
+    of runs (by its record's kind) with its 95% Wilson interval and the runs it is over."""
     unit = kpis.REGISTRY[kpi].unit
-    value = stats.get(stat)
-    spread = None
-    if stat == "p50" and value is not None and stats.get("n") == 1:
-        spread = "1 run"  # no spread to show
-    elif stat == "p50" and value is not None:
-        low, high = (numbers.format_value(stats.get(p), unit) for p in ("p5", "p95"))
-        spread = f"P5\u2013P95 {low} to {high}"
-    elif stat == "value" and value is not None and runs:
-        low, high = (numbers.format_value(v, unit) for v in findings.wilson(float(value), runs))
-        spread = f"95%: {low} to {high}"
-    return {"kpi": kpi, "text": numbers.format_value(value, unit), "spread": spread}
+    own = stats.get(kpi, {})
+    total = findings.total_runs(stats, runs)
+    if findings.kind(kpi, own) != kpis.AMOUNT:
+        found = findings.share(kpi, stats, runs)
+        value = None if found is None else found.value
+        spread = None
+        if found is not None and value is not None and found.n:
+            low, high = (numbers.format_value(v, "share") for v in (found.low, found.high))
+            of = f"{found.n:,}" if found.n == found.total else f"{found.n:,} of {found.total:,}"
+            spread = f"95%: {low} to {high}, {of} runs"
+        return {"kpi": kpi, "text": numbers.format_value(value, "share"), "spread": spread}
+    value = own.get(stat)
+    parts = []
+    if stat == "p50" and value is not None and own.get("n") != 1:
+        low, high = (numbers.format_value(own.get(p), unit) for p in ("p5", "p95"))
+        parts.append(f"P5\u2013P95 {low} to {high}")
+    partial = findings.of_runs(kpi, own.get("n"), total)
+    if partial is not None:
+        parts.append(f"{partial} runs")
+    elif stat == "p50" and own.get("n") == 1:
+        parts.append("1 run")  # no spread to show
+    return {
+        "kpi": kpi,
+        "text": numbers.format_value(value, unit),
+        "spread": ", ".join(parts) or None,
+    }
 
 
 def _report(name: str, results: report.Results) -> dict[str, Any]:
@@ -174,9 +191,7 @@ def _report(name: str, results: report.Results) -> dict[str, Any]:
         rows.append(
             {
                 "label": labels.get(subset, "") if subset is not None else "no kpis.json",
-                "cells": [
-                    _key_cell(kpi, stat, stats.get(kpi, {}), runs) for kpi, stat, _ in KEY_KPIS
-                ],
+                "cells": [_key_cell(kpi, stat, stats, runs) for kpi, stat, _ in KEY_KPIS],
             }
         )
     more = len(subsets) - len(rows)

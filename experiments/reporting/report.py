@@ -4,9 +4,11 @@ The page is rebuilt from timeseries.parquet, kpis.json, manifest.json (and sensi
 sensitivity run left one, comparison.csv when a run of several subsets did), so `python -m experiments report DIR` gives the same page as `run` did.
 It must open offline and be safe to host as a plain file: plotly.js is inlined once in the head, the
 charts are plotly divs that call it, the styles are inline and use system fonts, and no element
-points at anything outside the file but the link to ASSUMPTIONS.md (`ASSUMPTIONS_HREF`, where it
-is from results/NAME/ in the project). A page of a published site (`render(plotly_src=...)`, see
-publish.py) links the site's one plotly.js and its copy of ASSUMPTIONS.md instead.
+points at anything outside the file: the page may be moved anywhere. The ASSUMPTIONS.md rows its
+findings hang on are carried in its Assumptions section (`assumption_rows`, parsed from the
+project's ASSUMPTIONS.md), one anchor `#assumption-<id>` each, which the findings link. A page of a
+published site (`render(plotly_src=..., assumptions_href=...)`, see publish.py) links the site's
+one plotly.js and its copy of the whole ASSUMPTIONS.md as well.
 The page opens with "What this run says" (experiments.reporting.findings: every figure with its
 uncertainty); numbers are formatted by experiments.reporting.numbers, one format everywhere. KPI cells carry the exact kpis.json number in `data-value`
 beside the formatted text, so a reader (or a test) can check one against the other.
@@ -45,6 +47,7 @@ import dataclasses
 import functools
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,9 +78,10 @@ COMPARISON_CHART = "comparison"
 # The KPI table's statistics, in column order: the median first (results are heavy-tailed), then
 # P5 and P95, the mean last, and how many runs have a value.
 RUN_STATS = ("p50", "p5", "p95", "mean", "n")
-# Where ASSUMPTIONS.md is from a lone report (results/NAME/report.html in the project) and from a
-# published page (SITE/NAME/index.html: publish puts a copy at the site's root).
-ASSUMPTIONS_HREF = "../../ASSUMPTIONS.md"
+# The project's ASSUMPTIONS.md: the rows a report's findings hang on are copied into the page.
+ASSUMPTIONS_FILE = "ASSUMPTIONS.md"
+ASSUMPTIONS_SOURCE = Path(__file__).resolve().parents[2] / ASSUMPTIONS_FILE
+ASSUMPTION_ANCHOR = "assumption-"  # + the row's id: the anchor of its row in the page
 # comparison rows shown open; a longer table (a big sweep) is folded in a <details>
 MAX_OPEN_COMPARISON_ROWS = 60
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
@@ -344,7 +348,7 @@ def write_report(
     frame: pd.DataFrame | None = None,
     note: Callable[[str], None] | None = None,
     plotly_src: str | None = None,
-    assumptions_href: str = ASSUMPTIONS_HREF,
+    assumptions_href: str | None = None,
 ) -> Path:
     """Build report.html from the files in `results_dir`; return its path.
 
@@ -396,16 +400,19 @@ class Section:
 
 
 def render(
-    results: Results, plotly_src: str | None = None, assumptions_href: str = ASSUMPTIONS_HREF
+    results: Results, plotly_src: str | None = None, assumptions_href: str | None = None
 ) -> str:
-    """The whole page as one string: self-contained (plotly.js inlined once), or, with
-    `plotly_src`, loading plotly.js from that relative URL (a published site ships it once)."""
+    """The whole page as one string: self-contained (plotly.js inlined once, the assumptions it
+    hangs on copied in), or, with `plotly_src`, loading plotly.js from that relative URL (a
+    published site ships it once); `assumptions_href`: a link to the whole ASSUMPTIONS.md that
+    travels with the page (a site's copy), none for a lone page."""
     manifest = results.manifest
     figures = chart_figures(results)
     differences = paired_differences(results)
+    said = what_it_says(results)
     # the finding first; a sensitivity run's answer is its ranking: before the per-point KPIs
     sections = [
-        Section("findings", "Findings", "What this run says", what_it_says(results)),
+        Section("findings", "Findings", "What this run says", said),
         Section("run", "Run", "Run", run_summary(results)),
     ]
     if results.sensitivity is not None:
@@ -419,7 +426,12 @@ def render(
         )
     sections += [
         Section("charts", "Charts", "Charts", chart_data(results, figures)),
-        Section("assumptions", "Assumptions", "Assumptions in force", assumptions(results)),
+        Section(
+            "assumptions",
+            "Assumptions",
+            "Assumptions in force",
+            assumptions(results, _hangs_on(said["findings"])),
+        ),
     ]
     return (
         templates()
@@ -476,7 +488,12 @@ def what_it_says(results: Results) -> dict[str, Any]:
         items = findings.sensitivity_findings(table, units)
     else:
         items = findings.findings(
-            summary, labels, units, runs if isinstance(runs, int) else None, results.comparison
+            summary,
+            labels,
+            units,
+            runs if isinstance(runs, int) else None,
+            results.comparison,
+            reference_of(results),
         )
     common = manifest.get("common_draws")
     return {
@@ -609,19 +626,26 @@ def kpi_tables(results: Results) -> dict[str, Any] | None:
         return None
     summary, labels = plots.summary_from_document(results.kpis)
     registry = results.kpis.get("kpis", {})
+    runs = _runs(results.manifest)
     if len(summary) > draw.MAX_LINES:
-        return {"count": len(summary), "all_subsets": subsets_table(summary, labels)}
+        return {"count": len(summary), "all_subsets": subsets_table(summary, labels, runs)}
     return {
         "count": len(summary),
-        "comparison": comparison_table(summary, labels) if len(summary) > 1 else None,
+        "comparison": comparison_table(summary, labels, runs) if len(summary) > 1 else None,
         "subsets": [
             {
                 "label": labels.get(subset, subset),
-                **kpi_table(subset, summary[subset], registry),
+                **kpi_table(subset, summary[subset], registry, runs),
             }
             for subset in sorted(summary)
         ],
     }
+
+
+def _runs(manifest: Mapping[str, Any]) -> int | None:
+    """The runs per subset the manifest records (None when it does not)."""
+    runs = manifest.get("runs")
+    return runs if isinstance(runs, int) and not isinstance(runs, bool) else None
 
 
 def _unit(name: str, registry: Mapping[str, Any]) -> str:
@@ -640,70 +664,164 @@ def _registry_unit(name: str) -> str:
     return kpis.REGISTRY[name].unit if name in kpis.REGISTRY else ""
 
 
-def kpi_table(subset: int, stats: Mapping[str, Mapping[str, Any]], registry) -> dict[str, list]:
-    """One subset's KPIs: run-level rows with mean/P5/P50/P95/n, then subset-level values."""
-    run_rows, subset_rows = [], []
+def _runs_cell(subset: int, name: str, stats: Mapping[str, Any], total: int) -> Cell:
+    """The number of runs a KPI has a value for: "12 of 40" when that is not every run (or the
+    record says it need not be), the exact count in data-value."""
+    cell = _cell(subset, name, "n", stats.get("n"), "", None)
+    partial = findings.of_runs(name, stats.get("n"), total)
+    return cell if partial is None else dataclasses.replace(cell, text=partial)
+
+
+def _interval_text(found: findings.Share) -> str:
+    if found.value is None or found.n == 0:
+        return numbers.MISSING
+    return (
+        f"{numbers.format_value(found.low, 'share')} to {numbers.format_value(found.high, 'share')}"
+    )
+
+
+def _share_row(subset, name, stats, total, row) -> dict[str, Any]:
+    """A share of runs (a subset KPI's value, a flag KPI's mean): the share, its 95% Wilson
+    interval and the runs it is over ("12 of 40"). Cells carrying a kpis.json number name it
+    (data-stat); the interval and a subset KPI's run count are derived, not in kpis.json."""
+    found = findings.share(name, stats, total)
+    own = stats[name]
+    flag = "value" not in own
+    value = _cell(
+        subset, name, "mean" if flag else "value", own.get("mean" if flag else "value"), "share"
+    )
+    if flag:
+        runs = _runs_cell(subset, name, own, found.total)
+    else:
+        runs = f"{found.n:,}" if found.n == found.total else f"{found.n:,} of {found.total:,}"
+    return {**row, "share": value, "interval": _interval_text(found), "runs": runs}
+
+
+def kpi_table(
+    subset: int, stats: Mapping[str, Mapping[str, Any]], registry, runs: int | None = None
+) -> dict[str, list]:
+    """One subset's KPIs: amounts with median/P5/P95/mean/runs ("n of N" where only some runs
+    have a value), then shares of runs (flags and subset KPIs) with their 95% interval."""
+    total = findings.total_runs(stats, runs)
+    run_rows, share_rows = [], []
     for name, values in stats.items():
         unit = _unit(name, registry)
         row = {
             "kpi": name,
             "meaning": _description(name, registry),
-            "unit": display_unit(unit),
+            "unit": display_unit(unit)
+            if findings.kind(name, values) == kpis.AMOUNT
+            else "% of runs",
         }
-        if "value" in values:
-            subset_rows.append(
-                {**row, "cells": [_cell(subset, name, "value", values["value"], unit)]}
-            )
-        else:
-            cells = [_cell(subset, name, stat, values.get(stat), unit) for stat in RUN_STATS]
-            run_rows.append({**row, "cells": cells})
-    return {"run_rows": run_rows, "subset_rows": subset_rows}
+        if findings.kind(name, values) != kpis.AMOUNT:
+            share_rows.append(_share_row(subset, name, stats, total, row))
+            continue
+        cells = [_cell(subset, name, stat, values.get(stat), unit) for stat in RUN_STATS[:-1]]
+        cells.append(_runs_cell(subset, name, values, total))
+        run_rows.append({**row, "cells": cells})
+    return {"run_rows": run_rows, "subset_rows": share_rows}
 
 
 display_unit = numbers.display_unit
 
 
-def comparison_table(summary: Mapping[int, Mapping[str, Mapping[str, Any]]], labels) -> dict:
-    """KPIs down, subsets across: the median (P5 to P95 under it) or the single value."""
+def _summary_cell(s: int, name: str, stats: Mapping[str, Mapping[str, Any]], total: int) -> Cell:
+    """A KPI of one subset in one cell: an amount's median (P5 to P95 under it, and "n of N runs"
+    where only some runs have a value); a share of runs with its 95% interval and its runs."""
+    values = stats.get(name, {})
+    unit = _registry_unit(name)
+    how = findings.kind(name, values)
+    if how != kpis.AMOUNT:
+        found = findings.share(name, stats, total)
+        stat = "mean" if how == kpis.FLAG else "value"
+        spread = None
+        if found is not None and found.value is not None and found.n:
+            of = f"{found.n:,}" if found.n == found.total else f"{found.n:,} of {found.total:,}"
+            spread = f"95%: {_interval_text(found)}, {of} runs"
+        elif found is not None and (partial := findings.of_runs(name, found.n, found.total)):
+            spread = f"{partial} runs"  # a flag of the runs that reach parity, when none does
+        return _cell(s, name, stat, values.get(stat), "share", spread)
+    parts = []
+    if values.get("p5") is not None and values.get("p95") is not None:
+        low, high = (numbers.format_value(values[p], unit) for p in ("p5", "p95"))
+        parts.append(f"{low} to {high}")
+    partial = findings.of_runs(name, values.get("n"), total)
+    if partial is not None:
+        parts.append(f"{partial} runs")
+    return _cell(s, name, "p50", values.get("p50"), unit, ", ".join(parts) or None)
+
+
+def comparison_table(
+    summary: Mapping[int, Mapping[str, Mapping[str, Any]]], labels, runs: int | None = None
+) -> dict:
+    """KPIs down, subsets across: the median (P5 to P95 under it) or the share of runs (its 95%
+    interval under it); "n of N runs" where a KPI has a value for only some runs."""
     subsets = sorted(summary)
     names = list(dict.fromkeys(name for s in subsets for name in summary[s]))
+    totals = {s: findings.total_runs(summary[s], runs) for s in subsets}
     rows = []
     for name in names:
-        unit = _registry_unit(name)
-        cells = []
-        for s in subsets:
-            values = summary[s].get(name, {})
-            if "value" in values:
-                cells.append(_cell(s, name, "value", values["value"], unit))
-                continue
-            spread = None
-            if values.get("p5") is not None and values.get("p95") is not None:
-                low, high = (numbers.format_value(values[p], unit) for p in ("p5", "p95"))
-                spread = f"{low} to {high}"
-            cells.append(_cell(s, name, "p50", values.get("p50"), unit, spread))
-        rows.append({"kpi": name, "unit": display_unit(unit), "cells": cells})
+        how = findings.kind(
+            name, next((summary[s][name] for s in subsets if name in summary[s]), None)
+        )
+        unit = "% of runs" if how != kpis.AMOUNT else display_unit(_registry_unit(name))
+        cells = [_summary_cell(s, name, summary[s], totals[s]) for s in subsets]
+        rows.append({"kpi": name, "unit": unit, "cells": cells})
     return {"subsets": [(s, labels.get(s, s)) for s in subsets], "rows": rows}
 
 
-def subsets_table(summary: Mapping[int, Mapping[str, Mapping[str, Any]]], labels) -> dict:
-    """Subsets down, KPIs across (P50 or value): the comparison for a sweep too big to transpose."""
+def subsets_table(
+    summary: Mapping[int, Mapping[str, Mapping[str, Any]]], labels, runs: int | None = None
+) -> dict:
+    """Subsets down, KPIs across (an amount's median, a share of runs with its interval): the
+    comparison for a sweep too big to transpose."""
     subsets = sorted(summary)
     names = list(dict.fromkeys(name for s in subsets for name in summary[s]))
     rows = []
     for s in subsets:
-        cells = []
-        for name in names:
-            values = summary[s].get(name, {})
-            stat = "value" if "value" in values else "p50"
-            cells.append(_cell(s, name, stat, values.get(stat), _registry_unit(name)))
+        total = findings.total_runs(summary[s], runs)
+        cells = [_summary_cell(s, name, summary[s], total) for name in names]
         rows.append({"label": labels.get(s, s), "cells": cells})
-    return {
-        "kpis": [(name, display_unit(_registry_unit(name))) for name in names],
-        "rows": rows,
-    }
+    heads = []
+    for name in names:
+        how = findings.kind(
+            name, next((summary[s][name] for s in subsets if name in summary[s]), None)
+        )
+        heads.append(
+            (name, "% of runs" if how != kpis.AMOUNT else display_unit(_registry_unit(name)))
+        )
+    return {"kpis": heads, "rows": rows}
 
 
 # --- charts --------------------------------------------------------------------------------------
+
+
+def reference_of(results: Results) -> int | None:
+    """The subset a run compared the others with: comparison.csv's, else the manifest's (the
+    experiment's `reference`, compare.reference_subset), else kpis.json's; None if none says."""
+    table = results.comparison
+    if table is not None and len(table):
+        return int(table["reference_subset"].iloc[0])
+    for document in (results.manifest, results.kpis or {}):
+        value = document.get("reference_subset")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def difference_figure(frame: pd.DataFrame, column: str, labels, reference: int | None):
+    """figures.differences of `column`: every other subset (MAX_LINES in all) minus the reference,
+    the subset the paired comparison takes (`reference_of`; the first when none is known)."""
+    import plotly.graph_objects as go
+
+    subsets = sorted(int(s) for s in frame["subset"].unique())
+    reference = reference if reference in subsets else subsets[0]
+    shown = sorted([reference, *[s for s in subsets if s != reference][: draw.MAX_LINES - 1]])
+    part = frame if len(shown) == len(subsets) else frame[frame["subset"].isin(shown)]
+    paths = draw.Paths.of(part[["subset", "run", "timestep", column]], [column])
+    names = [labels.get(s, f"subset {s}") for s in paths.subsets]
+    position = list(paths.subsets).index(reference)
+    return go.Figure(draw.differences(paths.days, paths.values[column], column, names, position))
 
 
 def chart_figures(results: Results) -> dict[str, Any]:
@@ -724,7 +842,9 @@ def chart_figures(results: Results) -> dict[str, Any]:
     if {"daily_emission", "daily_pool_inflow"} <= set(frame.columns):
         figures[EMISSION_CHART] = plots.emission_vs_inflow(frame, labels)
     if sweep and DIFFERENCE_COLUMN in frame.columns:
-        figures[DIFFERENCE_CHART] = plots.difference_lines(frame, DIFFERENCE_COLUMN, labels)
+        figures[DIFFERENCE_CHART] = difference_figure(
+            frame, DIFFERENCE_COLUMN, labels, reference_of(results)
+        )
     return figures
 
 
@@ -876,8 +996,9 @@ def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
 # --- assumptions ---------------------------------------------------------------------------------
 
 
-def assumptions(results: Results) -> dict[str, Any]:
-    """Every parameter with its default, the value(s) in force and its source."""
+def assumptions(results: Results, hangs_on: Sequence[str] = ()) -> dict[str, Any]:
+    """Every parameter with its default, the value(s) in force and its source; and the
+    ASSUMPTIONS.md rows `hangs_on` names (what the findings hang on), each with its anchor."""
     info = Parameters.field_info()
     subsets = results.manifest.get("subsets") or []
     values = [s.get("parameters") or {} for s in subsets]
@@ -888,7 +1009,114 @@ def assumptions(results: Results) -> dict[str, Any]:
         "per_subset": per_subset,
         "subsets": [s.get("label", "") for s in subsets],
         "rows": _parameter_rows(names, info, values, per_subset),
+        "hangs_on": assumption_rows(hangs_on),
     }
+
+
+def _hangs_on(groups: Sequence[findings.Group]) -> list[str]:
+    """The ASSUMPTIONS.md ids the findings name, each once, in the order they first appear."""
+    return list(dict.fromkeys(i for g in groups for item in g.items for i in item.assumptions))
+
+
+@dataclass(frozen=True)
+class AssumptionRow:
+    """A row of ASSUMPTIONS.md: its id, section, the assumption, why, and how to change it
+    (markdown cells as safe HTML: `code` and **bold** kept), and the parameters it names with
+    their defaults and ranges."""
+
+    id: str
+    section: str
+    text: Markup
+    why: Markup
+    change: Markup
+    parameters: tuple[str, ...]
+
+    @property
+    def anchor(self) -> str:
+        return f"{ASSUMPTION_ANCHOR}{self.id}"
+
+
+_ROW = re.compile(r"^\|\s*([A-Z]\d+)\s*\|")
+
+
+def read_assumptions(source: Path = ASSUMPTIONS_SOURCE) -> dict[str, AssumptionRow]:
+    """The rows of ASSUMPTIONS.md's tables by id (empty when the file is not there: an installed
+    copy of the project has none)."""
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    rows, section = {}, ""
+    for line in lines:
+        if line.startswith("## "):
+            section = line[3:].strip()
+        if not _ROW.match(line):
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        cells += [""] * (4 - len(cells))
+        ident, text, why, change = cells[:4]
+        rows[ident] = AssumptionRow(
+            ident,
+            re.sub(r"\s*\(.*\)$", "", section),
+            _markdown(text),
+            _markdown(why),
+            _markdown(change),
+            _parameters_named(change),
+        )
+    return rows
+
+
+def _markdown(text: str) -> Markup:
+    """A markdown cell as HTML: escaped, with `code` and **bold** kept."""
+    html = str(Markup.escape(text))
+    html = re.sub(r"`([^`]+)`", r"<code>\1</code>", html)
+    html = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", html)
+    return Markup(html)
+
+
+def _parameters_named(change: str) -> tuple[str, ...]:
+    """The parameters a "How to change" cell names in backticks (`pro_*`: every one so named)."""
+    info = Parameters.field_info()
+    out = []
+    for token in re.findall(r"`([^`]+)`", change):
+        token = token.strip()
+        if token.endswith("*"):
+            out += [n for n in info if n.startswith(token[:-1])]
+        elif token in info:
+            out.append(token)
+    return tuple(dict.fromkeys(out))
+
+
+def _parameter_range(name: str) -> str:
+    """ "name: default 0.1 (screened over 0.04 to 0.25)": the range the Morris screening varies
+    it over (sensitivity.BOUNDS), else its choices or its allowed range."""
+    from experiments.analysis.sensitivity import BOUNDS
+
+    meta = Parameters.field_info()[name]
+    text = f"{name}: default {_show(meta['default'])}"
+    if name in BOUNDS:
+        low, high = BOUNDS[name]
+        return f"{text} (screened over {_show(low)} to {_show(high)})"
+    if meta.get("choices"):
+        return f"{text} (one of {', '.join(_show(c) for c in meta['choices'])})"
+    if meta.get("min") is not None and meta.get("max") is not None:
+        return f"{text} (allowed {_show(meta['min'])} to {_show(meta['max'])})"
+    return text
+
+
+def assumption_rows(ids: Sequence[str], source: Path = ASSUMPTIONS_SOURCE) -> list[dict]:
+    """The rows of `ids`, in that order, each with its anchor; an id ASSUMPTIONS.md lacks (or no
+    file) keeps its anchor and says so, so that every link to it still lands."""
+    table = read_assumptions(source)
+    out = []
+    for ident in ids:
+        row = table.get(ident)
+        if row is None:
+            out.append({"id": ident, "anchor": f"{ASSUMPTION_ANCHOR}{ident}", "row": None})
+            continue
+        ranges = [_parameter_range(n) for n in row.parameters]
+        out.append({"id": ident, "anchor": row.anchor, "row": row, "ranges": ranges})
+    return out
 
 
 def _non_default(names, info, values, subsets) -> list[dict[str, Any]]:
