@@ -18,7 +18,7 @@ import pytest
 from browser_support import chrome, require_browser
 from cli_support import run_into
 
-from experiments.reporting import report
+from experiments.reporting import figures, numbers, report
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -165,6 +165,58 @@ def test_the_fit_check_catches_what_sticks_out_and_spares_scroll_boxes(browser, 
     browser.execute_script("document.body.style.width = '3000px'")
     assert browser.execute_script(FIT_SCRIPT)["page"] > 1200
     browser.set_window_size(*WINDOW)
+
+
+# Every numeric axis of every chart as drawn: its tick format and each tick's value and label.
+TICKS_SCRIPT = """
+return Array.from(document.querySelectorAll('div.plotly-graph-div')).map(div => {
+  const layout = div._fullLayout;
+  return Object.keys(layout).filter(k => /^[xy]axis[0-9]*$/.test(k))
+    .map(k => ({axis: k, chart: div.id, ...layout[k]}))
+    .filter(ax => ax.type === 'linear' || ax.type === 'log')
+    .map(ax => ({chart: ax.chart, axis: ax.axis, type: ax.type, format: ax.tickformat || '',
+                 stops: (ax.tickformatstops || []).map(s => s.value),
+                 ticks: (ax._vals || []).map(v => [v.x, v.text])}));
+}).flat();
+"""
+
+
+def _tick_unit(axis: dict) -> str:
+    """The numbers.py unit an axis' tick format stands for (figures.axis_numbers)."""
+    if axis["type"] == "log":
+        return ""  # set from the data, labelled by numbers.format_tick of an amount
+    if axis["format"] == figures.PERCENT_TICKS:
+        return "share"
+    if axis["format"] == figures.COUNT_TICKS:
+        return "day"
+    assert axis["stops"] == [s["value"] for s in figures.AMOUNT_TICKS], axis
+    return ""
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_chart_ticks_read_as_the_tables_write_numbers(browser, reports, name):
+    """Every tick label plotly draws on a numeric axis is numbers.format_tick of its value: the
+    tables' format (k, M, B; percent; no exponent, no SI prefix such as G, m or µ)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.set_window_size(*WINDOW)
+    browser.get(reports[name].as_uri())
+    WebDriverWait(browser, RENDER_SECONDS).until(_drawn)
+    axes = browser.execute_script(TICKS_SCRIPT)
+    # a log axis places its ticks at log10 of their values
+    ticks = [
+        (axis, 10**value if axis["type"] == "log" else value, text)
+        for axis in axes
+        for value, text in axis["ticks"]
+    ]
+    assert len(ticks) > 5 * len(axes) > 0
+    wrong = [
+        (axis["chart"], axis["axis"], value, text)
+        for axis, value, text in ticks
+        if text != numbers.format_tick(value, _tick_unit(axis))
+    ]
+    assert wrong == []
+    assert {_tick_unit(axis) for axis in axes} >= {"", "share"}
 
 
 @pytest.fixture(scope="module")

@@ -100,16 +100,9 @@ def emission_vs_inflow(
 def comparison_forest(
     table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, str]
 ) -> go.Figure:
-    """figures.forest of compare.py's table, each point's hover as the report's table reads."""
-    hover = [
-        f"{format_difference(row.mean_difference, units.get(row.kpi, ''))} "
-        f"{numbers.difference_unit(units.get(row.kpi, ''))} "
-        f"(95%: {format_difference(row.ci_low, units.get(row.kpi, ''))} to "
-        f"{format_difference(row.ci_high, units.get(row.kpi, ''))}), "
-        f"n = {format_value(row.n, count=True)}"
-        for row in table.itertuples(index=False)
-    ]
-    return go.Figure(figures.forest(table.assign(hover=hover), labels, units))
+    """figures.forest of compare.py's table, each point's hover as the report's table reads it
+    (figures.difference_hover)."""
+    return go.Figure(figures.forest(table, labels, units))
 
 
 def time_lines(
