@@ -13,6 +13,7 @@ minus) and read shares and rates in percentage points. A missing or non-finite v
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import Decimal
 
 DIGITS = 3
@@ -156,3 +157,18 @@ def format_change(value, unit: str = "", short: bool = False) -> str:
     """The size of a change (Morris mu*, a spread), unsigned, as `quantity` writes a difference:
     percentage points for shares and rates ("2.30M SESH", "4.00 pp")."""
     return quantity(value, unit, difference=True, short=short).lstrip("+")
+
+
+# A paired difference's statistics, as compare.py's table (comparison.csv) holds them.
+DIFFERENCE_STATS = ("mean_difference", "ci_low", "ci_high", "share_positive", "n")
+
+
+def difference_cells(row: Mapping, unit: str = "") -> dict[str, str]:
+    """A paired difference (a row of compare.py's table, of a KPI in `unit`) as the tables
+    write it: the mean and the bounds of its 95% interval signed, in the difference's unit
+    (percentage points for shares and rates); the share of pairs in which the subset is larger,
+    in percent; the number of pairs."""
+    cells = {c: format_difference(row[c], unit) for c in ("mean_difference", "ci_low", "ci_high")}
+    cells["share_positive"] = format_value(row["share_positive"], "share")
+    cells["n"] = format_value(row["n"], count=True)
+    return cells
