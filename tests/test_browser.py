@@ -181,6 +181,47 @@ return Array.from(document.querySelectorAll('div.plotly-graph-div')).map(div => 
 """
 
 
+# Per chart: its legend box, its title, subtitle and axis titles, and the plot's SVG box; and for
+# each text that the legend overlaps, which it is.
+LEGEND_SCRIPT = """
+const box = el => { const r = el.getBoundingClientRect();
+                    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+return Array.from(document.querySelectorAll('div.plotly-graph-div')).map(div => {
+  const legend = div.querySelector('g.legend');
+  const svg = div.querySelector('svg.main-svg');
+  if (legend === null || svg === null) { return null; }
+  const l = box(legend.querySelector('rect.bg') || legend), s = box(svg);
+  const texts = Array.from(div.querySelectorAll(
+    'text.gtitle, text.gtitle-subtitle, [class*="title"] text, text[class$="title"]'));
+  const overlaps = texts.filter(el => {
+    const r = box(el);
+    return r.bottom > r.top && r.left < l.right - 1 && r.right > l.left + 1
+      && r.top < l.bottom - 1 && r.bottom > l.top + 1;
+  }).map(el => (el.textContent || '').slice(0, 40));
+  return {id: div.id, legend: l, svg: s, overlaps: overlaps};
+}).filter(x => x !== null);
+"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", REPORTS)
+def test_legends_are_whole_and_cover_no_title(browser, reports, name, width):
+    """Every chart's legend lies inside its chart (no entry cut off at the bottom, however many
+    subsets) and overlaps neither the chart's title, its subtitle nor an axis title."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.set_window_size(width, WINDOW[1])
+    browser.get(reports[name].as_uri())
+    WebDriverWait(browser, RENDER_SECONDS).until(_drawn)
+    legends = browser.execute_script(LEGEND_SCRIPT)
+    assert legends
+    for chart in legends:
+        legend, svg = chart["legend"], chart["svg"]
+        assert svg["top"] - 1 <= legend["top"] and legend["bottom"] <= svg["bottom"] + 1, chart
+        assert chart["overlaps"] == [], chart
+    browser.set_window_size(*WINDOW)
+
+
 def _tick_unit(axis: dict) -> str:
     """The numbers.py unit an axis' tick format stands for (figures.axis_numbers)."""
     if axis["type"] == "log":

@@ -409,6 +409,29 @@ def set_log_ticks(fig: dict, values, unit: str = "") -> None:
         )
 
 
+# A legend row's height, and the room the x axis takes under the plot (ticks and title).
+LEGEND_ROW_PX = 21
+AXIS_BELOW_PX = 64
+
+
+def legend_below(fig: dict, entries: int) -> dict:
+    """A legend of `entries` subsets under the x axis and its title, one entry a row (a sweep's
+    labels are long: "pro_revenue_route=none, sns_deployed=False, ..."): the figure grows by
+    the legend instead of the plot shrinking under it, and no entry is cut off."""
+    room = LEGEND_ROW_PX * entries + 8
+    fig["layout"]["height"] = fig["layout"].get("height", 460) + room
+    fig["layout"]["margin"] = fig["layout"].get("margin", {}) | {"b": AXIS_BELOW_PX + room}
+    fig["layout"]["legend"] = {
+        "yref": "container",
+        "y": 0.0,
+        "yanchor": "bottom",
+        "x": 0.0,
+        "xanchor": "left",
+        "orientation": "h",
+    }
+    return fig
+
+
 def rgba(color: str, opacity: float) -> str:
     red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red},{green},{blue},{opacity})"
@@ -551,6 +574,7 @@ def lines(
             var.log,
         ),
     }
+    legend_below(fig, len(labels))
     if var.log:
         values = np.concatenate([np.concatenate([q[0], q[4]]) for q in spreads])
         set_log_ticks(fig, values, var.numbers_unit)
@@ -605,6 +629,7 @@ def differences(
         ),
     }
     fig["layout"]["yaxis"].update(zeroline=True, zerolinecolor="#1f2933", zerolinewidth=1.2)
+    legend_below(fig, len(others))
     medians = []
     for subset in others:
         label = labels[subset]
@@ -685,6 +710,8 @@ def emission(
         ),
     }
     fig["layout"].update(height=560, margin={"t": 92})
+    if not single:
+        legend_below(fig, len(labels))
     if not daily:
         _note(
             fig,
@@ -984,11 +1011,18 @@ def forest(table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, s
         if low_n == high_n
         else f"the run pairs where both runs have a value ({low_n:,} to {high_n:,} a KPI)"
     )
-    margin_top = 96 + (18 if left_out else 0) + (26 if several else 0)  # subtitle, legend
+    # the subtitle, its second line, and a legend row per subset above the panels
+    # (a marker entry is about 30 px high, the first sits in the gap; the subtitle may wrap)
+    margin_top = 96 + (18 if left_out else 0) + (27 * len(subsets) + 10 if several else 0)
     who = "each subset" if several else labels.get(subsets[0], "") if subsets else ""
     fig_layout = {
         "template": template(),
         "title": {
+            # at the top, not centred in the top margin: the legend is under it
+            "yref": "container",
+            "y": 1.0,
+            "yanchor": "top",
+            "pad": {"t": 14},
             "text": "Paired differences from the reference subset",
             "subtitle": {
                 "text": f"{who} \u2212 {reference_label}: mean over {pairs}"
