@@ -6,21 +6,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from cli_support import main as _main
 
-from experiments import cli, definitions
+from experiments import definitions
 from experiments.analysis import compare, kpis
 from experiments.analysis.tolerances import assert_frames_close
 from experiments.run import simulate
 from model import Parameters
 
 DRIVEN = ["eth_usd", "ref_price_usd"]  # moved by the exogenous shocks
-
-
-def _main(*args: str) -> int:
-    try:
-        return cli.main(list(args))
-    except SystemExit as stop:
-        return stop.code
 
 
 def test_identical_subset_gives_zero_difference_with_zero_width():

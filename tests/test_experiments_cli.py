@@ -11,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+from cli_support import main as _main
 
-from experiments import cli, definitions, plan, results
+from experiments import definitions, plan, results
 from experiments.analysis import headlines
 from experiments.files import write_folder_atomically
 from experiments.run import ENGINES, simulate
@@ -36,14 +37,6 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
         env={**os.environ, **RAY_ENV},
         timeout=300,
     )
-
-
-def _main(*args: str) -> int:
-    """cli.main in-process; argparse's own errors exit via SystemExit."""
-    try:
-        return cli.main(list(args))
-    except SystemExit as stop:
-        return stop.code
 
 
 def _error_lines(text: str) -> list[str]:

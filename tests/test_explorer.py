@@ -32,7 +32,7 @@ from experiments import cli
 from experiments.analysis import kpis
 from experiments.engines.registry import RunSpec, simulate
 from experiments.explorer import cache, callbacks, charts, layout, state
-from experiments.reporting import figures, plots
+from experiments.reporting import figures, numbers, plots
 from model import ParameterError, Parameters
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -316,8 +316,9 @@ def test_b_identical_to_a_differs_by_exactly_zero():
 
 def test_figures_tables_and_downloads(outcome):
     figs = charts.figures(outcome)
-    assert list(figs) == [chart for chart, _ in charts.CHARTS]
-    assert all(len(row) == 2 for row in figs.values())  # A beside B
+    assert list(figs) == [chart for chart, _ in charts.CHARTS] + [charts.DIFFERENCE]
+    assert all(len(figs[chart]) == 2 for chart, _ in charts.CHARTS)  # A beside B
+    assert len(figs[charts.DIFFERENCE]) == 1  # B minus A
     pool_a, pool_b = figs["reward_pool"]
     assert pool_a["layout"]["yaxis"]["range"] == pool_b["layout"]["yaxis"]["range"]  # one scale
     assert pool_a["data"][-1]["y"] != pool_b["data"][-1]["y"]  # typed arrays: dtype, bdata
@@ -445,6 +446,35 @@ def test_emission_and_fan_with_a_crossing_and_missing_values():
     _check_crossing(figures.typed(emission), frame)
     fan = figures.typed(figures.fan(paths.days, paths.values["price_usd"][0], "price_usd"))
     _check_fan(fan, frame, "price_usd")
+
+
+def test_b_draws_the_reports_paired_difference_over_time(outcome):
+    """With B, the explorer draws the report's chart of B minus A per day (figures.differences,
+    the same function the report calls): its median and P5-P95 are those of the run-by-run
+    differences of the pool, day by day; a view of A alone has no such chart."""
+    (fig,) = charts.figures(outcome)[charts.DIFFERENCE]
+    column = charts.DIFFERENCE_COLUMN
+    paths = figures.Paths.of(outcome.frame, [column])
+    same = figures.typed(figures.differences(paths.days, paths.values[column], column, ["A", "B"]))
+    assert json.loads(to_json_plotly(fig)) == json.loads(to_json_plotly(same))
+    assert fig["layout"]["title"]["text"] == "Paired difference over time: Staking Reward Pool"
+
+    wide = outcome.frame.pivot_table(index=["run", "timestep"], columns="subset", values=column)
+    by_day = (wide[1] - wide[0]).groupby("timestep")
+    median = _trace(fig, "B \u2212 A")
+    days = _values(median["customdata"]).astype(int)
+    np.testing.assert_allclose(_values(median["y"]), by_day.median().loc[days], rtol=1e-12)
+    band = _values(_trace(fig, "B: P5-P95")["y"])
+    np.testing.assert_allclose(band[: len(days)], by_day.quantile(0.95).loc[days], rtol=1e-12)
+    np.testing.assert_allclose(band[len(days) :][::-1], by_day.quantile(0.05).loc[days], rtol=1e-12)
+    assert (band[: len(days)] != band[len(days) :][::-1]).any()  # the runs differ: a real band
+    assert median["text"][-1] == numbers.quantity(_values(median["y"])[-1], "SESH", True)
+
+    cards = layout.chart_cards(outcome)
+    wide_cards = [c for c in cards if "wide" in c.className]
+    assert [c.children.id for c in wide_cards] == [f"chart-{charts.DIFFERENCE}-B-A"]
+    alone = cache.compute(state.View(**SMALL))
+    assert charts.DIFFERENCE not in charts.figures(alone)
 
 
 def test_cli_lines_reproduce_the_view():
@@ -613,7 +643,10 @@ def test_explorer_in_the_browser(browser, server):
     both = _load(
         browser,
         f"{origin}/?b.fee_pool_share=1.0&b.pool_payout_rate=0.1&{BROWSER_RUN}",
-        lambda s: "Scenario A and B" in s["status"] and len(s["charts"]) == 2 * len(charts.CHARTS),
+        # A beside B, then B minus A over time
+        lambda s: (
+            "Scenario A and B" in s["status"] and len(s["charts"]) == 2 * len(charts.CHARTS) + 1
+        ),
     )
     assert "Paired differences B" in browser.find_element(By.ID, "differences").text
     assert both["charts"][0] != both["charts"][1]

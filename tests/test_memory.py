@@ -14,6 +14,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from cli_support import main as _main
 
 from experiments import cli, memory
 from experiments import plan as plans
@@ -21,10 +22,6 @@ from experiments.analysis import compare
 from experiments.engines import registry, streaming
 
 TINY = 10**6  # one megabyte "available"
-
-
-def _main(*args: str) -> int:
-    return cli.main(list(args))
 
 
 def _no_engine(monkeypatch) -> list:

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from experiments import definitions
-from experiments.analysis import kpis
+from experiments.analysis import compare, kpis
 from experiments.engines import registry
-from experiments.reporting import notebooks, plots
+from experiments.reporting import findings, notebooks, numbers, plots
 from experiments.run import RunSpec
 
 PATHS = notebooks.notebook_paths()
@@ -145,9 +145,9 @@ def test_make_lab_starts_headless_and_answers_on_loopback():
 
 
 PARITY_SENTENCE = re.compile(
-    r"^(?P<label>\S+): (?P<reached>\d+) of (?P<runs>\d+) runs \(\d+%\) reach fee parity within the "
-    r"(?P<horizon>[\d,]+)-day horizon, (?P<within>\d+) of them .*? within 730 days\."
-    r"(?: Those \d+ runs reach it on day (?P<p50>[\d,]+) at the median)?"
+    r"^(?P<label>[^:]+): (?:(?P<reached>[\d,]+) of (?P<runs>[\d,]+) runs reach fee parity .*?"
+    r"first on day (?P<p50>[\d,]+) at the median|No run of (?P<none>[\d,]+) reaches fee parity)"
+    r".*At fee parity within 730 days: (?P<within>[\d.]+%) of (?P<of>[\d,]+) runs"
 )
 
 
@@ -163,9 +163,10 @@ def _texts(executed, kind: str) -> list[str]:
 
 
 def test_02_states_parity_per_run_as_the_kpi_table_does_and_concludes():
-    """Notebook 02's parity sentences, its KPI table and the fee_parity_day KPI of the same runs
-    (simulated again here) give the same counts and median day; the notebook ends on a computed
-    conclusion that quotes them, with no NaN anywhere in its text."""
+    """Notebook 02's parity sentences are the report's (experiments.reporting.findings) and give
+    the counts, median day and share of its KPI table and of the fee_parity_day KPI of the same
+    runs (simulated again here); the notebook ends on a computed conclusion that quotes them and
+    the report's paired differences of the same runs, with no NaN anywhere in its text."""
     runs, years, seed = 8, 3, 1
     path = notebooks.NOTEBOOKS_DIR / "02_reward_pool_sustainability.ipynb"
     executed = notebooks.execute(path, {"RUNS": runs, "YEARS": years, "SEED": seed})
@@ -175,7 +176,8 @@ def test_02_states_parity_per_run_as_the_kpi_table_does_and_concludes():
     experiment = definitions.get("fee_split")
     subsets = experiment.subsets()
     spec = RunSpec(runs=runs, years=years, seed=seed, engine="vectorized", common_draws=True)
-    summary = kpis.summarize(registry.simulate([s.parameters for s in subsets], spec))
+    frame = registry.simulate([s.parameters for s in subsets], spec)
+    summary, per_run = kpis.summarize(frame), kpis.per_run(frame)
     assert len(sentences) == len(subsets) and all(sentences), printed
     assert sum(summary[s.index]["fee_parity_day"]["n"] for s in subsets) > 0  # not vacuous
     table = next(
@@ -189,22 +191,27 @@ def test_02_states_parity_per_run_as_the_kpi_table_does_and_concludes():
     for subset, sentence in zip(subsets, sentences, strict=True):
         parity = summary[subset.index]["fee_parity_day"]
         assert sentence["label"] == subset.label
-        assert (int(sentence["runs"]), sentence["horizon"]) == (runs, f"{years * 365:,}")
-        assert int(sentence["reached"]) == parity["n"]
-        within = summary[subset.index]["fee_parity_within_730d"]["value"]
-        assert int(sentence["within"]) == pytest.approx(within * runs)
         if parity["n"]:
+            assert (int(sentence["reached"]), int(sentence["runs"])) == (parity["n"], runs)
             assert sentence["p50"] == plots.format_value(parity["p50"], "day")
             assert sentence["p50"] in table  # the table's median parity day is the same
         else:
-            assert sentence["p50"] is None
+            assert sentence["reached"] is None and int(sentence["none"]) == runs
+        within = summary[subset.index]["fee_parity_within_730d"]["value"]
+        assert sentence["within"] == numbers.format_value(within, "share")
+        assert int(sentence["of"]) == runs
 
     last = executed.cells[-1]
     assert last.cell_type == "code" and last.outputs
     conclusion = "".join(_texts(executed, "text/markdown"))
     assert conclusion == last.outputs[-1].data["text/markdown"]
     for sentence in sentences:
-        assert sentence.group(0) in conclusion
+        assert sentence.string in conclusion
+    # the paired differences as the report writes them, from the same runs
+    compared = compare.comparison_table(per_run, ["reward_pool_2y", "fee_parity_day"], 0)
+    for row in compared.to_dict(orient="records"):
+        text = findings.difference_text(row, kpis.REGISTRY[row["kpi"]].unit, row["kpi"])
+        assert text and f"`{row['kpi']}`: {text}" in conclusion
     assert "pairs" in conclusion and "ASSUMPTIONS.md" in conclusion
     assert "nan" not in (printed + conclusion).lower()
 

@@ -8,21 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import main as _main
 
-from experiments import cli
 from experiments.engines.guard import InvariantError, check_day
 from experiments.files import OutputError, OutputFolder
 from experiments.run import simulate
 from model import Parameters
 
 RUN = ("run", "baseline", "--runs", "2", "--years", "0.05")
-
-
-def _main(*args: str) -> int:
-    try:
-        return cli.main(list(args))
-    except SystemExit as stop:
-        return stop.code
 
 
 def _one_error_line(capsys) -> str:

@@ -4,6 +4,7 @@ the emission/inflow crossing, calendar axes, the paired charts, formatting."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import plotly.io as pio
 import pytest
 
 from experiments.analysis import kpis
-from experiments.reporting import figures, plots
+from experiments.reporting import figures, numbers, plots
 from experiments.run import run
 
 
@@ -280,3 +281,141 @@ def test_sensitivity_bars_never_reach_below_zero():
     high = np.asarray(bars["x"]) + np.asarray(bars["error_x"]["array"])
     assert list(bars["y"]) == ["b", "a"]
     assert low.tolist() == [0.0, 8.0] and high.tolist() == [4.0, 12.0]
+
+
+# --- numbers on a chart: the tables' format ------------------------------------------------------
+
+PLOTLY_NUMBER = re.compile(r"%\{[^}]*[:|]")  # a plotly/d3 number format inside a hovertemplate
+
+
+def _every_figure() -> dict[str, dict]:
+    """One figure of every kind figures.py draws, from small hand-made arrays."""
+    days = np.arange(40)
+    runs = np.arange(1, 6)[:, None]
+    growth = 1e5 * runs * (days + 1.0)  # SESH: hundreds of thousands to millions
+    pair = np.stack([growth, growth * 1.5])
+    share = 0.1 + 0.001 * runs * days
+    emission = np.full((2, 5, 40), 20_000.0)
+    inflow = np.stack([np.full((5, 40), 1_000.0) * days, np.full((5, 40), 900.0) * days])
+    table = pd.DataFrame(
+        {
+            "kpi": ["reward_pool_1y", "fee_parity_day", "staking_ratio_end"],
+            "subset": 1,
+            "reference_subset": 0,
+            "mean_difference": [2_300_000.0, -10.4, 0.012],
+            "ci_low": [1_500_000.0, -22.0, 0.010],
+            "ci_high": [3_000_000.0, -7.0, 0.016],
+            "share_positive": [0.96, 0.0, 1.0],
+            "n": [100, 40, 100],
+        }
+    )
+    per_run = pd.DataFrame(
+        {"subset": [0] * 4, "run": [1, 2, 3, 4], "staking_ratio_end": [0.31, 0.405, 0.5, 0.62]}
+    )
+    morris = pd.DataFrame(
+        {
+            "kpi": "fee_parity_within_730d",
+            "parameter": ["a", "b"],
+            "mu_star": [0.2, 0.01],
+            "mu_star_conf": [0.05, 0.02],
+            "rank": [1, 2],
+        }
+    )
+    units = {name: kpis.REGISTRY[name].unit for name in table["kpi"]}
+    series = {"a": pd.Series([0.0001, 0.0002, 0.00015], index=[1, 2, 3])}
+    return {
+        "fan": figures.fan(days, growth, "reward_pool"),
+        "fan_share": figures.fan(days, share, "node_apr_sesh"),
+        "fan_log": figures.fan(days, np.exp(-0.01 * runs * days), "price_usd"),
+        "fan_count": figures.fan(days, 1000.0 + runs * days, "nodes"),
+        "lines": figures.lines(days, pair, "reward_pool", ["a", "b"]),
+        "differences": figures.differences(days, pair, "reward_pool", ["a", "b"]),
+        "emission": figures.emission(days, emission, inflow, ["a", "b"]),
+        "time_lines": figures.time_lines(series, "small", "USD/SESH"),
+        "forest": figures.forest(table, {0: "a", 1: "b"}, units),
+        "kpi_box": figures.kpi_box(per_run, "staking_ratio_end", {0: "a"}),
+        "sensitivity": figures.sensitivity_bars(morris, "fee_parity_within_730d"),
+    }
+
+
+def _numeric_axes(fig: dict) -> list[dict]:
+    """The figure's axes that carry numbers (not the calendar or a category axis)."""
+    dated = any(
+        isinstance(x, str) and x[:2] == "20" for t in fig["data"] for x in t.get("x", [])[:1]
+    )
+    return [
+        axis
+        for key, axis in fig["layout"].items()
+        if re.fullmatch(r"[xy]axis\d*", key)
+        and axis.get("type") != "category"
+        and not (key == "xaxis" and dated)
+    ]
+
+
+def test_every_chart_writes_its_numbers_in_the_tables_format():
+    """Hover texts are numbers.py's (no plotly number format in any hovertemplate), and every
+    numeric axis is labelled by one of the formats that match numbers.format_tick (the browser
+    test reads the drawn labels) or by ticks set from numbers.format_tick."""
+    formats = {figures.PERCENT_TICKS, figures.COUNT_TICKS}
+    for name, fig in _every_figure().items():
+        hovered = [t for t in fig["data"] if "hovertemplate" in t]
+        assert hovered, name
+        for trace in hovered:
+            assert not PLOTLY_NUMBER.search(trace["hovertemplate"]), (name, trace["hovertemplate"])
+            for key in ("x", "y"):  # a number straight from the data (a category name is text)
+                values = trace.get(key)
+                numeric = values is not None and not isinstance(np.asarray(values).flat[0], str)
+                assert not (numeric and f"%{{{key}}}" in trace["hovertemplate"]), (name, key)
+        axes = _numeric_axes(fig)
+        assert axes, name
+        for axis in axes:
+            if axis.get("type") == "log":
+                assert axis["ticktext"] == [numbers.format_tick(v) for v in axis["tickvals"]]
+            elif "tickformatstops" in axis:
+                assert axis["tickformatstops"] == [dict(s) for s in figures.AMOUNT_TICKS], name
+                assert axis["exponentformat"] == "B" and axis["separatethousands"], name
+            else:
+                assert axis["tickformat"] in formats, (name, axis)
+
+
+def test_hover_texts_are_numbers_quantity_of_the_values():
+    drawn = _every_figure()
+    median = next(t for t in drawn["fan"]["data"] if t["name"] == "median")
+    assert median["text"] == [numbers.quantity(v, "SESH") for v in median["y"]]
+    assert median["text"][-1] == numbers.quantity(3e5 * 40, "SESH") == "12.0M SESH"
+    share = next(t for t in drawn["fan_share"]["data"] if t["name"] == "median")
+    assert share["text"][1] == "10.3% a year"  # 0.1 + 0.001 x 3 x 1: a rate, in percent
+    assert drawn["fan_share"]["layout"]["yaxis"]["tickformat"] == figures.PERCENT_TICKS
+    assert drawn["fan_count"]["layout"]["yaxis"]["tickformat"] == figures.COUNT_TICKS
+    difference = next(t for t in drawn["differences"]["data"] if "text" in t)
+    assert difference["text"][0] == numbers.quantity(np.median(difference["y"][:1]), "SESH", True)
+    assert difference["text"][0].startswith("+")
+    small = drawn["time_lines"]["data"][0]["text"]
+    assert small == ["$0.000100 per SESH", "$0.000200 per SESH", "$0.000150 per SESH"]
+    forest = [t["customdata"][0] for t in drawn["forest"]["data"]]
+    assert forest == [
+        "+2.30M SESH (95%: +1.50M to +3.00M), n = 100",
+        "\u221210 days (95%: \u221222 to \u22127), n = 40",
+        "+1.20 pp (95%: +1.00 to +1.60), n = 100",
+    ]
+    box = drawn["kpi_box"]["data"][0]
+    assert box["text"] == ["31.0%", "40.5%", "50.0%", "62.0%"] and box["hoveron"] == "points"
+    bars = drawn["sensitivity"]["data"][0]
+    assert bars["text"] == ["mu* 1.00 pp [0, 3.00]", "mu* 20.0 pp [15.0, 25.0]"]
+    assert list(bars["x"]) == pytest.approx([1.0, 20.0])  # percentage points on the axis
+
+
+def test_format_tick_is_the_table_format_with_the_digits_a_tick_needs():
+    cases = [
+        (0.05, "", "0.05"),
+        (1_500_000, "", "1.5M"),
+        (200_000, "", "200k"),
+        (-20_000_000, "", "\u221220M"),
+        (2e9, "", "2B"),
+        (0.125, "share", "12.5%"),
+        (1000, "nodes", "1,000"),
+        (0.0001, "", "0.0001"),
+        (0, "", "0"),
+    ]
+    for value, unit, text in cases:
+        assert numbers.format_tick(value, unit) == text

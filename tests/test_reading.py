@@ -13,23 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_support import main as _main
+from cli_support import run_into as _run
 
-from experiments import cli
 from experiments.reporting import report
 
 RUN = ("--runs", "2", "--years", "0.1", "--seed", "3")
-
-
-def _main(*args: str) -> int:
-    try:
-        return cli.main(list(args))
-    except SystemExit as stop:
-        return stop.code
-
-
-def _run(out: Path, *args: str) -> Path:
-    assert _main("run", *args, "--out", str(out)) == 0
-    return out
 
 
 @pytest.fixture(scope="module")

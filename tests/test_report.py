@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import re
@@ -14,12 +15,17 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import pytest
+from cli_support import main as _main
+from cli_support import run_into
 from markupsafe import escape
 
-from experiments import cli
 from experiments.analysis import kpis
 from experiments.reporting import findings, numbers, plots, publish, report
 from experiments.results import RESULT_FILES
+
+# every report test runs the vectorized engine on seed 4
+_run = functools.partial(run_into, options=("--engine", "vectorized", "--seed", "4"))
+
 
 # Attributes that make a browser fetch something.
 URL_ATTRIBUTES = {"src", "href", "action", "data", "poster", "srcset", "formaction", "background"}
@@ -48,18 +54,6 @@ class Page(HTMLParser):
 
     def kpi_cells(self) -> list[dict[str, str]]:
         return [a for tag, a in self.tags if tag == "td" and "data-kpi" in a]
-
-
-def _main(*args: str) -> int:
-    try:
-        return cli.main(list(args))
-    except SystemExit as stop:
-        return stop.code
-
-
-def _run(out: Path, *args: str) -> Path:
-    assert _main("run", *args, "--engine", "vectorized", "--seed", "4", "--out", str(out)) == 0
-    return out
 
 
 @pytest.fixture(scope="module")

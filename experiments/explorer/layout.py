@@ -22,7 +22,7 @@ from experiments.explorer.state import (
     error_id,
     value_text,
 )
-from experiments.reporting import numbers, plots, report
+from experiments.reporting import numbers, report
 from model.parameters import allowed
 
 # The main levers, shown first; every other parameter is in the "all parameters" panel.
@@ -263,7 +263,8 @@ def chart_cards(outcome: Outcome) -> list:
     config = {"displaylogo": False, "responsive": True}
     for chart, row in charts.figures(outcome).items():
         for position, fig in enumerate(row):
-            label = LABELS.get(position, str(position))
+            # one figure per scenario; a single one across both (B minus A) takes the whole row
+            label = LABELS.get(position, str(position)) if chart != charts.DIFFERENCE else "B-A"
             height = fig["layout"].get("height", 460)  # the template's; responsive fills the box
             graph = dcc.Graph(
                 id=f"chart-{chart}-{label}",
@@ -271,7 +272,8 @@ def chart_cards(outcome: Outcome) -> list:
                 config=config,
                 style={"height": f"{height}px"},
             )
-            out.append(html.Div(graph, className="card chart"))
+            wide = " wide" if len(row) == 1 and outcome.view.has_b else ""
+            out.append(html.Div(graph, className=f"card chart{wide}"))
     return out
 
 
@@ -299,22 +301,17 @@ def kpi_rows(outcome: Outcome) -> dict:
 
 
 def difference_rows(outcome: Outcome) -> list[dict[str, str]]:
-    """The paired differences B - A, formatted as the report formats them."""
+    """The paired differences B - A, formatted as the report formats them
+    (numbers.difference_cells), the interval as "low to high"."""
     if outcome.differences is None:
         return []
     rows = []
-    for row in outcome.differences.itertuples(index=False):
-        unit = kpis.REGISTRY[row.kpi].unit
-        low = plots.format_difference(row.ci_low, unit)
-        high = plots.format_difference(row.ci_high, unit)
+    for row in outcome.differences.to_dict(orient="records"):
+        unit = kpis.REGISTRY[row["kpi"]].unit
+        cells = numbers.difference_cells(row, unit)
+        low, high = cells.pop("ci_low"), cells.pop("ci_high")
+        interval = f"{low} to {high}" if low != numbers.MISSING else numbers.MISSING
         rows.append(
-            {
-                "kpi": row.kpi,
-                "unit": numbers.difference_unit(unit),
-                "mean_difference": plots.format_difference(row.mean_difference, unit),
-                "interval": f"{low} to {high}" if low != "–" else "–",
-                "share_positive": plots.format_value(row.share_positive, "share"),
-                "n": plots.format_value(row.n, count=True),
-            }
+            {"kpi": row["kpi"], "unit": numbers.difference_unit(unit), "interval": interval} | cells
         )
     return rows

@@ -62,12 +62,18 @@ PERCENT_UNITS = numbers.PERCENT_UNITS
 
 @dataclass(frozen=True)
 class Variable:
-    """How a state variable is labelled and scaled on a chart."""
+    """How a state variable is labelled and scaled on a chart: `unit` as the axis title shows
+    it, `values` the unit numbers.py formats its values by when that differs (a share or a rate,
+    shown in percent)."""
 
     title: str
     unit: str
-    tickformat: str | None = None
+    values: str | None = None
     log: bool = False
+
+    @property
+    def numbers_unit(self) -> str:
+        return self.unit if self.values is None else self.values
 
 
 VARIABLES: dict[str, Variable] = {
@@ -81,11 +87,11 @@ VARIABLES: dict[str, Variable] = {
     # a geometric random walk: a log axis keeps the bands readable
     "price_usd": Variable("SESH price", "USD/SESH", log=True),
     "nodes": Variable("Registered nodes", "nodes"),
-    "node_apr_sesh": Variable("Node reward over stake, in SESH (APR)", "%/year", ".0%"),
-    "node_net_apr": Variable("Node net APR after running costs, in USD", "%/year", ".0%"),
-    "operator_apr_sesh": Variable("Operator reward over own stake (APR)", "%/year", ".0%"),
+    "node_apr_sesh": Variable("Node reward over stake, in SESH (APR)", "%/year", "1/year"),
+    "node_net_apr": Variable("Node net APR after running costs, in USD", "%/year", "1/year"),
+    "operator_apr_sesh": Variable("Operator reward over own stake (APR)", "%/year", "1/year"),
     "node_net_usd_per_day": Variable("Node reward less running costs", "USD/day"),
-    "staking_ratio": Variable("Staked over circulating supply plus locked stake", "share", ".0%"),
+    "staking_ratio": Variable("Staked over circulating supply plus locked stake", "%", "share"),
     "pol_value_usd": Variable("Protocol-owned liquidity value", "USD"),
     # not a model column: notebooks derive it as 2 x amm_quote x eth_usd (both sides of the pool)
     "amm_depth_usd": Variable("AMM pool depth, both sides", "USD"),
@@ -336,13 +342,55 @@ def axis_title(title: str, unit: str) -> str:
     return f"{title} ({unit})" if unit else title
 
 
-def layout(title: str, subtitle: str, y_title: str, var: Variable | None = None) -> dict:
-    """A time chart's layout: the theme, the title and subtitle, the calendar x axis."""
-    yaxis: dict[str, Any] = {"title": {"text": y_title}}
-    if var is not None:
-        yaxis["type"] = "log" if var.log else "linear"
-        if var.tickformat is not None:
-            yaxis["tickformat"] = var.tickformat
+# --- numbers on a chart --------------------------------------------------------------------------
+# A chart writes numbers as the tables do (experiments/reporting/numbers.py). Hover: each point's
+# `text` is numbers.quantity of its value, with its unit ("2.30M SESH", "$0.101 per SESH",
+# "15.1% a year"); no plotly number format. Axis ticks: plotly picks them (so zooming keeps
+# ticks) and these d3 formats label them as numbers.format_tick does, by the tick step: from a
+# step of 1, each tick scaled from a thousand (d3's SI prefix: k, M, T); below a step of 1,
+# plain decimals (0.05, never 50m or 5e-2); from a step of 1e8 plotly's "B" format (1B, not d3's
+# 1G); shares and rates in percent; counts (days, nodes) whole, with thousands separators.
+AMOUNT_TICKS = (
+    {"dtickrange": [1, 1e8], "value": "~s"},
+    {"dtickrange": [None, 1], "value": ",~r"},
+    {"dtickrange": [1e8, None], "value": ""},
+)
+PERCENT_TICKS = "~%"
+COUNT_TICKS = ",~r"
+
+
+def axis_numbers(unit: str) -> dict[str, Any]:
+    """A numeric axis' tick labels for values in numbers.py's `unit` (numbers.format_tick)."""
+    if unit in PERCENT_UNITS:
+        return {"tickformat": PERCENT_TICKS}
+    if unit in numbers.COUNT_UNITS:
+        return {"tickformat": COUNT_TICKS}
+    return {
+        "tickformatstops": [dict(stop) for stop in AMOUNT_TICKS],
+        "exponentformat": "B",
+        "separatethousands": True,
+    }
+
+
+def hover_text(values, unit: str, difference: bool = False) -> list[str]:
+    """Each value as the tables write it, with its unit (numbers.quantity): a trace's `text`,
+    which its hover shows."""
+    flat = np.asarray(values, dtype="float64").ravel().tolist()
+    return [numbers.quantity(v, unit, difference=difference) for v in flat]
+
+
+def hover(label: str = "median") -> str:
+    """A time chart's hover: the day after TGE (customdata), then the point's `text`."""
+    return f"day %{{customdata}}<br>{label}: %{{text}}<extra></extra>"
+
+
+def layout(title: str, subtitle: str, y_title: str, unit: str = "", log: bool = False) -> dict:
+    """A time chart's layout: the theme, the title and subtitle, the calendar x axis, and a
+    y axis whose values are in numbers.py's `unit` (log: its ticks are set from the data,
+    `set_log_ticks`)."""
+    yaxis: dict[str, Any] = {"title": {"text": y_title}, "type": "log" if log else "linear"}
+    if not log:
+        yaxis |= axis_numbers(unit)
     return {
         "template": template(),
         "title": {"text": title, "subtitle": {"text": subtitle}},
@@ -351,19 +399,37 @@ def layout(title: str, subtitle: str, y_title: str, var: Variable | None = None)
     }
 
 
-def _set_log_ticks(fig: dict, values) -> None:
-    """1-2-5 ticks over the data on a log axis (plotly's own label every minor digit)."""
+def set_log_ticks(fig: dict, values, unit: str = "") -> None:
+    """1-2-5 ticks over the data on a log axis (plotly's own label every minor digit), labelled
+    by numbers.format_tick."""
     ticks = log_ticks(values)
     if ticks is not None:
-        fig["layout"]["yaxis"].update(tickvals=ticks, ticktext=[f"{t:,.6g}" for t in ticks])
+        fig["layout"]["yaxis"].update(
+            tickvals=ticks, ticktext=[numbers.format_tick(t, unit) for t in ticks]
+        )
 
 
-def hover(unit: str, var: Variable | None = None, label: str = "median") -> str:
-    if var is not None and var.tickformat and "%" in var.tickformat:
-        value = "%{y:.1%}" + unit.removeprefix("%")  # shares: "15.1%/year"
-    else:
-        value = "%{y:,.4~g} " + unit
-    return f"day %{{customdata}}<br>{label}: {value}<extra></extra>"
+# A legend row's height, and the room the x axis takes under the plot (ticks and title).
+LEGEND_ROW_PX = 21
+AXIS_BELOW_PX = 64
+
+
+def legend_below(fig: dict, entries: int) -> dict:
+    """A legend of `entries` subsets under the x axis and its title, one entry a row (a sweep's
+    labels are long: "pro_revenue_route=none, sns_deployed=False, ..."): the figure grows by
+    the legend instead of the plot shrinking under it, and no entry is cut off."""
+    room = LEGEND_ROW_PX * entries + 8
+    fig["layout"]["height"] = fig["layout"].get("height", 460) + room
+    fig["layout"]["margin"] = fig["layout"].get("margin", {}) | {"b": AXIS_BELOW_PX + room}
+    fig["layout"]["legend"] = {
+        "yref": "container",
+        "y": 0.0,
+        "yanchor": "bottom",
+        "x": 0.0,
+        "xanchor": "left",
+        "orientation": "h",
+    }
+    return fig
 
 
 def rgba(color: str, opacity: float) -> str:
@@ -458,11 +524,12 @@ def fan(
             title or var.title,
             f"{_runs_text(len(values))}: median, P25-P75 and P5-P95 across runs",
             var.unit,
-            var,
+            var.numbers_unit,
+            var.log,
         ),
     }
     if var.log:
-        _set_log_ticks(fig, np.concatenate([p5, p95]))
+        set_log_ticks(fig, np.concatenate([p5, p95]), var.numbers_unit)
     x = _dates(days[keep])
     fig["data"] += [
         band(x, p5, p95, "P5-P95", 0.15),
@@ -472,10 +539,11 @@ def fan(
             "x": x,
             "y": p50,
             "customdata": days[keep],
+            "text": hover_text(p50, var.numbers_unit),
             "mode": "lines",
             "name": "median",
             "line": {"color": MAIN, "width": 2.5},
-            "hovertemplate": hover(var.unit, var),
+            "hovertemplate": hover(),
         },
     ]
     return fig
@@ -502,11 +570,14 @@ def lines(
             f"median across {_runs_text(values.shape[1])} (line) and P5-P95 across runs (band),"
             " one colour per subset",
             var.unit,
-            var,
+            var.numbers_unit,
+            var.log,
         ),
     }
+    legend_below(fig, len(labels))
     if var.log:
-        _set_log_ticks(fig, np.concatenate([np.concatenate([q[0], q[4]]) for q in spreads]))
+        values = np.concatenate([np.concatenate([q[0], q[4]]) for q in spreads])
+        set_log_ticks(fig, values, var.numbers_unit)
     for position, (label, (p5, _, _, _, p95)) in enumerate(zip(labels, spreads, strict=True)):
         color = COLORWAY[position % len(COLORWAY)]
         fig["data"].append(
@@ -519,11 +590,12 @@ def lines(
                 "x": x,
                 "y": p50,
                 "customdata": days[keep],
+                "text": hover_text(p50, var.numbers_unit),
                 "mode": "lines",
                 "name": label,
                 "legendgroup": label,
                 "line": {"color": COLORWAY[position % len(COLORWAY)], "width": 2.2},
-                "hovertemplate": hover(var.unit, var, label),
+                "hovertemplate": hover(label),
             }
         )
     return fig
@@ -553,12 +625,11 @@ def differences(
             f"each subset \u2212 {labels[reference]}, run r minus run r, per day: median of the "
             f"{pairs:,} paired differences (line) and their P5-P95 (band)",
             axis_title(f"difference, {var.title.lower()}", var.unit),
-            None,
+            var.numbers_unit,
         ),
     }
-    if var.tickformat is not None:
-        fig["layout"]["yaxis"]["tickformat"] = var.tickformat
     fig["layout"]["yaxis"].update(zeroline=True, zerolinecolor="#1f2933", zerolinewidth=1.2)
+    legend_below(fig, len(others))
     medians = []
     for subset in others:
         label = labels[subset]
@@ -573,11 +644,12 @@ def differences(
                 "x": x,
                 "y": p50,
                 "customdata": days[keep],
+                "text": hover_text(p50, var.numbers_unit, difference=True),
                 "mode": "lines",
                 "name": f"{label} \u2212 {labels[reference]}",
                 "legendgroup": label,
                 "line": {"color": color, "width": 2.2},
-                "hovertemplate": hover(var.unit, var, f"{label}: median difference"),
+                "hovertemplate": hover(f"{label}: median difference"),
             }
         )
     fig["data"] += medians
@@ -634,9 +706,12 @@ def emission(
             + f"<br>bands: P25-P75 and P5-P95 across runs of daily emission and of {inflow_band}"
             + ("" if single else ", in the subset's colour"),
             "SESH/day",
+            "SESH/day",
         ),
     }
     fig["layout"].update(height=560, margin={"t": 92})
+    if not single:
+        legend_below(fig, len(labels))
     if not daily:
         _note(
             fig,
@@ -707,6 +782,7 @@ def emission(
                 "x": x,
                 "y": means[which][keep],
                 "customdata": shown_days[keep],
+                "text": hover_text(means[which][keep], "SESH/day"),
                 "mode": "lines",
                 "name": f"{what}, {smoothing}" if single else label,
             }
@@ -715,7 +791,7 @@ def emission(
                 trace["showlegend"] = what == "pool inflow"
             trace |= {
                 "line": {"color": line_color, "width": 2.5, "dash": dash},
-                "hovertemplate": hover("SESH/day", label=f"{label}: {what}"),
+                "hovertemplate": hover(f"{label}: {what}"),
             }
             fig["data"].append(trace)
         if daily:
@@ -761,6 +837,7 @@ def _mark_crossing(
         "x": [date],
         "y": [means[1][at]],
         "customdata": [day],
+        "text": hover_text([means[1][at]], "SESH/day"),
         "mode": "markers",
         "name": (
             f"fee parity: day {day} ({date}), median of the {reached.size} of {first.size} runs "
@@ -770,7 +847,7 @@ def _mark_crossing(
     marker |= {"showlegend": True} if label is None else {"legendgroup": label, "showlegend": False}
     marker |= {
         "marker": {"color": color, "size": 11, "symbol": "diamond", "line": {"width": 1}},
-        "hovertemplate": hover("SESH/day", label=f"{prefix}fee parity (median run)"),
+        "hovertemplate": hover(f"{prefix}fee parity (median run)"),
     }
     fig["data"].append(marker)
     mark_day(fig, day, f"day {day}", color, row)
@@ -778,7 +855,7 @@ def _mark_crossing(
 
 def time_lines(series: Mapping[str, pd.Series], title: str, unit: str, subtitle: str = "") -> dict:
     """Named series indexed by timestep, one line each, on the calendar axis."""
-    fig = {"data": [], "layout": layout(title, subtitle, unit)}
+    fig = {"data": [], "layout": layout(title, subtitle, unit, unit)}
     for name, values in series.items():
         fig["data"].append(
             {
@@ -786,9 +863,10 @@ def time_lines(series: Mapping[str, pd.Series], title: str, unit: str, subtitle:
                 "x": _dates(np.asarray(values.index)),
                 "y": values.to_numpy(),
                 "customdata": np.asarray(values.index),
+                "text": hover_text(values.to_numpy(), unit),
                 "mode": "lines",
                 "name": name,
-                "hovertemplate": hover(unit, label=name),
+                "hovertemplate": hover(name),
             }
         )
     return fig
@@ -871,13 +949,7 @@ def forest(table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, s
                 float(row[c]) * scale for c in ("mean_difference", "ci_low", "ci_high")
             )
             label = labels.get(subset, f"subset {subset}")
-            text = (
-                row["hover"]
-                if "hover" in row.index
-                else (
-                    f"{mean:+,.4g} {shown_unit} (95%: {low:+,.4g} to {high:+,.4g}), n = {row['n']:,.0f}"
-                )
-            )
+            text = row["hover"] if "hover" in row.index else difference_hover(row, unit)
             data.append(
                 {
                     "type": "scatter",
@@ -921,6 +993,7 @@ def forest(table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, s
             "zeroline": True,
             "zerolinecolor": "#1f2933",
             "zerolinewidth": 1.2,
+            **axis_numbers(shown_unit),  # percentage points are plain numbers
         }
         axes[f"yaxis{suffix}"] = {
             "anchor": f"x{suffix}",
@@ -938,11 +1011,18 @@ def forest(table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, s
         if low_n == high_n
         else f"the run pairs where both runs have a value ({low_n:,} to {high_n:,} a KPI)"
     )
-    margin_top = 96 + (18 if left_out else 0) + (26 if several else 0)  # subtitle, legend
+    # the subtitle, its second line, and a legend row per subset above the panels
+    # (a marker entry is about 30 px high, the first sits in the gap; the subtitle may wrap)
+    margin_top = 96 + (18 if left_out else 0) + (27 * len(subsets) + 10 if several else 0)
     who = "each subset" if several else labels.get(subsets[0], "") if subsets else ""
     fig_layout = {
         "template": template(),
         "title": {
+            # at the top, not centred in the top margin: the legend is under it
+            "yref": "container",
+            "y": 1.0,
+            "yanchor": "top",
+            "pad": {"t": 14},
             "text": "Paired differences from the reference subset",
             "subtitle": {
                 "text": f"{who} \u2212 {reference_label}: mean over {pairs}"
@@ -964,26 +1044,45 @@ def forest(table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, s
     return {"data": data, "layout": fig_layout}
 
 
+def difference_hover(row: Mapping[str, Any], unit: str) -> str:
+    """A row of compare.py's table as the report's table reads it: "+2.30M SESH (95%: +1.50M to
+    +3.00M), n = 100" (shares and rates in percentage points)."""
+    low, high = (
+        numbers.quantity(row[c], unit, difference=True, short=True) for c in ("ci_low", "ci_high")
+    )
+    mean = numbers.quantity(row["mean_difference"], unit, difference=True)
+    return f"{mean} (95%: {low} to {high}), n = {numbers.format_value(row['n'], count=True)}"
+
+
 def kpi_box(per_run: pd.DataFrame, kpi: str, labels: Mapping[int, str]) -> dict:
     """The spread of one run-level KPI across runs, one box per subset (kpis.per_run's table):
-    `labels` says which subsets, in order."""
+    `labels` says which subsets, in order. Hovering a run's point shows its value as the tables
+    write it (the box's own quartiles are drawn, not hovered: plotly would format them)."""
     spec = kpis.REGISTRY[kpi]
-    data = [
-        {
-            "type": "box",
-            "y": per_run.loc[per_run["subset"] == subset, kpi].to_numpy(),
-            "name": label,
-            "boxpoints": "all",
-            "jitter": 0.4,
-        }
-        for subset, label in labels.items()
-    ]
+    data = []
+    for subset, label in labels.items():
+        values = per_run.loc[per_run["subset"] == subset, kpi].to_numpy(dtype="float64")
+        data.append(
+            {
+                "type": "box",
+                "y": values,
+                "name": label,
+                "boxpoints": "all",
+                "jitter": 0.4,
+                "hoveron": "points",
+                "text": hover_text(values, spec.unit),
+                "hovertemplate": f"{label}: %{{text}}<extra></extra>",
+            }
+        )
     return {
         "data": data,
         "layout": {
             "template": template(),
             "title": {"text": spec.description, "subtitle": {"text": f"{kpi}, one point per run"}},
-            "yaxis": {"title": {"text": axis_title(kpi, spec.unit)}},
+            "yaxis": {
+                "title": {"text": axis_title(kpi, numbers.display_unit(spec.unit))},
+                **axis_numbers(spec.unit),
+            },
             "hovermode": "closest",
             "showlegend": False,
         },
@@ -997,26 +1096,48 @@ def sensitivity_bars(table: pd.DataFrame, kpi: str, top: int = 15) -> dict:
 
     rows = mu_star_bounds(table[table["kpi"] == kpi].sort_values("rank").head(top).iloc[::-1])
     unit = kpis.REGISTRY[kpi].unit if kpi in kpis.REGISTRY else ""
+    # a size of change: shares and rates in percentage points, as the findings quote mu*
+    shown_unit = numbers.difference_unit(unit)
+    scale = 100.0 if shown_unit != unit and unit in PERCENT_UNITS else 1.0
+    mu, low, high = (
+        rows[c].to_numpy(dtype="float64") for c in ("mu_star", "mu_star_low", "mu_star_high")
+    )
+    text = [
+        f"mu* {numbers.format_change(m, unit)} [{numbers.format_change(lo, unit, short=True)}, "
+        f"{numbers.format_change(hi, unit, short=True)}]"
+        for m, lo, hi in zip(mu, low, high, strict=True)
+    ]
     bars = {
         "type": "bar",
-        "x": rows["mu_star"].to_numpy(),
+        "x": mu * scale,
         "y": rows["parameter"].tolist(),
         "orientation": "h",
         "error_x": {
             "type": "data",
             "symmetric": False,
-            "array": (rows["mu_star_high"] - rows["mu_star"]).to_numpy(),
-            "arrayminus": (rows["mu_star"] - rows["mu_star_low"]).to_numpy(),
+            "array": (high - mu) * scale,
+            "arrayminus": (mu - low) * scale,
         },
         "marker": {"color": MAIN},
         "name": "mu*",
+        "text": text,
+        "textposition": "none",
+        "hovertemplate": "%{y}: %{text}<extra></extra>",
     }
     return {
         "data": [bars],
         "layout": {
             "template": template(),
             "title": {"text": f"What moves {kpi}", "subtitle": {"text": "Morris mu*, ranked"}},
-            "xaxis": {"title": {"text": axis_title("mean absolute elementary effect mu*", unit)}},
+            "xaxis": {
+                "title": {
+                    "text": axis_title(
+                        "mean absolute elementary effect mu*",
+                        DIFFERENCE_AXIS.get(shown_unit, shown_unit),
+                    )
+                },
+                **axis_numbers("" if scale != 1.0 else unit),
+            },
             "hovermode": "closest",
             "height": max(300, 60 + 26 * len(rows)),
         },

@@ -13,6 +13,7 @@ minus) and read shares and rates in percentage points. A missing or non-finite v
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import Decimal
 
 DIGITS = 3
@@ -121,3 +122,53 @@ def quantity(value, unit: str = "", difference: bool = False, short: bool = Fals
     if unit in ("", "ratio"):
         return text
     return f"{text} {unit}"
+
+
+# Axis ticks are round numbers: they keep the digits they need (up to six), no trailing zeros.
+TICK_DIGITS = 6
+
+
+def _trimmed(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_tick(value, unit: str = "") -> str:
+    """An axis tick label in this module's format: scaled from a thousand (k, M, B, T), percent
+    for shares and rates, whole counts with separators, never an exponent, a true minus sign;
+    with the digits a round tick needs (up to six) and no trailing zeros: "0.05", "1.5M",
+    "12.5%", "1,000"."""
+    number = finite(value)
+    if number is None:
+        return MISSING
+    if number == 0:
+        return "0"
+    if unit in COUNT_UNITS:
+        text = _trimmed(significant(number, TICK_DIGITS))
+    elif unit in PERCENT_UNITS:
+        text = f"{_trimmed(significant(number * 100, TICK_DIGITS))}%"
+    else:
+        scaled = _plain(number, TICK_DIGITS)
+        suffix = scaled[-1] if scaled[-1].isalpha() else ""
+        text = _trimmed(scaled.removesuffix(suffix)) + suffix
+    return text.replace("-", MINUS, 1)
+
+
+def format_change(value, unit: str = "", short: bool = False) -> str:
+    """The size of a change (Morris mu*, a spread), unsigned, as `quantity` writes a difference:
+    percentage points for shares and rates ("2.30M SESH", "4.00 pp")."""
+    return quantity(value, unit, difference=True, short=short).lstrip("+")
+
+
+# A paired difference's statistics, as compare.py's table (comparison.csv) holds them.
+DIFFERENCE_STATS = ("mean_difference", "ci_low", "ci_high", "share_positive", "n")
+
+
+def difference_cells(row: Mapping, unit: str = "") -> dict[str, str]:
+    """A paired difference (a row of compare.py's table, of a KPI in `unit`) as the tables
+    write it: the mean and the bounds of its 95% interval signed, in the difference's unit
+    (percentage points for shares and rates); the share of pairs in which the subset is larger,
+    in percent; the number of pairs."""
+    cells = {c: format_difference(row[c], unit) for c in ("mean_difference", "ci_low", "ci_high")}
+    cells["share_positive"] = format_value(row["share_positive"], "share")
+    cells["n"] = format_value(row["n"], count=True)
+    return cells

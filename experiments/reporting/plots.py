@@ -5,7 +5,8 @@
   `figures.py`'s figure as a plotly figure object, to show in a notebook or draw in the report.
   The figures themselves are drawn in `figures.py` only.
 - The day the emission chart marks as fee parity, read from the KPI (`parity_marker_days`).
-- KPI tables and number formats (`kpi_table`, `format_value`, `format_difference`).
+- KPI tables, paired differences and number formats (`kpi_table`, `paired_table`,
+  `format_value`, `format_difference`).
 """
 
 from __future__ import annotations
@@ -100,16 +101,9 @@ def emission_vs_inflow(
 def comparison_forest(
     table: pd.DataFrame, labels: Mapping[int, str], units: Mapping[str, str]
 ) -> go.Figure:
-    """figures.forest of compare.py's table, each point's hover as the report's table reads."""
-    hover = [
-        f"{format_difference(row.mean_difference, units.get(row.kpi, ''))} "
-        f"{numbers.difference_unit(units.get(row.kpi, ''))} "
-        f"(95%: {format_difference(row.ci_low, units.get(row.kpi, ''))} to "
-        f"{format_difference(row.ci_high, units.get(row.kpi, ''))}), "
-        f"n = {format_value(row.n, count=True)}"
-        for row in table.itertuples(index=False)
-    ]
-    return go.Figure(figures.forest(table.assign(hover=hover), labels, units))
+    """figures.forest of compare.py's table, each point's hover as the report's table reads it
+    (figures.difference_hover)."""
+    return go.Figure(figures.forest(table, labels, units))
 
 
 def time_lines(
@@ -225,6 +219,36 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
             format_value(v, u, count=column == "n")
             for v, u in zip(table[column], table["unit"], strict=True)
         ]
+    return out
+
+
+def paired_table(
+    per_run: pd.DataFrame,
+    names,
+    labels: Mapping[int, str] | None = None,
+    reference: int = 0,
+    formatted: bool = True,
+) -> pd.DataFrame:
+    """The paired differences of the KPIs `names` against the `reference` subset, run by run
+    (compare.comparison_table of kpis.per_run's table): one row per KPI and subset, the subset
+    by its label; `formatted`: as the report's table writes them (numbers.difference_cells),
+    with the difference's unit."""
+    from experiments.analysis import compare
+
+    table = compare.comparison_table(per_run, list(names), reference)
+    labels = labels or {}
+    table["subset"] = [labels.get(int(s), f"subset {s}") for s in table["subset"]]
+    table = table.set_index(["kpi", "subset"])[list(numbers.DIFFERENCE_STATS)]
+    if not formatted:
+        return table
+    rows = {}
+    for (kpi, subset), row in table.iterrows():
+        unit = kpis.REGISTRY[kpi].unit if kpi in kpis.REGISTRY else ""
+        rows[(kpi, subset)] = {"unit": numbers.difference_unit(unit)} | numbers.difference_cells(
+            row, unit
+        )
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.names = ["kpi", "subset"]
     return out
 
 
