@@ -138,20 +138,20 @@ def ratio_at(day: int | None) -> Callable[[pd.DataFrame], float]:
     return kpi
 
 
-def reward_pool_to_equilibrium_end(trajectory: pd.DataFrame) -> float:
-    """pool(T) / P*, P* = 365 x the 30-day mean inflow / the rate of the last payout (365 x
+def pool_equilibrium_share_end(trajectory: pd.DataFrame) -> float:
+    """P* / pool(T), P* = 365 x the 30-day mean inflow / the rate of the last payout (365 x
     emission(T) over the balance it came from, pool(T) + emission(T)); NaN without a full
-    window, a payout or an inflow."""
+    window or a payout."""
     days = trajectory[trajectory["timestep"] >= 1]
     if len(days) < PARITY_WINDOW_DAYS:
         return math.nan
     inflow = float(days["daily_pool_inflow"].rolling(PARITY_WINDOW_DAYS).mean().iloc[-1])
     pool, paid = float(days["reward_pool"].iloc[-1]), float(days["daily_emission"].iloc[-1])
-    if not (paid > 0 and inflow > 0):
+    if not (paid > 0 and pool > 0):
         return math.nan
     rate = Y * paid / (pool + paid)
     equilibrium = Y * inflow / rate
-    return pool / equilibrium
+    return equilibrium / pool
 
 
 REFERENCE: dict[str, Callable[[pd.DataFrame], float]] = {
@@ -182,7 +182,7 @@ REFERENCE: dict[str, Callable[[pd.DataFrame], float]] = {
     "max_abs_conservation_residual": max_abs_residual,
     "inflow_emission_ratio_2y": ratio_at(2 * Y),
     "inflow_emission_ratio_end": ratio_at(None),
-    "reward_pool_to_equilibrium_end": reward_pool_to_equilibrium_end,
+    "pool_equilibrium_share_end": pool_equilibrium_share_end,
 }
 
 

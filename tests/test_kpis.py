@@ -421,7 +421,7 @@ def test_kpis_on_a_real_trajectory(baseline_runs):
     assert summary["reward_pool_5y"]["p50"] == pytest.approx(pools.median())
 
 
-# --- the trailing inflow/emission ratio and the pool against P* -------------------------------------
+# --- the trailing inflow/emission ratio and P* against the pool -------------------------------------
 
 RATE = 0.151  # the contract's payout rate
 
@@ -471,11 +471,12 @@ def test_pool_at_its_equilibrium_by_hand():
     # constant inflow I; P* = 365 I / r. The pool pays r/365 of the balance the payout is taken
     # from, the end-of-day pool plus the payout: with the pool held at P* the payout is
     # e = r (P* + e) / 365, so e = r P* / (365 - r) = 365 I / (365 - r)
+    name = "pool_equilibrium_share_end"
     inflow = 1_000.0
     equilibrium = 365 * inflow / RATE
     paid = RATE * equilibrium / (365 - RATE)
     at = trajectory(400, daily_pool_inflow=inflow, daily_emission=paid, reward_pool=equilibrium)
-    assert value("reward_pool_to_equilibrium_end", at) == pytest.approx(1.0, rel=1e-12)
+    assert value(name, at) == pytest.approx(1.0, rel=1e-12)
     assert value("inflow_emission_ratio_end", at) == pytest.approx(inflow / paid, rel=1e-12)
     # the steady state of the model's day (buys, then the payout): emission equals inflow, so the
     # ratio is 1 and the end-of-day pool is P* less one day's inflow, (1 - r/365) P*
@@ -483,29 +484,33 @@ def test_pool_at_its_equilibrium_by_hand():
         400, daily_pool_inflow=inflow, daily_emission=inflow, reward_pool=equilibrium - inflow
     )
     assert value("inflow_emission_ratio_end", steady) == 1.0
-    assert value("reward_pool_to_equilibrium_end", steady) == pytest.approx(1 - RATE / 365)
-    # twice the balance at the same inflow: twice the payout, the pool at twice P*
+    assert value(name, steady) == pytest.approx(1 / (1 - RATE / 365), rel=1e-12)
+    # twice the balance at the same inflow: twice the payout, P* half the pool
     double = trajectory(
         400, daily_pool_inflow=inflow, daily_emission=2 * paid, reward_pool=2 * equilibrium
     )
-    assert value("reward_pool_to_equilibrium_end", double) == pytest.approx(2.0, rel=1e-12)
+    assert value(name, double) == pytest.approx(0.5, rel=1e-12)
     assert value("inflow_emission_ratio_end", double) == pytest.approx(inflow / paid / 2)
 
 
-def test_pool_to_equilibrium_reads_the_trailing_inflow_and_is_none_without_one():
+def test_equilibrium_reads_the_trailing_inflow_and_is_zero_without_one():
     # the last 30 days' inflow (days 371..400) is 2,000 a day, twice the earlier 1,000: P*
-    # doubles and the same pool stands at half of it
+    # doubles, twice the same pool
+    name = "pool_equilibrium_share_end"
     inflow = np.where(np.arange(401) > 370, 2_000.0, 1_000.0)
     equilibrium = 365 * 1_000.0 / RATE
     paid = RATE * equilibrium / (365 - RATE)
     t = trajectory(400, daily_pool_inflow=inflow, daily_emission=paid, reward_pool=equilibrium)
-    assert value("reward_pool_to_equilibrium_end", t) == pytest.approx(0.5, rel=1e-12)
-    none_in = trajectory(400, daily_pool_inflow=0.0, daily_emission=paid, reward_pool=1e6)
-    assert math.isnan(value("reward_pool_to_equilibrium_end", none_in))  # P* = 0
+    assert value(name, t) == pytest.approx(2.0, rel=1e-12)
+    # no inflow: P* = 0, the pool drains; float dust in the inflow is ~0 too, not a blow-up
+    none_in = trajectory(400, daily_pool_inflow=0.0, daily_emission=paid, reward_pool=equilibrium)
+    assert value(name, none_in) == 0.0
+    dust = trajectory(400, daily_pool_inflow=1e-9, daily_emission=paid, reward_pool=equilibrium)
+    assert 0 < value(name, dust) < 1e-11
     none_paid = trajectory(400, daily_pool_inflow=5.0, daily_emission=0.0, reward_pool=1e6)
-    assert math.isnan(value("reward_pool_to_equilibrium_end", none_paid))  # no nodes: no rate
+    assert math.isnan(value(name, none_paid))  # no nodes: no payout, no rate
     short = trajectory(29, daily_pool_inflow=5.0, daily_emission=1.0, reward_pool=1e6)
-    assert math.isnan(value("reward_pool_to_equilibrium_end", short))
+    assert math.isnan(value(name, short))
 
 
 def test_sustained_share_is_the_final_year_share_of_days_with_ratio_at_least_one(fee_runs):
@@ -538,13 +543,13 @@ def test_the_payout_rate_read_off_a_run_is_its_parameter():
         runs = frame[frame["subset"] == subset]
         p, _, _ = kpis.paths_of(runs.reset_index(drop=True))
         inflow = kpis.rolling_mean(p["daily_pool_inflow"][:, 1:], kpis.PARITY_WINDOW_DAYS)[:, -1]
-        with_parameter = p["reward_pool"][:, -1] * rate / (365 * inflow)
-        ours = table[table["subset"] == subset]["reward_pool_to_equilibrium_end"].to_numpy()
+        with_parameter = 365 * inflow / rate / p["reward_pool"][:, -1]
+        ours = table[table["subset"] == subset]["pool_equilibrium_share_end"].to_numpy()
         np.testing.assert_allclose(ours, with_parameter, rtol=1e-4)
         assert (ours > 0).all()
-        # the contract's rate in place of the run's would be off by a third or more
-        wrong = p["reward_pool"][:, -1] * RATE / (365 * inflow)
-        assert (np.abs(ours / wrong - 1) > 0.3).all()
+        # the contract's rate in place of the run's would be off by a fifth or more
+        wrong = 365 * inflow / RATE / p["reward_pool"][:, -1]
+        assert (np.abs(ours / wrong - 1) > 0.2).all()
 
 
 def test_ratio_kpis_of_a_kpi_only_streamed_run_equal_the_full_run():
@@ -557,6 +562,6 @@ def test_ratio_kpis_of_a_kpi_only_streamed_run_equal_the_full_run():
     streamed = simulate_kpis(sets, batch_size=3, **settings).per_run
     full = kpis.per_run(simulate(sets, engine="vectorized", **settings))
     names = ["inflow_emission_ratio_2y", "inflow_emission_ratio_end"]
-    names += ["reward_pool_to_equilibrium_end", "fee_parity_sustained_share"]
+    names += ["pool_equilibrium_share_end", "fee_parity_sustained_share"]
     pd.testing.assert_frame_equal(streamed[names], full[names], check_exact=True)
     assert full[names].notna().all().all()

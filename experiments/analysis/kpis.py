@@ -348,25 +348,29 @@ def ratio_at(day: int | None) -> Callable[[Paths], np.ndarray]:
     return kpi
 
 
-def pool_to_equilibrium_end(paths: Paths) -> np.ndarray:
-    """The pool over P* on the last day T: P* = 365 x I / r, I the trailing-mean pool inflow
-    (SESH/day) and r the run's payout rate (1/year), read off its last payout: r = 365 x
-    emission(T) / the balance it was paid from, pool(T) + emission(T) (the day's fee buys come
-    before the payout; a liquidation paid into the pool after it makes this r a little low, by
-    1e-4 or less on 5-year fee runs). The paths carry no parameters, and a rate read off the
-    run is the one it ended on. So pool / P* = pool(T) x r / (365 x I): above 1 the pool pays
-    out more than flows in and shrinks towards P*, below 1 it grows. NaN before a full window,
-    when nothing was paid on the last day (no nodes) or nothing flowed in over the window
-    (P* = 0)."""
+def equilibrium_to_pool_end(paths: Paths) -> np.ndarray:
+    """P* over the pool on the last day T: P* = 365 x I / r, I the trailing-mean pool inflow
+    (SESH/day) and r the run's payout rate (1/year), is the balance at which the day's payout
+    equals the inflow, where the pool tends. 1: the pool is there; below 1 it pays out more
+    than flows in and shrinks towards P* (0: no inflow, it drains); above 1 it grows.
+
+    P* over the pool rather than the pool over P*: it is 0, not infinite, without inflow, and a
+    run whose fee buys find no SESH (inflow of float dust, 1e-9 SESH/day) gives ~0, not 1e14.
+    r is read off the last payout, 365 x emission(T) / the balance it was paid from, pool(T) +
+    emission(T) (the day's fee buys come before the payout; a liquidation paid into the pool
+    after it makes this r a little low, by 1e-4 or less on 5-year fee runs): the paths carry no
+    parameters, and a rate read off the run is the one it ended on. NaN before a full window,
+    or when nothing was paid on the last day (no nodes, or an empty pool)."""
     inflow, _ = trailing_means(paths)
     pool, emission = paths["reward_pool"], paths["daily_emission"]
     if pool.shape[1] < 2:
         return _nan(len(pool))
     mean_inflow, paid, balance = inflow[-1], emission[:, -1], pool[:, -1]
     with np.errstate(all="ignore"):
-        rate = np.where(paid > 0, DAYS_PER_YEAR * paid / (balance + paid), np.nan)
-        equilibrium = np.where(mean_inflow > 0, DAYS_PER_YEAR * mean_inflow / rate, np.nan)
-        return balance / equilibrium
+        paying = (paid > 0) & (balance > 0)
+        rate = np.where(paying, DAYS_PER_YEAR * paid / (balance + paid), np.nan)
+        equilibrium = DAYS_PER_YEAR * mean_inflow / rate
+        return equilibrium / balance
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -566,13 +570,13 @@ RUN_KPIS: tuple[KPI, ...] = (
         min_days=PARITY_WINDOW_DAYS,
     ),
     KPI(
-        "reward_pool_to_equilibrium_end",
+        "pool_equilibrium_share_end",
         "ratio",
-        "Staking Reward Pool at the end over P* = 365 x its "
-        f"{PARITY_WINDOW_DAYS}-day mean inflow / payout rate, where emission equals inflow "
-        "(above 1: shrinking towards P*; none: no inflow, P* = 0)",
+        f"P* = 365 x the pool's {PARITY_WINDOW_DAYS}-day mean inflow / payout rate (where "
+        "emission equals inflow: the balance the pool tends to) over the Staking Reward Pool "
+        "at the end: below 1 the pool shrinks towards P* (0: no inflow), above 1 it grows",
         (*PARITY_COLUMNS, "reward_pool"),
-        pool_to_equilibrium_end,
+        equilibrium_to_pool_end,
         min_days=PARITY_WINDOW_DAYS,
     ),
 )
