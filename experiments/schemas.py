@@ -161,6 +161,9 @@ class ComparisonRow(_Schema):
     mean_difference: NumberOrNull = None
     ci_low: NumberOrNull = None
     ci_high: NumberOrNull = None
+    median_difference: NumberOrNull = None
+    median_ci_low: NumberOrNull = None
+    median_ci_high: NumberOrNull = None
     share_positive: NumberOrNull = None
     n: NumberOrNull = None
     label: Text = None
@@ -236,6 +239,9 @@ TABLES = {
         "mean_difference": NUMBER,
         "ci_low": NUMBER,
         "ci_high": NUMBER,
+        "median_difference": NUMBER,
+        "median_ci_low": NUMBER,
+        "median_ci_high": NUMBER,
         "share_positive": NUMBER,
         "n": NUMBER,
     },

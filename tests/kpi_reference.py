@@ -116,6 +116,44 @@ def max_abs_residual(trajectory: pd.DataFrame) -> float:
     return float(trajectory["conservation_residual"].abs().max())
 
 
+def trailing_ratio(trajectory: pd.DataFrame, window: int = PARITY_WINDOW_DAYS) -> pd.Series:
+    """Per day after TGE: the trailing `window`-day mean pool inflow over the mean emission (NaN
+    before a full window, or when the mean emission is not positive). Indexed by timestep."""
+    days = trajectory[trajectory["timestep"] >= 1]
+    inflow = days["daily_pool_inflow"].rolling(window).mean()
+    emission = days["daily_emission"].rolling(window).mean()
+    ratio = (inflow / emission).where(emission > 0)
+    return pd.Series(ratio.to_numpy(), index=days["timestep"].to_numpy())
+
+
+def ratio_at(day: int | None) -> Callable[[pd.DataFrame], float]:
+    """The trailing ratio on timestep `day` (None: the last); NaN when the run is shorter."""
+
+    def kpi(trajectory: pd.DataFrame) -> float:
+        ratio = trailing_ratio(trajectory)
+        if day is None:
+            return float(ratio.iloc[-1]) if len(ratio) else math.nan
+        return float(ratio.loc[day]) if day in ratio.index else math.nan
+
+    return kpi
+
+
+def pool_equilibrium_share_end(trajectory: pd.DataFrame) -> float:
+    """P* / pool(T), P* = 365 x the 30-day mean inflow / the rate of the last payout (365 x
+    emission(T) over the balance it came from, pool(T) + emission(T)); NaN without a full
+    window or a payout."""
+    days = trajectory[trajectory["timestep"] >= 1]
+    if len(days) < PARITY_WINDOW_DAYS:
+        return math.nan
+    inflow = float(days["daily_pool_inflow"].rolling(PARITY_WINDOW_DAYS).mean().iloc[-1])
+    pool, paid = float(days["reward_pool"].iloc[-1]), float(days["daily_emission"].iloc[-1])
+    if not (paid > 0 and pool > 0):
+        return math.nan
+    rate = Y * paid / (pool + paid)
+    equilibrium = Y * inflow / rate
+    return equilibrium / pool
+
+
 REFERENCE: dict[str, Callable[[pd.DataFrame], float]] = {
     "reward_pool_1y": at_day("reward_pool", Y),
     "reward_pool_2y": at_day("reward_pool", 2 * Y),
@@ -142,6 +180,9 @@ REFERENCE: dict[str, Callable[[pd.DataFrame], float]] = {
     "unmet_trade_days": unmet_trade_days,
     "inflow_to_emission_end": inflow_to_emission_end,
     "max_abs_conservation_residual": max_abs_residual,
+    "inflow_emission_ratio_2y": ratio_at(2 * Y),
+    "inflow_emission_ratio_end": ratio_at(None),
+    "pool_equilibrium_share_end": pool_equilibrium_share_end,
 }
 
 

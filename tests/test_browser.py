@@ -287,8 +287,9 @@ def test_published_page_draws_its_charts_with_the_sites_plotly(browser, site):
     browser.get(page.as_uri())
     WebDriverWait(browser, RENDER_SECONDS).until(_drawn)
     charts = browser.execute_script(CHARTS_SCRIPT)
-    # emission vs inflow, the paired differences and the paired difference over time
-    assert len(charts) == len(report.CHART_COLUMNS) + 3
+    # emission vs inflow, the inflow/emission ratio, the paired differences and the paired
+    # difference over time
+    assert len(charts) == len(report.CHART_COLUMNS) + 4
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     assert _external_requests(browser) == []
 
@@ -297,9 +298,9 @@ def test_published_page_draws_its_charts_with_the_sites_plotly(browser, site):
 def test_report_renders_every_chart_without_errors(browser, reports, name):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    # the fan charts or lines, then emission vs inflow
+    # the fan charts or lines, then emission vs inflow and the inflow/emission ratio
     # and for several subsets the paired differences and the paired difference over time
-    expected = len(report.CHART_COLUMNS) + 1 + 2 * (name != "baseline")
+    expected = len(report.CHART_COLUMNS) + 2 + 2 * (name != "baseline")
     browser.set_window_size(*WINDOW)  # before loading: the page is never resized once open
     browser.get_log("browser")  # drop what earlier pages logged
     browser.get_log("performance")

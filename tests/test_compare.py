@@ -237,3 +237,74 @@ def test_an_explicit_reference_wins_and_comparison_csv_uses_the_experiments(tmp_
     assert sorted(set(table["subset"])) == [0, 1, 3, 4]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["reference_subset"] == 2
+
+
+# --- paired medians beside paired means ----------------------------------------------------------
+
+
+def test_the_median_interval_is_the_binomial_order_statistics_by_hand():
+    # n = 10: P(B <= 1) = 11/1024 = 1.07% <= 2.5% < P(B <= 2) = 56/1024 = 5.47%, so j = 2: the
+    # 2nd smallest and the 2nd largest, covering 1 - 2 x 11/1024 = 97.9%
+    d = np.array([7.0, -3.0, 1.0, 12.0, 0.5, 4.0, -1.0, 9.0, 2.0, 30.0])
+    assert compare.median_rank(10) == 2
+    assert compare.median_interval(d) == (-1.0, 12.0)
+    # n = 6: P(B = 0) = 1/64 = 1.6%: the extremes; n = 5: 1/32 = 3.1% > 2.5%, no interval
+    assert compare.median_rank(6) == 1 and compare.median_rank(5) == 0
+    assert compare.median_interval(d[:6]) == (-3.0, 12.0)
+    assert all(math.isnan(v) for v in compare.median_interval(d[:5]))
+    # n = 25: P(B <= 7) = 2.16%, P(B <= 8) = 5.39%: the 8th and 18th of 25
+    assert compare.median_rank(25) == 8
+    assert all(math.isnan(v) for v in compare.median_interval(np.array([1.0])))
+    assert compare.median_interval(np.full(3, 4.0)) == (4.0, 4.0)  # no spread
+
+
+def test_the_median_interval_covers_the_true_median_at_least_95_percent_of_the_time():
+    # 4,000 samples of 25 skewed differences (lognormal minus 1: true median 0); the exact
+    # coverage at n = 25 is 1 - 2 x 2.16% = 95.7%, the sampling s.e. 0.3 points
+    rng = np.random.default_rng(8)
+    samples = rng.lognormal(0.0, 1.5, (4000, 25)) - 1.0
+    bounds = np.array([compare.median_interval(s) for s in samples])
+    covered = ((bounds[:, 0] <= 0.0) & (0.0 <= bounds[:, 1])).mean()
+    assert 0.945 <= covered <= 0.97, covered
+
+
+def test_comparison_table_has_paired_medians_with_intervals_beside_the_means():
+    # subset 1 is subset 0 plus 1 in most runs and plus 1,000 in two: the mean difference is
+    # carried by the two, the median is 1
+    rng = np.random.default_rng(3)
+    base = rng.integers(-20, 20, 40).astype(float)  # whole numbers: exact differences
+    shift = np.where(np.arange(40) < 2, 1_000.0, 1.0)
+    per_run = pd.DataFrame(
+        {
+            "subset": np.repeat([0, 1], 40),
+            "run": np.tile(range(40), 2),
+            "x": [*base, *(base + shift)],
+        }
+    )
+    row = compare.comparison_table(per_run, ["x"]).iloc[0]
+    assert row.mean_difference == pytest.approx((2 * 1_000 + 38) / 40)
+    assert row.median_difference == 1.0
+    assert (row.median_ci_low, row.median_ci_high) == (1.0, 1.0)  # 38 of 40 pairs at exactly 1
+    assert row.ci_high > 100.0  # the mean's interval spans the tail's two runs
+    # the median and its interval are of the paired differences, not the two subsets' medians
+    d = compare.paired(per_run, "x", 1, 0)
+    assert row.median_difference == np.median(d)
+    assert list(compare.comparison_table(per_run, ["x"]).columns) == compare.COLUMNS
+    # an identical subset: zero, zero width; no pair: NaN
+    same = per_run.assign(x=np.tile(base, 2))
+    row = compare.comparison_table(same, ["x"]).iloc[0]
+    assert (row.median_difference, row.median_ci_low, row.median_ci_high) == (0.0, 0.0, 0.0)
+    none = per_run.assign(x=np.where(per_run["subset"] == 1, math.nan, 1.0))
+    row = compare.comparison_table(none, ["x"]).iloc[0]
+    assert row.n == 0 and math.isnan(row.median_difference) and math.isnan(row.median_ci_low)
+
+
+def test_the_median_interval_contains_the_median_and_ignores_the_tail():
+    rng = np.random.default_rng(6)
+    for n in (6, 7, 50, 501, 20_000):
+        d = rng.standard_cauchy(n)
+        low, high = compare.median_interval(d)
+        assert low <= np.median(d) <= high, n
+        if compare.median_rank(n) > 1:  # the bounds are not the extremes
+            d[np.argmax(d)] = 1e12  # the largest value further out: no change
+            assert compare.median_interval(d) == (low, high), n

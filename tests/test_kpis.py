@@ -455,3 +455,149 @@ def test_a_flag_kpi_is_zero_or_one_per_run():
         values = record.function(paths)
         assert set(values[~np.isnan(values)]) <= {0.0, 1.0}, record.name
         assert (~np.isnan(values)).any(), record.name
+
+
+# --- the trailing inflow/emission ratio and P* against the pool -------------------------------------
+
+RATE = 0.151  # the contract's payout rate
+
+
+def test_ratio_on_a_step_path_by_hand():
+    # inflow 0 until day 99, then 10 a day; emission 5 a day. The window ending on day d holds
+    # days d-29..d, so from day 100 it holds d - 99 days at 10: the mean inflow is
+    # 10 (d - 99) / 30 and the ratio (d - 99) / 15, 1 on day 114 (the first parity day), 2
+    # from day 129 on
+    days = 800
+    inflow = np.where(np.arange(days + 1) >= 100, 10.0, 0.0)
+    t = trajectory(days, daily_pool_inflow=inflow, daily_emission=5.0)
+    p = paths(t)
+    ratio = kpis.trailing_ratio(p["daily_pool_inflow"][:, 1:], p["daily_emission"][:, 1:])[0]
+    assert np.isnan(ratio[:29]).all()  # days 1..29: no full window yet
+    assert ratio[29] == 0.0  # day 30
+    for day in (100, 107, 114, 120, 128):
+        assert ratio[day - 1] == pytest.approx((day - 99) / 15, rel=1e-12), day
+    assert (ratio[128:] == 2.0).all()
+    assert value("fee_parity_day", t) == 114.0
+    assert value("inflow_emission_ratio_end", t) == 2.0
+    assert value("inflow_emission_ratio_2y", t) == 2.0
+    # a run that ends on day 110: the ratio then is 11 / 15; no 2-year value
+    short = t[t["timestep"] <= 110]
+    assert value("inflow_emission_ratio_end", short) == pytest.approx(11 / 15, rel=1e-12)
+    assert math.isnan(value("inflow_emission_ratio_2y", short))
+    assert math.isnan(value("inflow_emission_ratio_end", t[t["timestep"] <= 29]))
+
+
+def test_ratio_at_two_years_reads_day_730_not_the_end():
+    days = 1000
+    t = np.arange(days + 1)
+    # inflow 8 a day up to day 730, then 2; emission 4 throughout
+    traj = trajectory(days, daily_pool_inflow=np.where(t <= 730, 8.0, 2.0), daily_emission=4.0)
+    assert value("inflow_emission_ratio_2y", traj) == 2.0
+    assert value("inflow_emission_ratio_end", traj) == 0.5
+
+
+def test_ratio_is_none_without_emission_and_zero_without_inflow():
+    # no nodes for a whole window: nothing is paid, no rate to compare with
+    no_payout = trajectory(100, daily_pool_inflow=3.0, daily_emission=0.0)
+    assert math.isnan(value("inflow_emission_ratio_end", no_payout))
+    assert value("inflow_emission_ratio_end", trajectory(100, daily_emission=5.0)) == 0.0
+
+
+def test_pool_at_its_equilibrium_by_hand():
+    # constant inflow I; P* = 365 I / r. The pool pays r/365 of the balance the payout is taken
+    # from, the end-of-day pool plus the payout: with the pool held at P* the payout is
+    # e = r (P* + e) / 365, so e = r P* / (365 - r) = 365 I / (365 - r)
+    name = "pool_equilibrium_share_end"
+    inflow = 1_000.0
+    equilibrium = 365 * inflow / RATE
+    paid = RATE * equilibrium / (365 - RATE)
+    at = trajectory(400, daily_pool_inflow=inflow, daily_emission=paid, reward_pool=equilibrium)
+    assert value(name, at) == pytest.approx(1.0, rel=1e-12)
+    assert value("inflow_emission_ratio_end", at) == pytest.approx(inflow / paid, rel=1e-12)
+    # the steady state of the model's day (buys, then the payout): emission equals inflow, so the
+    # ratio is 1 and the end-of-day pool is P* less one day's inflow, (1 - r/365) P*
+    steady = trajectory(
+        400, daily_pool_inflow=inflow, daily_emission=inflow, reward_pool=equilibrium - inflow
+    )
+    assert value("inflow_emission_ratio_end", steady) == 1.0
+    assert value(name, steady) == pytest.approx(1 / (1 - RATE / 365), rel=1e-12)
+    # twice the balance at the same inflow: twice the payout, P* half the pool
+    double = trajectory(
+        400, daily_pool_inflow=inflow, daily_emission=2 * paid, reward_pool=2 * equilibrium
+    )
+    assert value(name, double) == pytest.approx(0.5, rel=1e-12)
+    assert value("inflow_emission_ratio_end", double) == pytest.approx(inflow / paid / 2)
+
+
+def test_equilibrium_reads_the_trailing_inflow_and_is_zero_without_one():
+    # the last 30 days' inflow (days 371..400) is 2,000 a day, twice the earlier 1,000: P*
+    # doubles, twice the same pool
+    name = "pool_equilibrium_share_end"
+    inflow = np.where(np.arange(401) > 370, 2_000.0, 1_000.0)
+    equilibrium = 365 * 1_000.0 / RATE
+    paid = RATE * equilibrium / (365 - RATE)
+    t = trajectory(400, daily_pool_inflow=inflow, daily_emission=paid, reward_pool=equilibrium)
+    assert value(name, t) == pytest.approx(2.0, rel=1e-12)
+    # no inflow: P* = 0, the pool drains; float dust in the inflow is ~0 too, not a blow-up
+    none_in = trajectory(400, daily_pool_inflow=0.0, daily_emission=paid, reward_pool=equilibrium)
+    assert value(name, none_in) == 0.0
+    dust = trajectory(400, daily_pool_inflow=1e-9, daily_emission=paid, reward_pool=equilibrium)
+    assert 0 < value(name, dust) < 1e-11
+    none_paid = trajectory(400, daily_pool_inflow=5.0, daily_emission=0.0, reward_pool=1e6)
+    assert math.isnan(value(name, none_paid))  # no nodes: no payout, no rate
+    short = trajectory(29, daily_pool_inflow=5.0, daily_emission=1.0, reward_pool=1e6)
+    assert math.isnan(value(name, short))
+
+
+def test_sustained_share_is_the_final_year_share_of_days_with_ratio_at_least_one(fee_runs):
+    # the share of the final year's days at parity (fee_parity_sustained_share) counts the days
+    # on which the trailing ratio is 1 or more (emission is paid every day of these runs)
+    p, _, _ = kpis.paths_of(fee_runs)
+    inflow, emission = p["daily_pool_inflow"][:, 1:], p["daily_emission"][:, 1:]
+    ratio = kpis.trailing_ratio(inflow, emission)
+    assert (emission > 0).all()
+    share = (ratio[:, -Y:] >= 1).mean(axis=1)
+    table = kpis.per_run(fee_runs)
+    np.testing.assert_array_equal(table["fee_parity_sustained_share"].to_numpy(), share)
+    assert ((share > 0) & (share < 1)).any()  # some run is at parity on some days only
+    # the ratio KPIs are the path's values on their days
+    np.testing.assert_array_equal(table["inflow_emission_ratio_end"].to_numpy(), ratio[:, -1])
+    np.testing.assert_array_equal(table["inflow_emission_ratio_2y"].to_numpy(), ratio[:, 2 * Y - 1])
+
+
+def test_the_payout_rate_read_off_a_run_is_its_parameter():
+    # P* needs the run's payout rate; the paths carry no parameters, so the KPI reads it off the
+    # last payout. Against the parameter itself on a sweep of the rate, fees routed to the pool:
+    from experiments.run import simulate
+
+    rates = (0.10, 0.20)
+    route = {"pro_revenue_route": "pool", "sns_deployed": True}
+    sets = [Parameters(**route, pool_payout_rate=r) for r in rates]
+    frame = simulate(sets, runs=3, years=2, seed=5, engine="vectorized", common_draws=True)
+    table = kpis.per_run(frame)
+    for subset, rate in enumerate(rates):
+        runs = frame[frame["subset"] == subset]
+        p, _, _ = kpis.paths_of(runs.reset_index(drop=True))
+        inflow = kpis.rolling_mean(p["daily_pool_inflow"][:, 1:], kpis.PARITY_WINDOW_DAYS)[:, -1]
+        with_parameter = 365 * inflow / rate / p["reward_pool"][:, -1]
+        ours = table[table["subset"] == subset]["pool_equilibrium_share_end"].to_numpy()
+        np.testing.assert_allclose(ours, with_parameter, rtol=1e-4)
+        assert (ours > 0).all()
+        # the contract's rate in place of the run's would be off by a fifth or more
+        wrong = 365 * inflow / RATE / p["reward_pool"][:, -1]
+        assert (np.abs(ours / wrong - 1) > 0.2).all()
+
+
+def test_ratio_kpis_of_a_kpi_only_streamed_run_equal_the_full_run():
+    # the KPI-only path records what the records name, batch by batch, and reduces each batch
+    from experiments.run import simulate, simulate_kpis
+
+    route = {"pro_revenue_route": "pool", "sns_deployed": True}
+    sets = [Parameters(**route), Parameters(**route, fee_pool_share=1.0)]
+    settings = dict(runs=5, years=2.1, seed=7, common_draws=True)
+    streamed = simulate_kpis(sets, batch_size=3, **settings).per_run
+    full = kpis.per_run(simulate(sets, engine="vectorized", **settings))
+    names = ["inflow_emission_ratio_2y", "inflow_emission_ratio_end"]
+    names += ["pool_equilibrium_share_end", "fee_parity_sustained_share"]
+    pd.testing.assert_frame_equal(streamed[names], full[names], check_exact=True)
+    assert full[names].notna().all().all()

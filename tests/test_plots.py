@@ -419,3 +419,47 @@ def test_format_tick_is_the_table_format_with_the_digits_a_tick_needs():
     ]
     for value, unit, text in cases:
         assert numbers.format_tick(value, unit) == text
+
+
+# --- the inflow/emission ratio as a path ----------------------------------------------------------
+
+
+def test_ratio_chart_is_the_median_and_p5_p95_of_each_runs_trailing_ratio_with_a_line_at_one():
+    # run r: inflow r a day from day 1, emission 2 a day: each run's ratio is r / 2 from the first
+    # full window (day 30) on; across runs 1..5 the median is 1.5
+    frame = _frame(60, 5, lambda r, d: float(r) * (d >= 1), lambda r, d: 2.0 * (d >= 1))
+    fig = plots.inflow_emission_ratio(frame, step=1)
+    traces = {t.name: t for t in fig.data}
+    assert set(traces) == {"median", "P5-P95"}
+    values = np.arange(1, 6) / 2.0
+    for day in (30, 45, 60):
+        assert _on_day(traces["median"], day) == pytest.approx([1.5])
+        expected = sorted(np.quantile(values, [0.05, 0.95]))
+        assert sorted(_on_day(traces["P5-P95"], day)) == pytest.approx(expected)
+    assert _on_day(traces["median"], 29) == []  # no full window yet: no point
+    assert len(traces["median"].x) == 31  # days 30..60
+    line = fig.layout.shapes[0]
+    assert (line.y0, line.y1, line.xref, line.yref) == (1.0, 1.0, "paper", "y")
+
+
+def test_ratio_chart_of_a_sweep_has_a_line_per_subset_and_of_a_thinned_run_a_note():
+    # subset 1 has 1 more inflow a day (see _frame): its runs' ratios are (r + 1) / 2
+    frame = _frame(40, 3, lambda r, d: float(r), lambda r, d: 2.0, subsets=2)
+    fig = plots.inflow_emission_ratio(frame, {0: "a", 1: "b"}, step=1)
+    lines = {t.name: t for t in fig.data if t.mode == "lines" and t.fill is None}
+    assert _on_day(lines["a"], 40) == pytest.approx([1.0])
+    assert _on_day(lines["b"], 40) == pytest.approx([1.5])
+    thinned = frame[frame["timestep"] % 5 == 0]
+    fig = plots.inflow_emission_ratio(thinned)
+    assert not fig.data
+    assert "needs every day" in fig.layout.annotations[0].text
+
+
+def test_ratio_chart_agrees_with_the_ratio_kpi_at_the_end():
+    route = {"pro_revenue_route": "pool", "sns_deployed": True}
+    one = run(route, runs=5, years=0.5, seed=2, engine="vectorized")
+    fig = plots.inflow_emission_ratio(one, step=1)
+    median = {t.name: t for t in fig.data}["median"]
+    last = int(one["timestep"].max())
+    table = kpis.per_run(one)
+    assert _on_day(median, last) == pytest.approx([table["inflow_emission_ratio_end"].median()])

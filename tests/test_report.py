@@ -84,7 +84,7 @@ def _page(results: Path) -> tuple[str, Page]:
 def _chart_ids(comparison: bool = False) -> list[str]:
     """The chart divs in page order: the comparison (a run of several subsets) comes first, and
     its paired difference over time last."""
-    charts = (*report.CHART_COLUMNS, report.EMISSION_CHART)
+    charts = (*report.CHART_COLUMNS, report.EMISSION_CHART, report.RATIO_CHART)
     if comparison:
         charts = (report.COMPARISON_CHART, *charts, report.DIFFERENCE_CHART)
     return [f"chart-{c}" for c in charts]

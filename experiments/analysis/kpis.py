@@ -46,6 +46,7 @@ QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
 
 Paths = dict  # column -> float array (trajectories, days + 1), day 0 the TGE state
 PARITY_KEY = "__parity__"  # where per_run_paths keeps the parity table it computed once
+MEANS_KEY = "__parity_means__"  # and the trailing means it came from (inflow, emission)
 PARITY_COLUMNS = ("daily_pool_inflow", "daily_emission")  # what the fee-parity rule reads
 
 
@@ -191,12 +192,25 @@ def parity_reached(
     mean emission? `inflow`, `emission`: (trajectories, days) daily values from day 1; False
     until `window` days have passed. Both rolling means are one call, on inflow and emission
     side by side in a day-major array."""
+    return parity_of_means(*trailing_means_of(inflow, emission, window))
+
+
+def trailing_means_of(
+    inflow: np.ndarray, emission: np.ndarray, window: int = PARITY_WINDOW_DAYS
+) -> tuple[np.ndarray, np.ndarray]:
+    """The trailing `window`-day means of `inflow` and `emission` ((trajectories, days) daily
+    values from day 1), day-major (days, trajectories), NaN before a full window: one rolling
+    mean over both side by side."""
     n = len(inflow)
     both = np.empty((inflow.shape[1], 2 * n))
     both[:, :n] = inflow.T
     both[:, n:] = emission.T
     means = rolling_mean_day_major(both, window)
-    inflow, emission = means[:, :n], means[:, n:]
+    return means[:, :n], means[:, n:]
+
+
+def parity_of_means(inflow: np.ndarray, emission: np.ndarray) -> np.ndarray:
+    """Parity from day-major trailing means: (trajectories, days) booleans."""
     return np.ascontiguousarray(((inflow > 0) & (inflow >= emission)).T)
 
 
@@ -318,6 +332,80 @@ def inflow_to_emission_end(paths: Paths) -> np.ndarray:
 
 def max_abs_residual(paths: Paths) -> np.ndarray:
     return np.abs(paths["conservation_residual"]).max(axis=1)
+
+
+# --- the trailing inflow/emission ratio and the pool against its equilibrium ----------------------
+# Paying 15.1%/year of its balance, the pool tends to P* = 365 x inflow / payout rate, where the
+# day's emission equals the day's inflow; near P* a first-crossing test flickers. These KPIs say
+# where a run stands instead: the ratio of the two trailing means (the quantity the parity rule
+# compares) on a given day, and the pool over the P* its own last days imply.
+
+
+def trailing_means(paths: Paths) -> tuple[np.ndarray, np.ndarray]:
+    """The trailing PARITY_WINDOW_DAYS-day means of daily pool inflow and emission, day-major
+    (days 1..T, trajectories), NaN before a full window (computed once per `paths`: the parity
+    KPIs and the ratio KPIs read them)."""
+    if MEANS_KEY in paths:
+        return paths[MEANS_KEY]
+    inflow, emission = paths["daily_pool_inflow"][:, 1:], paths["daily_emission"][:, 1:]
+    return trailing_means_of(inflow, emission)
+
+
+def ratio_of_means(inflow: np.ndarray, emission: np.ndarray) -> np.ndarray:
+    """Trailing mean inflow over trailing mean emission; NaN where the mean emission is not
+    positive (no nodes for a whole window: no rate to compare with) or not yet defined."""
+    with np.errstate(all="ignore"):
+        return np.where(emission > 0, inflow / emission, np.nan)
+
+
+def trailing_ratio(
+    inflow: np.ndarray, emission: np.ndarray, window: int = PARITY_WINDOW_DAYS
+) -> np.ndarray:
+    """The ratio as a path: per trajectory and day (days 1..T of `inflow` and `emission`,
+    (trajectories, days)), the trailing `window`-day mean pool inflow over the mean emission
+    (`ratio_of_means`). At or above 1 is parity (`parity_reached`, which also asks for a
+    positive inflow)."""
+    return np.ascontiguousarray(ratio_of_means(*trailing_means_of(inflow, emission, window)).T)
+
+
+def ratio_at(day: int | None) -> Callable[[Paths], np.ndarray]:
+    """The trailing-mean inflow/emission ratio on timestep `day` (None: the last day); NaN when
+    the run is shorter, before the first full window, or with no emission over the window."""
+
+    def kpi(paths: Paths) -> np.ndarray:
+        inflow, emission = trailing_means(paths)
+        days = len(inflow)  # days 1..T
+        last = days if day is None else day
+        if last > days or last < 1:
+            return _nan(inflow.shape[1])
+        return ratio_of_means(inflow[last - 1], emission[last - 1])
+
+    return kpi
+
+
+def equilibrium_to_pool_end(paths: Paths) -> np.ndarray:
+    """P* over the pool on the last day T: P* = 365 x I / r, I the trailing-mean pool inflow
+    (SESH/day) and r the run's payout rate (1/year), is the balance at which the day's payout
+    equals the inflow, where the pool tends. 1: the pool is there; below 1 it pays out more
+    than flows in and shrinks towards P* (0: no inflow, it drains); above 1 it grows.
+
+    P* over the pool rather than the pool over P*: it is 0, not infinite, without inflow, and a
+    run whose fee buys find no SESH (inflow of float dust, 1e-9 SESH/day) gives ~0, not 1e14.
+    r is read off the last payout, 365 x emission(T) / the balance it was paid from, pool(T) +
+    emission(T) (the day's fee buys come before the payout; a liquidation paid into the pool
+    after it makes this r a little low, by 1e-4 or less on 5-year fee runs): the paths carry no
+    parameters, and a rate read off the run is the one it ended on. NaN before a full window,
+    or when nothing was paid on the last day (no nodes, or an empty pool)."""
+    inflow, _ = trailing_means(paths)
+    pool, emission = paths["reward_pool"], paths["daily_emission"]
+    if pool.shape[1] < 2:
+        return _nan(len(pool))
+    mean_inflow, paid, balance = inflow[-1], emission[:, -1], pool[:, -1]
+    with np.errstate(all="ignore"):
+        paying = (paid > 0) & (balance > 0)
+        rate = np.where(paying, DAYS_PER_YEAR * paid / (balance + paid), np.nan)
+        equilibrium = DAYS_PER_YEAR * mean_inflow / rate
+        return equilibrium / balance
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -571,6 +659,34 @@ RUN_KPIS: tuple[KPI, ...] = (
         max_abs_residual,
         title="largest conservation residual",
     ),
+    KPI(
+        "inflow_emission_ratio_2y",
+        "ratio",
+        f"{PARITY_WINDOW_DAYS}-day mean pool inflow over {PARITY_WINDOW_DAYS}-day mean emission "
+        "at 2 years (1 or more: at parity that day)",
+        PARITY_COLUMNS,
+        ratio_at(2 * Y),
+        min_days=2 * Y,
+    ),
+    KPI(
+        "inflow_emission_ratio_end",
+        "ratio",
+        f"{PARITY_WINDOW_DAYS}-day mean pool inflow over {PARITY_WINDOW_DAYS}-day mean emission "
+        "at the end (1 or more: at parity then)",
+        PARITY_COLUMNS,
+        ratio_at(None),
+        min_days=PARITY_WINDOW_DAYS,
+    ),
+    KPI(
+        "pool_equilibrium_share_end",
+        "ratio",
+        f"P* = 365 x the pool's {PARITY_WINDOW_DAYS}-day mean inflow / payout rate (where "
+        "emission equals inflow: the balance the pool tends to) over the Staking Reward Pool "
+        "at the end: below 1 the pool shrinks towards P* (0: no inflow), above 1 it grows",
+        (*PARITY_COLUMNS, "reward_pool"),
+        equilibrium_to_pool_end,
+        min_days=PARITY_WINDOW_DAYS,
+    ),
 )
 
 
@@ -655,7 +771,8 @@ def per_run_paths(
     with `subsets` and `runs` their labels."""
     days = next(iter(paths.values())).shape[1] - 1
     if all(column in paths for column in PARITY_COLUMNS):
-        paths = {**paths, PARITY_KEY: parity_days(paths)}
+        means = trailing_means(paths)
+        paths = {**paths, MEANS_KEY: means, PARITY_KEY: parity_of_means(*means)}
     table = {
         "subset": np.asarray(subsets, dtype="int64"),
         "run": np.asarray(runs, dtype="int64"),

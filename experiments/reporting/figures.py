@@ -1178,3 +1178,87 @@ def typed_array(values: np.ndarray) -> dict[str, str] | np.ndarray:
     if code is None or values.ndim != 1:
         return values
     return {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(values)).decode()}
+
+
+# --- the fee-parity ratio as a path --------------------------------------------------------------
+
+
+def inflow_emission_ratio(
+    days: np.ndarray,
+    emission: np.ndarray,
+    inflow: np.ndarray,
+    labels: Sequence[str],
+    step: int | None = None,
+) -> dict:
+    """Pool inflow over emission as a path: per run and day, its trailing-mean pool inflow over
+    its trailing-mean emission over kpis.py's fee-parity window (`kpis.trailing_ratio`: the
+    quantity the parity rule compares and the inflow_emission_ratio KPIs read), from `emission`
+    and `inflow` (subsets, runs, days); per day the median across runs (line) and P5-P95
+    (band), one colour per subset, and a line at 1: at or above it the pool takes in at least
+    what it pays out (parity). Where the first crossing says when a run first touched 1, the
+    path shows whether it stays there. A day without emission over a whole window (no nodes)
+    has no ratio. A thinned timeseries (not every day) gets a note instead: the trailing means
+    need every day (the KPIs have them)."""
+    window = kpis.PARITY_WINDOW_DAYS
+    runs = emission.shape[1]
+    fig = {
+        "data": [],
+        "layout": layout(
+            f"Pool inflow over emission, {window}-day trailing means",
+            f"each run's {window}-day mean pool inflow over its {window}-day mean emission: "
+            f"median across {_runs_text(runs)} (line) and P5-P95 (band)"
+            + ("" if len(labels) == 1 else ", one colour per subset")
+            + "<br>at or above 1 (dotted): the pool takes in at least what it pays out",
+            "inflow / emission",
+        ),
+    }
+    fig["layout"]["yaxis"]["rangemode"] = "tozero"
+    fig["layout"].setdefault("shapes", []).append(
+        {
+            "type": "line",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "yref": "y",
+            "y0": 1.0,
+            "y1": 1.0,
+            "line": {"color": "#1f2933", "width": 1.2, "dash": "dot"},
+        }
+    )
+    if not is_daily(days):
+        _note(fig, f"thinned timeseries: the {window}-day ratio needs every day (see its KPIs)")
+        return fig
+    after = days >= 1
+    paths = [
+        kpis.trailing_ratio(f[:, after], e[:, after]) for e, f in zip(emission, inflow, strict=True)
+    ]
+    single = len(labels) == 1
+    medians = []
+    for position, (label, ratio) in enumerate(zip(labels, paths, strict=True)):
+        color = MAIN if single else COLORWAY[position % len(COLORWAY)]
+        some = ~np.isnan(ratio).all(axis=0)  # from the first full window on
+        on, values = days[after][some], ratio[:, some]
+        if not on.size:
+            _note(fig, f"{label}: no day with a full window and emission", color, position)
+            continue
+        keep = kept(on, step)
+        p5, _, p50, _, p95 = _bands(values, keep)
+        x = _dates(on[keep])
+        name = "P5-P95" if single else f"{label}: P5-P95"
+        group = {"showlegend": True} if single else {"legendgroup": label, "showlegend": False}
+        fig["data"].append(band(x, p5, p95, name, 0.15 if single else 0.10, color, **group))
+        medians.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": p50,
+                "customdata": on[keep],
+                "mode": "lines",
+                "name": "median" if single else label,
+                **({} if single else {"legendgroup": label}),
+                "line": {"color": color, "width": 2.5 if single else 2.2},
+                "hovertemplate": hover("", label="median" if single else label),
+            }
+        )
+    fig["data"] += medians
+    return fig

@@ -260,3 +260,17 @@ def format_value(value, unit: str = "", count: bool = False) -> str:
 def format_difference(value, unit: str = "") -> str:
     """A signed difference in the project's number format (experiments/reporting/numbers.py)."""
     return numbers.format_difference(value, unit)
+
+
+def inflow_emission_ratio(
+    frame: pd.DataFrame,
+    labels: Mapping[int, str] | None = None,
+    step: int | None = None,
+) -> go.Figure:
+    """figures.inflow_emission_ratio of the frame's subsets (the first MAX_LINES)."""
+    names = _labels(frame, labels)
+    columns = ["daily_emission", "daily_pool_inflow"]
+    paths = _paths(frame, columns, names)
+    shown = [names[s] for s in paths.subsets]
+    emission, inflow = (paths.values[c] for c in columns)
+    return go.Figure(figures.inflow_emission_ratio(paths.days, emission, inflow, shown, step))

@@ -69,6 +69,7 @@ from model import Parameters
 
 REPORT_FILE = "report.html"
 EMISSION_CHART = "emission_vs_inflow"
+RATIO_CHART = "inflow_emission_ratio"
 # A run of several subsets: each minus the first, run by run, over time.
 DIFFERENCE_COLUMN = "reward_pool"
 DIFFERENCE_CHART = "difference_reward_pool"
@@ -841,6 +842,7 @@ def chart_figures(results: Results) -> dict[str, Any]:
             figures[column] = plots.fan_chart(frame, column)
     if {"daily_emission", "daily_pool_inflow"} <= set(frame.columns):
         figures[EMISSION_CHART] = plots.emission_vs_inflow(frame, labels)
+        figures[RATIO_CHART] = plots.inflow_emission_ratio(frame, labels)
     if sweep and DIFFERENCE_COLUMN in frame.columns:
         figures[DIFFERENCE_CHART] = difference_figure(
             frame, DIFFERENCE_COLUMN, labels, reference_of(results)
@@ -879,7 +881,7 @@ def chart_data(results: Results, figures: Mapping[str, Any]) -> dict[str, Any]:
     charts = [
         {
             "id": chart,
-            "wide": chart in (EMISSION_CHART, DIFFERENCE_CHART),
+            "wide": chart in (EMISSION_CHART, RATIO_CHART, DIFFERENCE_CHART),
             "div": chart_div(chart, figure),
         }
         for chart, figure in figures.items()
