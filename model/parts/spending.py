@@ -190,6 +190,13 @@ NO_FEE_PURCHASES = dict.fromkeys(
 )
 
 
+def at_open_price(usd, open_price):
+    """SESH that `usd` is worth at the opening price (the order's size; at most 1e300, a guard)."""
+    price = np.maximum(open_price, 1e-300)
+    # the order is capped before the division, so it never overflows
+    return np.minimum(np.minimum(usd, 1e300 * np.minimum(price, 1.0)) / price, 1e300)
+
+
 def fill_against_depth(usd, open_price, reserve):
     """SESH that `usd` buys from a constant-product market of SESH reserve `reserve` priced at
     `open_price`: reserve x a / (reserve + a), with a = usd / open_price the SESH at the open.
@@ -197,7 +204,7 @@ def fill_against_depth(usd, open_price, reserve):
     The average price paid is open_price x (1 + a / reserve): a larger buy pays more per SESH,
     and no buy, however large or however low the price, gets `reserve` or more.
     """
-    at_open = np.minimum(usd / np.maximum(open_price, 1e-300), 1e300)
+    at_open = at_open_price(usd, open_price)
     reserve = np.maximum(reserve, 0.0)
     return reserve * (at_open / np.maximum(reserve + at_open, 1e-300))
 
@@ -208,8 +215,10 @@ def fee_purchases(params: Params, s: State, to_market_usd) -> dict[str, Number]:
     review, to the pool or the treasury)."""
     day = s["day"]
     # Oracle-priced fees buy against the consolidated depth at the price impact of their size
-    # (`fill_against_depth`), never more than the sellers' wallets hold; the purchase enters the
-    # day's net flow and moves the price in the market block.
+    # (`fill_against_depth`), never more than the sellers' wallets hold. The order enters the
+    # day's net flow as its size at the open (USD / open price, the unit of every other trade,
+    # which all settle at the open): on a depth L the market block's impulse 2 ln(1 + a / L) is
+    # then the constant-product pool's own move for the fill, so buying more moves the price more.
     reserve = np.minimum(consolidated_depth(s, params["outside_depth_share"]), liquid_wallets(s))
     bought = fill_against_depth(to_market_usd, s["price_usd"], reserve)
     after_review = day > params["pol_review_day"]
@@ -235,6 +244,6 @@ def fee_purchases(params: Params, s: State, to_market_usd) -> dict[str, Number]:
         "d_pol_lp": minted,
         "d_cum_pool_inflow": to_pool,
         "d_cum_pol_added": to_pol,
-        "d_daily_net_flow": bought,
+        "d_daily_net_flow": at_open_price(to_market_usd, s["price_usd"]),
         "d_daily_unmet_trade": rest - to_treasury - to_pol,
     }
