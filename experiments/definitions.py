@@ -183,16 +183,17 @@ def _fmt(value: Any) -> str:
 
 
 # Demand levels move Pro and names together: one adoption story, not a grid of mismatched ones.
-# Base is the model default (40,000 Pro subscribers, 100,000 names); low and high are a quarter and
-# four times that (assumptions, for a range, not forecasts).
+# Base is the model default (Pro conversion 0.5% of monthly users, the Telegram Premium benchmark;
+# 0.01 names per user); low and high are a quarter and four times that (assumptions, for a range,
+# not forecasts: x4 is 2%, inside the benchmark's 3% target).
 # Fee experiments only mean something when fees buy SESH: Pro revenue routed to the pool (the
 # docs' intended flow; the default "none" is the public facts) and the name service deployed.
 _FEES_REACH_THE_POOL = {"pro_revenue_route": "pool", "sns_deployed": True}
 
 _ADOPTION_LEVELS = (
-    ("low demand", {"pro_subscribers_max": 10_000.0, "sns_names_max": 25_000.0}),
-    ("base demand", {"pro_subscribers_max": 40_000.0, "sns_names_max": 100_000.0}),
-    ("high demand", {"pro_subscribers_max": 160_000.0, "sns_names_max": 400_000.0}),
+    ("low demand", {"pro_conversion": 0.00125, "sns_names_per_user": 0.0025}),
+    ("base demand", {"pro_conversion": 0.005, "sns_names_per_user": 0.01}),
+    ("high demand", {"pro_conversion": 0.02, "sns_names_per_user": 0.04}),
 )
 
 EXPERIMENTS: dict[str, Experiment] = {

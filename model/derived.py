@@ -1,8 +1,8 @@
 """Quantities that depend on the parameters alone, worked out once per run instead of every day.
 
 Some of the model's expressions read nothing but parameters: which price model a trajectory uses,
-the Pro revenue per subscriber, the geometric Brownian motion's drift and scale per day, the
-impact's daily retention, the holder groups' weighted sell shares. Evaluated inside the policies
+the Pro revenue per subscriber, the geometric Brownian motions' (ETH, valuation, monthly users)
+drift and scale per day, the impact's daily retention, the holder groups' weighted sell shares. Evaluated inside the policies
 they cost an array operation each, every day, on every engine; in the vectorized engine a day's
 cost is mostly the count of such operations (each costs about a microsecond whatever the number
 of trajectories), so they are worked out here once. Every engine builds its params dict through
@@ -26,7 +26,7 @@ import numpy as np
 from model.constants import DAYS_PER_YEAR
 from model.parts.market import gbm_scales, impact_rates, level_bounds
 from model.parts.rewards import operator_daily_reward
-from model.parts.spending import logistic_odds, pro_usd_per_subscriber_year
+from model.parts.spending import pro_usd_per_subscriber_year
 from model.parts.vesting import unlock_sell_shares
 
 # The derived entries a params dict gets (none is a parameter name: tested).
@@ -52,8 +52,8 @@ DERIVED = (
     "pol_to_treasury_after_review",
     "pro_net_usd_per_subscriber_day",
     "sns_usd_per_name_day",
-    "pro_odds_at_launch",
-    "sns_odds_at_launch",
+    "users_log_drift_per_day",
+    "users_volatility_per_day",
     "any_sns_deployed",
     "any_fee_buys",
     "demand_mean_correction",
@@ -84,6 +84,9 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
     route_pool = np.asarray(params["pro_revenue_route"]) == "pool"
     sns = params["sns_deployed"]
     opex_year = params["node_opex_usd_per_month"] * 12.0
+    users_drift, users_volatility = gbm_scales(
+        params["monthly_users_growth"], params["monthly_users_volatility"]
+    )
     return {
         "impact_on": model == "impact",
         "pool_only": pool_only,
@@ -110,10 +113,9 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
         / DAYS_PER_YEAR
         * (1.0 - params["app_store_commission"]),
         "sns_usd_per_name_day": params["sns_fee_usd_per_year"] / DAYS_PER_YEAR,
-        "pro_odds_at_launch": logistic_odds(
-            params["pro_subscribers_at_launch"], params["pro_subscribers_max"]
-        ),
-        "sns_odds_at_launch": logistic_odds(params["sns_names_at_launch"], params["sns_names_max"]),
+        # monthly users: a GBM whose trend is its log drift (median-flat at 0)
+        "users_log_drift_per_day": users_drift,
+        "users_volatility_per_day": users_volatility,
         "any_sns_deployed": bool(np.any(sns)),
         "any_fee_buys": bool(np.any(route_pool | sns)),
         "demand_mean_correction": 0.5 * params["demand_volatility"] ** 2,

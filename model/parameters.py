@@ -270,34 +270,88 @@ class Parameters:
         high=1.0,
     )
     # --- demand (Session Pro and names) ----------------------------------------------------
-    pro_launch_day: int = _p(
-        default=191,
-        meaning="day after TGE when Pro subscriptions start",
-        source="F§4: Android 1.30.0 with Pro prepared 2025-11-28 (day 191)",
+    # Pro subscribers = monthly users x conversion x adoption ramp since the (drawn) launch day;
+    # names likewise (ASSUMPTIONS D1, D7-D11).
+    initial_monthly_users: float = _p(
+        default=1_000_000.0,
+        meaning="monthly active users of the Session app at TGE (a lower bound: 'more than 1 "
+        "million')",
+        source="https://ecoinimist.com/2025/05/22/session-secure-messaging-arbitrum (2025-05-22, "
+        "medium trust, lower bound); ASSUMPTION D7",
+        low=0.0,
+        high=1e10,
+    )
+    monthly_users_growth: float = _p(
+        default=0.6,
+        meaning="log growth of monthly users (trend, median-flat at 0)",
+        source="ln(1.7M / 1M) over the 323 days between the lower bounds of 2025-05-22 and "
+        "2026-04-09 (https://cyberinsider.com/?p=314715, medium trust); ASSUMPTION D7 (bounds, "
+        "not figures: range -0.5 to 1)",
+        low=-2.0,
+        high=2.0,
+    )
+    monthly_users_volatility: float = _p(
+        default=0.3,
+        meaning="volatility of monthly users' log (a GBM with the trend as its log drift)",
+        source="ASSUMPTION D7 (no series; the 1.5M -> 1.7M bounds 25 days apart suggest ~0.3; "
+        "range 0 to 1)",
+        low=0.0,
+        high=3.0,
+    )
+    pro_conversion: float = _p(
+        default=0.005,
+        meaning="share of monthly users paying for Pro once adoption is complete",
+        source="Telegram Premium ~0.5% of monthly users ~18 months after launch "
+        "(https://nixsolutions-mobile.com/telegrams-rapid-growth-and-premium-subscriptions/, low "
+        "trust); ASSUMPTION D8 (range 0.1% to Durov's 3% target)",
+        low=0.0,
+        high=1.0,
+    )
+    pro_ramp_early_days: float = _p(
+        default=90.0,
+        meaning="days after the Pro launch by which the early share of the full level is reached",
+        source="Telegram Premium 0.37% of users 3 months after launch "
+        "(https://geektech.me/how-many-users-have-bought-premium-subscription-in-telegram/, low "
+        "trust); ASSUMPTION D9 (range 30-180)",
+        low=0.0,
+        high=3650.0,
+    )
+    pro_ramp_early_share: float = _p(
+        default=0.74,
+        meaning="share of the full Pro level reached `pro_ramp_early_days` after launch",
+        source="Telegram Premium 0.37% at 3 months / ~0.5% at ~18 months = 0.74 (low trust, see "
+        "pro_conversion); ASSUMPTION D9 (range 0.4-1)",
+        low=0.0,
+        high=1.0,
+    )
+    pro_ramp_full_days: float = _p(
+        default=540.0,
+        meaning="days after the Pro launch by which the full level is reached (at least the "
+        "early days)",
+        source="Telegram Premium ~0.5% ~18 months after its 2022-06 launch (low trust, see "
+        "pro_conversion); ASSUMPTION D9 (range 180-1095)",
+        low=0.0,
+        high=3650.0,
+    )
+    pro_launch_day_earliest: int = _p(
+        default=385,
+        meaning="earliest day after TGE the Pro launch is drawn on (uniform, whole days)",
+        source="not launched 2026-03-20 (day 303, session-pro-backend 'pre-launch', high trust) nor "
+        "~2026-06-10 (day ~385, 'very close', https://discuss.privacyguides.net/t/session-will-"
+        "shut-down-on-july-8th-unless-they-raise-1-million-dollars-in-funding/36409?page=4, low "
+        "trust); ASSUMPTION D10",
         low=0,
         high=100_000,
         integer=True,
     )
-    pro_subscribers_at_launch: float = _p(
-        default=1_000.0,
-        meaning="Pro subscribers on launch day",
-        source="assumption",
-        low=0.0,
-        high=1e9,
-    )
-    pro_subscribers_max: float = _p(
-        default=40_000.0,
-        meaning="saturation level of Pro subscribers",
-        source="assumption",
-        low=0.0,
-        high=1e9,
-    )
-    pro_growth_rate: float = _p(
-        default=0.01,
-        meaning="logistic growth rate of Pro subscribers",
-        source="assumption",
-        low=0.0,
-        high=1.0,
+    pro_launch_day_latest: int = _p(
+        default=730,
+        meaning="latest day after TGE the Pro launch is drawn on (= earliest: a fixed day)",
+        source="ASSUMPTION D10: no public launch found by 2026-12-05 (day 563, observed.csv); a "
+        "year after 'very close' with a small team (range 563-1095)",
+        low=0,
+        high=100_000,
+        integer=True,
     )
     pro_plan_share_monthly: float = _p(
         default=0.4,
@@ -331,34 +385,38 @@ class Parameters:
         meaning="the Session Name Service is live and its fees buy SESH",
         source="F§4: 'SNS has not yet been deployed'",
     )
-    sns_launch_day: int = _p(
-        default=730,
-        meaning="day after TGE when the name service starts",
-        source="assumption (not deployed)",
+    sns_launch_day_earliest: int = _p(
+        default=563,
+        meaning="earliest day after TGE the name-service launch is drawn on (uniform, whole "
+        "days; when deployed)",
+        source="not deployed 2025-12-19 (session-docs, high trust); none found by 2026-12-05 "
+        "(day 563, observed.csv); ASSUMPTION D11",
         low=0,
         high=100_000,
         integer=True,
     )
-    sns_names_at_launch: float = _p(
-        default=500.0,
-        meaning="registered names on the SNS launch day",
-        source="assumption",
-        low=0.0,
-        high=1e9,
+    sns_launch_day_latest: int = _p(
+        default=1095,
+        meaning="latest day after TGE the name-service launch is drawn on (= earliest: a fixed "
+        "day)",
+        source="ASSUMPTION D11 (three years after TGE; range 730-1825)",
+        low=0,
+        high=100_000,
+        integer=True,
     )
-    sns_names_max: float = _p(
-        default=100_000.0,
-        meaning="saturation level of registered names",
-        source="assumption",
-        low=0.0,
-        high=1e9,
-    )
-    sns_growth_rate: float = _p(
+    sns_names_per_user: float = _p(
         default=0.01,
-        meaning="logistic growth rate of registered names",
-        source="assumption",
+        meaning="registered names per monthly user once adoption is complete",
+        source="ASSUMPTION D11 (no data; range 0.002-0.05)",
         low=0.0,
-        high=1.0,
+        high=10.0,
+    )
+    sns_ramp_days: float = _p(
+        default=365.0,
+        meaning="days after the name-service launch to reach the full level (linear ramp)",
+        source="ASSUMPTION D11 (no data; range 90-1095)",
+        low=0.0,
+        high=3650.0,
     )
     sns_fee_usd_per_year: float = _p(
         default=5.0,
@@ -533,6 +591,16 @@ class Parameters:
                 "invalid parameters 'pro_plan_share_monthly' + 'pro_plan_share_quarterly': must "
                 f"sum to at most 1 (the rest is the yearly plan), got {plans:g}"
             )
+        for first, last in (
+            ("pro_launch_day_earliest", "pro_launch_day_latest"),
+            ("sns_launch_day_earliest", "sns_launch_day_latest"),
+            ("pro_ramp_early_days", "pro_ramp_full_days"),
+        ):
+            if getattr(self, first) > getattr(self, last):
+                raise ParameterError(
+                    f"invalid parameters '{first}' > '{last}': '{first}' must be at most "
+                    f"'{last}', got {getattr(self, first):g} > {getattr(self, last):g}"
+                )
         if self.node_exit_hurdle_apr > self.node_entry_hurdle_apr:
             raise ParameterError(
                 "invalid parameters 'node_exit_hurdle_apr' > 'node_entry_hurdle_apr': the exit "

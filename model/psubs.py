@@ -60,12 +60,16 @@ partial_state_update_blocks = [
     },
     {
         "label": "spend",
-        "description": "Pro (when routed) and name fees in USD buy SESH at the opening price; "
+        "description": "Monthly users move; Pro (when routed) and name fees in USD buy SESH "
+        "against the consolidated depth at the impact price; "
         "the pool share goes to the Staking Reward Pool, the rest is zapped into protocol-owned "
         "liquidity.",
         "policies": {"spend": policy_spend},
         "variables": {
             **_sets(
+                "monthly_users",
+                "pro_launch_day_drawn",
+                "sns_launch_day_drawn",
                 "pro_subscribers",
                 "sns_names",
                 "daily_fee_usd",

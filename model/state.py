@@ -69,7 +69,11 @@ def initial_state(parameters: Parameters | None = None) -> State:
         "reward_per_node": daily_payout(first_day, p.pool_payout_rate) / max(nodes, 1),
         "restake_pending": 0.0,
         "unstake_queue": np.zeros(UNLOCK_DAYS + 1),
-        # demand
+        # demand: monthly users from the launch figure; the launch days are drawn on day 1 (until
+        # then the earliest day of each window stands in)
+        "monthly_users": float(p.initial_monthly_users),
+        "pro_launch_day_drawn": float(p.pro_launch_day_earliest),
+        "sns_launch_day_drawn": float(p.sns_launch_day_earliest),
         "pro_subscribers": 0.0,
         "sns_names": 0.0,
         # the day's flows

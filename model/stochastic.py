@@ -18,9 +18,29 @@ import numpy as np
 
 from model.utils import today
 
-NORMAL_DRIVERS = ("eth_shock", "ref_shock", "demand_shock", "hurdle_shock")
-UNIFORM_DRIVERS = ("entry_draw", "exit_draw", "liquidation_draw")
-DRIVERS = NORMAL_DRIVERS + UNIFORM_DRIVERS
+# Each driver's stream is the child of the trajectory's seed at its index in `DRIVERS`: a new
+# driver is appended at the END, so every older one keeps its stream (tests/test_demand.py).
+NORMAL_DRIVERS = ("eth_shock", "ref_shock", "demand_shock", "hurdle_shock", "users_shock")
+UNIFORM_DRIVERS = (
+    "entry_draw",
+    "exit_draw",
+    "liquidation_draw",
+    "pro_launch_draw",
+    "sns_launch_draw",
+)
+DRIVERS = (
+    "eth_shock",
+    "ref_shock",
+    "demand_shock",
+    "hurdle_shock",
+    "entry_draw",
+    "exit_draw",
+    "liquidation_draw",
+    # appended (issue 21): monthly users' noise, the Pro and name-service launch days
+    "users_shock",
+    "pro_launch_draw",
+    "sns_launch_draw",
+)
 
 
 def run_seed_sequence(seed: int, subset: int, run: int) -> np.random.SeedSequence:

@@ -27,6 +27,8 @@ LP = Annotated[Number, "LP"]  # liquidity-pool shares of the Uniswap pool
 Nodes = Annotated[Number, "nodes"]  # whole nodes, held as floats so arrays stay homogeneous
 Subscribers = Annotated[Number, "subscribers"]
 Names = Annotated[Number, "names"]
+Users = Annotated[Number, "users"]  # monthly active users of the Session app
+Names_per_user = Annotated[Number, "names/user"]
 Days = Annotated[Number, "day"]  # a day number: days since TGE (day 0)
 Duration_days = Annotated[Number, "days"]  # a length of time, in days
 Log_price = Annotated[Number, "log"]  # a natural-log price offset (0 = none)
@@ -101,6 +103,9 @@ class State(TypedDict):
     restake_pending: SESH
     unstake_queue: SESH_queue
     # demand
+    monthly_users: Users
+    pro_launch_day_drawn: Days
+    sns_launch_day_drawn: Days
     pro_subscribers: Subscribers
     sns_names: Names
     # the day's flows
@@ -175,19 +180,24 @@ class Params(TypedDict):
     unlock_sell_share_treasury_ops: Share
     unlock_sell_share_contributors: Share
     # demand
-    pro_launch_day: Days
-    pro_subscribers_at_launch: Subscribers
-    pro_subscribers_max: Subscribers
-    pro_growth_rate: Per_day
+    initial_monthly_users: Users
+    monthly_users_growth: Per_year
+    monthly_users_volatility: Per_sqrt_year
+    pro_conversion: Share
+    pro_ramp_early_days: Duration_days
+    pro_ramp_early_share: Share
+    pro_ramp_full_days: Duration_days
+    pro_launch_day_earliest: Days
+    pro_launch_day_latest: Days
     pro_plan_share_monthly: Share
     pro_plan_share_quarterly: Share
     app_store_commission: Share
     pro_revenue_route: Choice
     sns_deployed: Flag
-    sns_launch_day: Days
-    sns_names_at_launch: Names
-    sns_names_max: Names
-    sns_growth_rate: Per_day
+    sns_launch_day_earliest: Days
+    sns_launch_day_latest: Days
+    sns_names_per_user: Names_per_user
+    sns_ramp_days: Duration_days
     sns_fee_usd_per_year: USD_per_year
     demand_volatility: Log_sd_per_day
     # nodes and stakers
@@ -234,8 +244,8 @@ class Params(TypedDict):
     pol_to_treasury_after_review: Flag
     pro_net_usd_per_subscriber_day: USD_per_subscriber_day
     sns_usd_per_name_day: USD_per_name_day
-    pro_odds_at_launch: tuple[Number, Number, Flag]  # (capacity, initial odds, any users)
-    sns_odds_at_launch: tuple[Number, Number, Flag]
+    users_log_drift_per_day: Log_drift_per_day
+    users_volatility_per_day: Log_sd_per_day
     any_sns_deployed: bool
     any_fee_buys: bool
     demand_mean_correction: Log_price

@@ -268,9 +268,9 @@ def test_levels_move_parameters_together_and_combine_with_a_sweep():
     subsets = experiment.subsets()
     assert len(subsets) == 6
     assert subsets[0].label == "low demand, fee_pool_share=0.9"
-    assert (subsets[0].parameters.pro_subscribers_max, subsets[0].parameters.sns_names_max) == (
-        10_000.0,
-        25_000.0,
+    assert (subsets[0].parameters.pro_conversion, subsets[0].parameters.sns_names_per_user) == (
+        0.00125,
+        0.0025,
     )
     assert [s.index for s in subsets] == list(range(6))
 

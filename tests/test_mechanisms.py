@@ -7,7 +7,7 @@ from experiments.engines.draws import TrajectoryDraws
 from model import Parameters, initial_state
 from model.constants import LIQUIDATION_POOL_SHARE, LIQUIDATION_RETURNED_SHARE
 from model.derived import with_derived
-from model.parts.market import arbitrage_swap, gbm_step, policy_market
+from model.parts.market import arbitrage_swap, consolidated_depth, gbm_step, policy_market
 from model.parts.rewards import (
     advance_queue,
     operator_daily_reward,
@@ -15,9 +15,10 @@ from model.parts.rewards import (
     reward_per_node,
     split_claims,
 )
-from model.parts.spending import logistic_adoption, policy_spend
+from model.parts.spending import adoption_ramp, policy_spend
 from model.parts.staking import flow_intensity, hurdle_gaps, joining, leaving, node_yields
 from model.stochastic import draw_drivers
+from model.utils import liquid_wallets
 
 ALWAYS_JOIN = {"node_entry_hurdle_apr": -1.0, "node_exit_hurdle_apr": -1.0}
 ALWAYS_LEAVE = {"node_entry_hurdle_apr": 5.0, "node_exit_hurdle_apr": 5.0}
@@ -35,17 +36,22 @@ def _setup(day=200, **overrides):
 # --- spending --------------------------------------------------------------------------------
 
 
-def test_logistic_adoption_hand_values():
-    assert logistic_adoption(99, 100, 1000.0, 40_000.0, 0.01) == 0.0
-    assert logistic_adoption(100, 100, 1000.0, 40_000.0, 0.01) == pytest.approx(1000.0)
-    # K / (1 + (K - N0)/N0 * e^{-g t}) at t = 300
-    want = 40_000 / (1 + 39 * np.exp(-3.0))
-    assert logistic_adoption(400, 100, 1000.0, 40_000.0, 0.01) == pytest.approx(want)
-    assert logistic_adoption(10_000, 100, 1000.0, 40_000.0, 0.01) == pytest.approx(40_000.0)
+def test_adoption_ramp_hand_values():
+    # 0 before the first day of sales; 0.74 x t/90 to day 90; then +0.26 over days 90..540
+    ramp = adoption_ramp(
+        np.array([-5.0, 0.0, 1.0, 45.0, 90.0, 315.0, 540.0, 2000.0]), 90, 0.74, 540
+    )
+    want = [0.0, 0.0, 0.74 / 90, 0.37, 0.74, 0.74 + 0.26 * 0.5, 1.0, 1.0]
+    np.testing.assert_allclose(ramp, want)
+    # no early phase or no late phase: a step to the early share, or a linear ramp to 1
+    assert adoption_ramp(1.0, 0.0, 0.5, 100.0) == pytest.approx(0.5 + 0.5 / 100)
+    assert adoption_ramp(50.0, 100.0, 1.0, 100.0) == pytest.approx(0.5)
 
 
 def test_spend_splits_bought_sesh_between_pool_and_pol():
     params, state = _setup(day=400, demand_volatility=0.0, pro_revenue_route="pool")
+    state["monthly_users"] = 2e6
+    state["pro_launch_day_drawn"] = 390.0  # the 11th day of sales on day 400
     signal = policy_spend(params, None, [], state)
     bought = signal["daily_fee_spent"]
     assert bought > 0
@@ -53,13 +59,25 @@ def test_spend_splits_bought_sesh_between_pool_and_pol():
     assert signal["daily_pol_added"] == pytest.approx(0.1 * bought)
     # payers buy from wallets at the opening price; the zap puts all the POL SESH in the pool
     assert signal["d_circulating"] == pytest.approx(-bought)
-    assert signal["d_daily_net_flow"] == pytest.approx(bought)
+    # the order enters the net flow as its size at the open (checked below)
     assert signal["d_amm_sesh"] == pytest.approx(0.1 * bought)
     assert signal["d_amm_quote"] == pytest.approx(0.0, abs=1e-9)
     usd = signal["daily_fee_usd"]
-    subscribers = logistic_adoption(400, 191, 1000.0, 40_000.0, 0.01)
+    # users x conversion x ramp, the users after today's step of the users' GBM
+    users = signal["monthly_users"]
+    growth = np.exp(
+        0.6 / 365 + 0.3 / np.sqrt(365) * draw_drivers(0, 0, 1, 2000)["users_shock"][400]
+    )
+    assert users == pytest.approx(2e6 * growth)
+    subscribers = users * 0.005 * 0.74 * 11 / 90
+    assert signal["pro_subscribers"] == pytest.approx(subscribers)
     assert usd == pytest.approx(subscribers * 22.74 / 365 * 0.85)
-    assert bought == pytest.approx(usd / state["price_usd"])
+    # filled against the consolidated depth at the impact price: R a / (R + a), a = USD / open
+    depth = min(consolidated_depth(state, 0.05), liquid_wallets(state))
+    at_open = usd / state["price_usd"]
+    assert bought == pytest.approx(depth * at_open / (depth + at_open))
+    assert bought < at_open
+    assert signal["d_daily_net_flow"] == pytest.approx(at_open)
     assert signal["d_pol_lp"] > 0
 
 
@@ -220,8 +238,11 @@ def test_draws_do_not_depend_on_the_horizon():
         np.testing.assert_array_equal(short[name], long[name][:101])
 
 
-def test_zero_ceiling_means_no_users():
-    assert logistic_adoption(np.arange(100, 103), 100, 1000.0, 0.0, 0.01).tolist() == [0.0] * 3
+def test_zero_conversion_means_no_subscribers():
+    params, state = _setup(day=800, pro_conversion=0.0, pro_revenue_route="pool")
+    signal = policy_spend(params, None, [], state)
+    assert signal["pro_subscribers"] == 0.0 and signal["daily_fee_spent"] == 0.0
+    assert signal["monthly_users"] > 0
 
 
 def test_holders_keep_a_liquid_floor():

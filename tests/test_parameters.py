@@ -106,13 +106,13 @@ NON_FINITE_OR_HUGE = [
     ("stress_day", "nan"),
     ("stress_day", "inf"),
     ("stress_day", "-inf"),
-    ("pro_launch_day", "1e400"),
-    ("sns_launch_day", "1e99999999999"),
+    ("pro_launch_day_earliest", "1e400"),
+    ("sns_launch_day_latest", "1e99999999999"),
     ("stress_day", "12345678901234567890123456789"),
     ("eth_volatility", "nan"),
     ("eth_volatility", "inf"),
     ("ref_volatility", "1e400"),
-    ("pro_subscribers_max", "12345678901234567890123456789"),
+    ("initial_monthly_users", "12345678901234567890123456789"),
 ]
 
 

@@ -72,7 +72,8 @@ def sweep(tmp_path_factory) -> Path:
         "--runs",
         "2",
         "--years",
-        "0.6",
+        # past the latest drawn Pro launch (day 730), so the fee split makes a difference
+        "2.1",
     )
 
 

@@ -29,7 +29,11 @@ def _pair(a, b, years=3, runs=2):
 
 
 def _same_until(a, b, column, day):
-    before = a["timestep"] < day
+    """`column` equal in both frames on every day before `day` (a number, or a column naming
+    each run's own day, e.g. its drawn launch day)."""
+    limit = a[day] if isinstance(day, str) else day
+    before = a["timestep"] < limit
+    assert before.any() and not before.all()
     np.testing.assert_array_equal(a.loc[before, column], b.loc[before, column])
 
 
@@ -38,8 +42,8 @@ def _same_until(a, b, column, day):
 
 def test_pro_revenue_route_adds_pool_inflow_from_pro_launch_only():
     none, pool = _pair({"pro_revenue_route": "none"}, {"pro_revenue_route": "pool"})
-    _same_until(none, pool, "price_usd", 191)
-    _same_until(none, pool, "reward_pool", 191)
+    _same_until(none, pool, "price_usd", "pro_launch_day_drawn")
+    _same_until(none, pool, "reward_pool", "pro_launch_day_drawn")
     end = none["timestep"] == none["timestep"].max()
     assert (pool.loc[end, "cum_pool_inflow"].to_numpy() > none.loc[end, "cum_pool_inflow"]).all()
     assert (pool["pro_subscribers"] == none["pro_subscribers"]).all()
@@ -56,7 +60,7 @@ def test_route_under_the_exogenous_model_leaves_the_price_unchanged():
 
 def test_sns_deployed_switch_acts_from_the_launch_day():
     off, on = _pair({"sns_deployed": False}, {"sns_deployed": True})
-    _same_until(off, on, "reward_pool", 730)
+    _same_until(off, on, "reward_pool", "sns_launch_day_drawn")
     assert (off["sns_names"] == 0).all() and on["sns_names"].iloc[-1] > 0
     assert on["cum_pool_inflow"].iloc[-1] > off["cum_pool_inflow"].iloc[-1]
 
@@ -122,8 +126,12 @@ CORNERS = [
             # the issue's corner had 0, which the range now refuses (see the test below)
             "arbitrage_strength": 0.01,
             "sns_deployed": True,
-            "sns_names_at_launch": 1e9,
-            "pro_subscribers_max": 0.0,
+            "initial_monthly_users": 1e9,
+            "sns_names_per_user": 10.0,
+            "sns_launch_day_earliest": 0,
+            "sns_launch_day_latest": 0,
+            "sns_ramp_days": 0.0,
+            "pro_conversion": 0.0,
             "eth_volatility": 5.0,
         },
     ),
@@ -131,12 +139,14 @@ CORNERS = [
         1 / 365,
         {
             "sns_deployed": True,
-            "sns_launch_day": 0,
+            "sns_launch_day_earliest": 0,
+            "sns_launch_day_latest": 0,
+            "sns_ramp_days": 0.0,
             "sns_fee_usd_per_year": 8129.0,
             "initial_amm_sesh": 1.0,
-            "sns_growth_rate": 1e-9,
             "initial_price_usd": 1e-6,
-            "sns_names_at_launch": 1e9,
+            "initial_monthly_users": 1e9,
+            "sns_names_per_user": 10.0,
         },
     ),
 ]
@@ -180,8 +190,8 @@ BAD_VALUES = [
     ("stress_day", float("nan")),
     ("stress_day", float("inf")),
     ("pol_review_day", float("inf")),
-    ("pro_launch_day", float("nan")),
-    ("sns_launch_day", 10**400),
+    ("pro_launch_day_earliest", float("nan")),
+    ("sns_launch_day_latest", 10**400),
     ("stress_day", 3.5),
     ("price_model", "ratchet"),
     ("price_model", np.array(["impact"])),

@@ -15,16 +15,14 @@ from model import ParameterError, Parameters
 
 FEW = [
     "pool_payout_rate",
-    "pro_subscribers_max",
+    "pro_conversion",
     "unlock_sell_share_strategic",
     "node_entry_hurdle_apr",
     "ref_volatility",
 ]
 SPENDING_OFF = {
-    "pro_subscribers_max": 0.0,
-    "pro_subscribers_at_launch": 0.0,
-    "sns_names_max": 0.0,
-    "sns_names_at_launch": 0.0,
+    "pro_conversion": 0.0,
+    "sns_names_per_user": 0.0,
     "liquidation_rate": 0.0,
     "max_exit_rate": 0.0,  # no network death: a pool with no nodes stops paying
 }

@@ -72,7 +72,12 @@ DIVERSE_SUBSETS = [
         stress_price_drop=0.5,
         stress_exit_share=0.5,
     ),
-    Parameters(pol_review_day=300, pol_after_review="pool", pro_launch_day=100),
+    Parameters(
+        pol_review_day=300,
+        pol_after_review="pool",
+        pro_launch_day_earliest=100,
+        pro_launch_day_latest=250,
+    ),
 ]
 CHECK_DAY = 400
 SEED = 5
@@ -254,7 +259,12 @@ BRANCHING_SUBSETS = [
     Parameters(),
     Parameters(launch_smoothing=False, stress_day=40),
     Parameters(price_model="pool_only", pro_revenue_route="pool"),
-    Parameters(price_model="exogenous", sns_deployed=True, sns_launch_day=10),
+    Parameters(
+        price_model="exogenous",
+        sns_deployed=True,
+        sns_launch_day_earliest=10,
+        sns_launch_day_latest=40,
+    ),
 ]
 
 

@@ -63,7 +63,9 @@ SAMPLE_STREAM, BOOTSTRAP_STREAM = 0, 1  # spawn keys of SALib's random numbers
 BOUNDS: dict[str, tuple[float, float]] = {
     "pool_payout_rate": (0.10, 0.20),
     "fee_pool_share": (0.8, 1.0),
-    "pro_subscribers_max": (10_000.0, 160_000.0),
+    "pro_conversion": (0.001, 0.03),
+    "monthly_users_growth": (-0.5, 1.0),
+    "pro_ramp_early_share": (0.4, 1.0),
     "app_store_commission": (0.15, 0.30),
     "unlock_sell_share_strategic": (0.2, 0.8),
     "unlock_sell_share_ecosystem": (0.0, 0.3),

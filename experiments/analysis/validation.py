@@ -36,10 +36,8 @@ CONTRACT = "CONTRACTS RewardRatePool.sol"
 
 # With no fee inflows and no liquidations the pool only pays out.
 NO_INFLOWS = {
-    "pro_subscribers_max": 0.0,
-    "pro_subscribers_at_launch": 0.0,
-    "sns_names_max": 0.0,
-    "sns_names_at_launch": 0.0,
+    "pro_conversion": 0.0,
+    "sns_names_per_user": 0.0,
     "liquidation_rate": 0.0,
 }
 

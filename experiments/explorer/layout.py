@@ -29,7 +29,7 @@ from model.parameters import allowed
 MAIN_LEVERS: dict[str, tuple[str, ...]] = {
     "Fee split and payout": ("fee_pool_share", "pool_payout_rate"),
     "Staking": ("staking_requirement", "launch_smoothing"),
-    "Demand": ("pro_subscribers_max", "sns_names_max", "pro_revenue_route", "sns_deployed"),
+    "Demand": ("pro_conversion", "sns_names_per_user", "pro_revenue_route", "sns_deployed"),
     "Price": ("price_model", "eth_volatility", "ref_volatility", "demand_volatility"),
     "Unlock selling": (
         "unlock_sell_share_strategic",

@@ -1,7 +1,9 @@
 """The market: ETH/USD, the SESH valuation, the price impact of the day's net flow, arbitrage.
 
 Every buy and sell of blocks 1-5 has already settled at the opening price (yesterday's close) with
-wallets as the counterparty, and added its signed amount to `daily_net_flow` Q (+ = net buying).
+wallets as the counterparty, and added its signed amount to `daily_net_flow` Q (+ = net buying);
+fee buys alone fill at their impact price against the consolidated depth (`consolidated_depth`,
+`model.parts.spending.fill_against_depth`) and add their size at the open.
 This block turns Q into a price, by `price_model`:
 
 - "impact" (default): P = V * exp(A + J). V is the valuation, a geometric Brownian motion with no

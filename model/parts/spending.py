@@ -3,8 +3,12 @@
 Pro is a fiat app-store subscription at the published plan prices (F§4), net of the store's
 commission; whether its revenue buys SESH is the scenario switch `pro_revenue_route` ("none" as
 the public facts stand, "pool" as the docs intend). Names (SNS) are paid on-chain once
-`sns_deployed`. Fees are priced in USD through oracles (DOCS session-pro.md), so the SESH bought
-is USD / the opening price, from wallets; the buy enters the day's net flow. Of what is bought,
+`sns_deployed`. Demand is built from observable quantities: monthly users (a GBM from the launch
+figure) x conversion (the Telegram Premium benchmark) x an adoption ramp since a launch day drawn
+per run in a window after the evidence (ASSUMPTIONS D7-D11). Fees are priced in USD through
+oracles (DOCS session-pro.md) and buy SESH against the consolidated depth (the AMM plus outside
+venues, `model.parts.market.consolidated_depth`) at the price impact of their size, at most what
+the sellers' wallets hold; the buy enters the day's net flow. Of what is bought,
 `fee_pool_share` goes to the Staking Reward Pool and the rest
 becomes protocol-owned liquidity (DOCS tokenomics/README.md), added by the zap rule in
 `model.parts.amm.add_liquidity_single_sided`: swap just enough SESH for ETH that the remainder and
@@ -22,31 +26,77 @@ from model.constants import (
     PRO_PRICE_YEARLY_USD,
 )
 from model.parts.amm import add_liquidity_single_sided
+from model.parts.market import consolidated_depth
 from model.stochastic import shock
 from model.types import Number, Params, State
-from model.utils import liquid_wallets
+from model.utils import clip, liquid_wallets, today
+
+# A guard, not economics: monthly users never pass the world's population (UN World Population
+# Prospects 2024: about 8.2 billion), so a high trend over a long horizon stays finite.
+WORLD_POPULATION = 8.2e9
 
 
-def logistic_odds(at_launch, maximum):
-    """What a logistic curve that starts at `at_launch` needs of its parameters: (capacity,
-    (capacity - start) / start, whether it has any users at all)."""
-    capacity = np.maximum(maximum, 1e-12)
-    start = np.maximum(at_launch, 1e-12)
-    return capacity, (capacity - start) / start, maximum > 0
+def adoption_ramp(elapsed, early_days, early_share, full_days):
+    """Share of the full level reached after `elapsed` days of sales (0 before the launch).
+
+    Piecewise linear: from 0 to `early_share` over the first `early_days`, then to 1 at
+    `full_days` (>= early_days), 1 after. Day 1 of sales is the launch day itself.
+    """
+    early = early_share * np.minimum(elapsed / np.maximum(early_days, 1e-9), 1.0)
+    late_span = np.maximum(full_days - early_days, 1e-9)
+    late = (1.0 - early_share) * clip((elapsed - early_days) / late_span, 0.0, 1.0)
+    return np.where(elapsed > 0, early + late, 0.0)
 
 
-def logistic_level(day, launch_day, odds, growth_rate):
-    """Users on `day` of a logistic curve with `logistic_odds` `odds` (0 before launch and for a
-    curve whose maximum is 0)."""
-    capacity, initial_odds, active = odds
-    elapsed = np.maximum(day - launch_day, 0.0)
-    level = capacity / (1.0 + initial_odds * np.exp(-growth_rate * elapsed))
-    return np.where((day >= launch_day) & active, level, 0.0)
+def launch_day(draw, earliest, latest):
+    """A whole launch day drawn uniformly in [earliest, latest] from a uniform draw in [0, 1)."""
+    span = latest - earliest + 1
+    return np.minimum(earliest + np.floor(draw * span), latest)
 
 
-def logistic_adoption(day, launch_day, at_launch, maximum, growth_rate):
-    """Users on `day` of a logistic curve that starts at `at_launch` on `launch_day` (0 before)."""
-    return logistic_level(day, launch_day, logistic_odds(at_launch, maximum), growth_rate)
+def monthly_users_today(params, s):
+    """Monthly users after today's step: a GBM with its own log trend and noise, at most
+    WORLD_POPULATION (a guard: a user count cannot pass the people there are)."""
+    step = params["users_log_drift_per_day"] + params["users_volatility_per_day"] * shock(
+        params, s, "users_shock"
+    )
+    return np.minimum(s["monthly_users"] * np.exp(step), WORLD_POPULATION)
+
+
+def launch_days_today(params, s):
+    """(Pro, names) launch days: drawn once per run on day 1 (every trajectory stepped together
+    is on the same day, so this is a branch on the day), kept in the state after."""
+    if today(s) != 1:
+        return s["pro_launch_day_drawn"], s["sns_launch_day_drawn"]
+    pro = launch_day(
+        shock(params, s, "pro_launch_draw"),
+        params["pro_launch_day_earliest"],
+        params["pro_launch_day_latest"],
+    )
+    sns = launch_day(
+        shock(params, s, "sns_launch_draw"),
+        params["sns_launch_day_earliest"],
+        params["sns_launch_day_latest"],
+    )
+    return pro * 1.0, sns * 1.0
+
+
+def pro_subscribers(params, day, users, launch):
+    """Pro subscribers: users x conversion x the adoption ramp since `launch` (0 before)."""
+    ramp = adoption_ramp(
+        day - launch + 1.0,
+        params["pro_ramp_early_days"],
+        params["pro_ramp_early_share"],
+        params["pro_ramp_full_days"],
+    )
+    return users * params["pro_conversion"] * ramp
+
+
+def sns_names(params, day, users, launch):
+    """Registered names: users x names per user x a linear ramp since `launch` (0 before)."""
+    days = params["sns_ramp_days"]
+    ramp = adoption_ramp(day - launch + 1.0, days, 1.0, days)
+    return users * params["sns_names_per_user"] * ramp
 
 
 def pro_usd_per_subscriber_year(params):
@@ -61,26 +111,17 @@ def pro_usd_per_subscriber_year(params):
     )
 
 
-def daily_spend_usd(params, day, noise):
-    """(subscribers, names, Pro USD net of store commission, SNS USD) spent that day.
+def daily_spend_usd(params, day, users, launches, noise):
+    """(subscribers, names, Pro USD net of store commission, SNS USD) spent that day, from the
+    day's monthly users and the run's (Pro, names) launch days.
 
-    `params` with its derived entries (`model.derived`): the Pro revenue per subscriber-day and
-    the curves' odds are worked out once per run."""
-    subscribers = logistic_level(
-        day, params["pro_launch_day"], params["pro_odds_at_launch"], params["pro_growth_rate"]
-    )
+    `params` with its derived entries (`model.derived`): the Pro revenue per subscriber-day is
+    worked out once per run."""
+    pro_launch, sns_launch = launches
+    subscribers = pro_subscribers(params, day, users, pro_launch)
     names = 0.0
     if params["any_sns_deployed"]:  # a branch on the parameters (names not yet deployed)
-        names = np.where(
-            params["sns_deployed"],
-            logistic_level(
-                day,
-                params["sns_launch_day"],
-                params["sns_odds_at_launch"],
-                params["sns_growth_rate"],
-            ),
-            0.0,
-        )
+        names = np.where(params["sns_deployed"], sns_names(params, day, users, sns_launch), 0.0)
     # demand noise with mean 1: exp(sigma z - sigma^2 / 2)
     factor = np.exp(params["demand_volatility"] * noise - params["demand_mean_correction"])
     pro = subscribers * params["pro_net_usd_per_subscriber_day"] * factor
@@ -102,11 +143,16 @@ def policy_spend(
 ) -> dict[str, Number]:
     """Decide the day's Pro and name spending, the SESH it buys and where that goes."""
     s = previous_state
+    users = monthly_users_today(params, s)
+    launches = launch_days_today(params, s)
     subscribers, names, pro_usd, sns_usd = daily_spend_usd(
-        params, s["day"], shock(params, s, "demand_shock")
+        params, s["day"], users, launches, shock(params, s, "demand_shock")
     )
     fee_usd = pro_usd + sns_usd
     signal = {
+        "monthly_users": users,
+        "pro_launch_day_drawn": launches[0],
+        "sns_launch_day_drawn": launches[1],
         "pro_subscribers": subscribers,
         "sns_names": names,
         "daily_fee_usd": fee_usd,
@@ -144,16 +190,37 @@ NO_FEE_PURCHASES = dict.fromkeys(
 )
 
 
+def at_open_price(usd, open_price):
+    """SESH that `usd` is worth at the opening price (the order's size; at most 1e300, a guard)."""
+    price = np.maximum(open_price, 1e-300)
+    # the order is capped before the division, so it never overflows
+    return np.minimum(np.minimum(usd, 1e300 * np.minimum(price, 1.0)) / price, 1e300)
+
+
+def fill_against_depth(usd, open_price, reserve):
+    """SESH that `usd` buys from a constant-product market of SESH reserve `reserve` priced at
+    `open_price`: reserve x a / (reserve + a), with a = usd / open_price the SESH at the open.
+
+    The average price paid is open_price x (1 + a / reserve): a larger buy pays more per SESH,
+    and no buy, however large or however low the price, gets `reserve` or more.
+    """
+    at_open = at_open_price(usd, open_price)
+    reserve = np.maximum(reserve, 0.0)
+    return reserve * (at_open / np.maximum(reserve + at_open, 1e-300))
+
+
 def fee_purchases(params: Params, s: State, to_market_usd) -> dict[str, Number]:
     """The SESH that `to_market_usd` of fees buys today and where it goes: the pool's share to
     the Staking Reward Pool, the rest zapped into protocol-owned liquidity (or, after the POL
     review, to the pool or the treasury)."""
     day = s["day"]
-    # Oracle-priced fees settle at the opening price, bought from wallets (the rest of the
-    # market); the purchase enters the day's net flow and moves the price in the market block.
-    price = np.maximum(s["price_usd"], 1e-300)
-    wanted = to_market_usd / price
-    bought = np.minimum(wanted, liquid_wallets(s))
+    # Oracle-priced fees buy against the consolidated depth at the price impact of their size
+    # (`fill_against_depth`), never more than the sellers' wallets hold. The order enters the
+    # day's net flow as its size at the open (USD / open price, the unit of every other trade,
+    # which all settle at the open): on a depth L the market block's impulse 2 ln(1 + a / L) is
+    # then the constant-product pool's own move for the fill, so buying more moves the price more.
+    reserve = np.minimum(consolidated_depth(s, params["outside_depth_share"]), liquid_wallets(s))
+    bought = fill_against_depth(to_market_usd, s["price_usd"], reserve)
     after_review = day > params["pol_review_day"]
     to_pool = bought * pool_share_on(params, after_review)
     rest = bought - to_pool
@@ -177,6 +244,6 @@ def fee_purchases(params: Params, s: State, to_market_usd) -> dict[str, Number]:
         "d_pol_lp": minted,
         "d_cum_pool_inflow": to_pool,
         "d_cum_pol_added": to_pol,
-        "d_daily_net_flow": bought,
-        "d_daily_unmet_trade": (wanted - bought) + (rest - to_treasury - to_pol),
+        "d_daily_net_flow": at_open_price(to_market_usd, s["price_usd"]),
+        "d_daily_unmet_trade": rest - to_treasury - to_pol,
     }
