@@ -202,3 +202,35 @@ def test_cohorts_conserve_and_no_stock_goes_negative_on_whole_runs():
     for _, t in frame.groupby(["subset", "run"]):
         assert (np.diff(t["migrated_nodes"].to_numpy()) <= 0).all()
     assert (frame["staked"] == frame["nodes"] * 25_000).all()
+
+
+# --- the class A cliff on whole runs (the vesting side of the same issue) ----------------------
+
+
+def _largest_fall(frame, subset, first=690, last=780):
+    prices = frame[frame["subset"] == subset].pivot(
+        index="timestep", columns="run", values="price_usd"
+    )
+    moves = np.log(prices / prices.shift(1)).loc[first:last]
+    return moves.min(), moves.loc[730]
+
+
+@pytest.mark.parametrize("calm", [True, False])
+def test_a_window_makes_the_largest_one_day_fall_around_the_cliff_smaller(calm):
+    base = {"ref_volatility": 0.0, "eth_volatility": 0.0} if calm else {}
+    one_day = {**base, "cliff_sell_start_day": 730, "cliff_sell_end_day": 730}
+    sets = [Parameters(**one_day), Parameters(**base)]
+    spec = RunSpec(runs=8, years=2.2, engine="vectorized", seed=3, common_draws=True)
+    frame = simulate(sets, spec)
+    fall_one, day_one = _largest_fall(frame, 0)
+    fall_window, day_window = _largest_fall(frame, 1)
+    assert (day_window > day_one).all()  # the cliff day's own move, pair by pair
+    if calm:
+        assert (fall_window > fall_one).all()
+    else:
+        assert fall_window.median() > fall_one.median()
+    total = frame[list(STOCKS)].sum(axis=1)
+    assert np.max(np.abs(total / MAX_SUPPLY - 1.0)) < 1e-9
+    assert (frame[list(STOCKS)] >= -1e-6).all().all()
+    last = frame[frame["timestep"] == frame["timestep"].max()]
+    np.testing.assert_allclose(last["cliff_sold"], 4_489_700 * 0.5)
