@@ -27,7 +27,7 @@ from model.constants import DAYS_PER_YEAR
 from model.parts.market import gbm_scales, impact_rates, level_bounds
 from model.parts.rewards import operator_daily_reward
 from model.parts.spending import pro_usd_per_subscriber_year
-from model.parts.vesting import unlock_sell_shares
+from model.parts.vesting import cliff_plan, unlock_sell_shares
 
 # The derived entries a params dict gets (none is a parameter name: tested).
 DERIVED = (
@@ -63,6 +63,9 @@ DERIVED = (
     "operator_reward_share",
     "operator_stake",
     "unlock_sell_share_by_class",
+    "migrated_nodes_at_tge",
+    "migrated_opex_usd_per_year",
+    "cliff_plan",
 )
 
 
@@ -87,6 +90,8 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
     users_drift, users_volatility = gbm_scales(
         params["monthly_users_growth"], params["monthly_users_volatility"]
     )
+    tge_nodes = np.floor(np.asarray(params["initial_stake_sesh"]) / params["staking_requirement"])
+    migrated_at_tge = tge_nodes - np.floor(params["treasury_node_share"] * tge_nodes)
     return {
         "impact_on": model == "impact",
         "pool_only": pool_only,
@@ -130,6 +135,10 @@ def derived(params: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "operator_stake": params["staking_requirement"] * params["operator_stake_share"],
         "unlock_sell_share_by_class": unlock_sell_shares(params),
+        # the non-treasury nodes at TGE (`model.parameters.tge_stake`): the migrated cohort
+        "migrated_nodes_at_tge": migrated_at_tge,
+        "migrated_opex_usd_per_year": opex_year * params["migrated_opex_factor"],
+        "cliff_plan": cliff_plan(params),
     }
 
 

@@ -269,6 +269,35 @@ class Parameters:
         low=0.0,
         high=1.0,
     )
+    cliff_sell_start_day: int = _p(
+        default=700,
+        meaning="first day of the class A cliff's sale, 30 days before the cliff on day 730 "
+        "(730 = nothing sold ahead)",
+        source="ASSUMPTION V5: 'Token price impacts often start 30 days before the unlock event' "
+        "(https://keyrock.com/from-locked-to-liquidity-what-16000-token-unlocks-teach-us)",
+        low=0,
+        high=730,
+        integer=True,
+    )
+    cliff_sell_end_day: int = _p(
+        default=743,
+        meaning="last day of the class A cliff's sale: 14 days from the cliff, day 730 included "
+        "(730 = the rest sold on the cliff day)",
+        source="ASSUMPTION V5: prices 'usually stabilize within two weeks after the unlocking "
+        "event' (Keyrock via https://panewslab.com/en/articledetails/ag3cuyqf.html)",
+        low=730,
+        high=100_000,
+        integer=True,
+    )
+    cliff_presell_share: float = _p(
+        default=0.5,
+        meaning="share of the class A cliff's sale made before the cliff, from liquid wallets",
+        source="ASSUMPTION V5: similar price drops in the week before and after large unlocks "
+        "(https://www.smartkarma.com/insights/the-impact-of-token-unlock-events-on-"
+        "cryptocurrency-prices-an-empirical-analysis)",
+        low=0.0,
+        high=1.0,
+    )
     # --- demand (Session Pro and names) ----------------------------------------------------
     # Pro subscribers = monthly users x conversion x adoption ramp since the (drawn) launch day;
     # names likewise (ASSUMPTIONS D1, D7-D11).
@@ -468,6 +497,53 @@ class Parameters:
         source="assumption: the shut-down condition (cash cost not covered); at most the entry hurdle",
         low=-1.0,
         high=5.0,
+    )
+    node_opex_spread: float = _p(
+        default=0.6,
+        meaning="log-normal spread of running costs across operators (median: node_opex_usd_per_month)",
+        source="ASSUMPTION S6: 90% of operators between $7.5 and $54 a month at the $20 median, "
+        "bracketing documented-hardware VPS prices (budget $5-10, clouds $24-48)",
+        low=0.0,
+        high=2.0,
+    )
+    entry_hurdle_spread: float = _p(
+        default=0.05,
+        meaning="spread (sd) of new entrants' hurdles around the entry and exit hurdles",
+        source="ASSUMPTION S6: 90% of entry hurdles within 1.8%-18% (risk-free rate alone to a "
+        "high premium), inside the 4-25% sweep of S2",
+        low=0.0,
+        high=1.0,
+    )
+    entrant_pool_nodes: float = _p(
+        default=2_200.0,
+        meaning="potential new operators (nodes) outside the network at TGE, who must stake SESH",
+        source="ASSUMPTION S6: the pre-launch network's size, 'network of 2200 nodes' (co-founder, "
+        "2025-05-21, https://podcasts.chainofthought.xyz/podcast-summaries/the-world-s-first-truly-"
+        "private-messaging-app-with-session-kee-jefferys-chris-mccabe); no data on outsiders",
+        low=0.0,
+        high=100_000.0,
+    )
+    migrated_opex_factor: float = _p(
+        default=1.0,
+        meaning="migrated (Oxen) operators' running costs relative to new entrants'",
+        source="ASSUMPTION S7: the same documented hardware (1 = no difference)",
+        low=0.1,
+        high=10.0,
+    )
+    migrated_hurdle_offset: float = _p(
+        default=0.0,
+        meaning="centre of migrated operators' exit hurdles relative to node_exit_hurdle_apr",
+        source="ASSUMPTION S7: the shut-down condition, as for entrants",
+        low=-1.0,
+        high=1.0,
+    )
+    migrated_hurdle_spread: float = _p(
+        default=0.10,
+        meaning="spread (sd) of migrated operators' exit hurdles",
+        source="ASSUMPTION S7: twice the entrants' (auto-restaked at the swap, never screened by "
+        "SESH yields: loyal operators below cost and windfall holders wanting out)",
+        low=0.0,
+        high=1.0,
     )
     stake_buy_share: float = _p(
         default=0.5,

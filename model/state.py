@@ -64,6 +64,7 @@ def initial_state(parameters: Parameters | None = None) -> State:
         # network
         "nodes": float(nodes),
         "treasury_nodes": float(treasury_nodes),
+        "migrated_nodes": float(nodes - treasury_nodes),
         "node_fund_reserve": 0.0,
         "reward_basis": basis,
         "reward_per_node": daily_payout(first_day, p.pool_payout_rate) / max(nodes, 1),
@@ -94,6 +95,7 @@ def initial_state(parameters: Parameters | None = None) -> State:
         "cum_fee_usd": 0.0,
         "cum_sold": 0.0,
         "cum_unlocked": 0.0,
+        "cliff_sold": 0.0,
     }
     state.update(policy_metrics(with_derived(p.to_dict()), None, [], state))
     return state

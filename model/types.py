@@ -55,6 +55,7 @@ Per_day = Annotated[Number, "1/day"]
 Per_node_year = Annotated[Number, "1/(node year)"]
 Per_sqrt_year = Annotated[Number, "1/sqrt(year)"]  # a volatility
 Log_sd_per_day = Annotated[Number, "log-sd/day"]  # a daily log-normal noise
+Log_sd = Annotated[Number, "log-sd"]  # a log-normal spread across a population
 Log_drift_per_day = Annotated[Number, "log/day"]  # a daily drift of a log price
 USD_per_subscriber_day = Annotated[Number, "USD/(subscriber day)"]
 USD_per_name_day = Annotated[Number, "USD/(name day)"]
@@ -97,6 +98,7 @@ class State(TypedDict):
     # network
     nodes: Nodes
     treasury_nodes: Nodes
+    migrated_nodes: Nodes  # of the non-treasury nodes, those run since TGE (Oxen migration)
     node_fund_reserve: SESH
     reward_basis: SESH
     reward_per_node: SESH_per_node_day
@@ -126,6 +128,7 @@ class State(TypedDict):
     cum_fee_usd: USD
     cum_sold: SESH
     cum_unlocked: SESH
+    cliff_sold: SESH  # the class A cliff's sale made so far (a memo: no stock moves)
     # end-of-day metrics
     circulating_supply: SESH
     staking_ratio: Share
@@ -179,6 +182,9 @@ class Params(TypedDict):
     unlock_sell_share_ecosystem: Share
     unlock_sell_share_treasury_ops: Share
     unlock_sell_share_contributors: Share
+    cliff_sell_start_day: Days
+    cliff_sell_end_day: Days
+    cliff_presell_share: Share
     # demand
     initial_monthly_users: Users
     monthly_users_growth: Per_year
@@ -206,6 +212,12 @@ class Params(TypedDict):
     node_opex_usd_per_month: USD_per_month
     node_entry_hurdle_apr: Per_year
     node_exit_hurdle_apr: Per_year
+    node_opex_spread: Log_sd
+    entry_hurdle_spread: Per_year
+    entrant_pool_nodes: Nodes
+    migrated_opex_factor: Factor
+    migrated_hurdle_offset: Per_year
+    migrated_hurdle_spread: Per_year
     stake_buy_share: Share
     hurdle_noise: Per_year
     yield_sensitivity: Per_year
@@ -255,5 +267,8 @@ class Params(TypedDict):
     operator_reward_share: Share
     operator_stake: SESH
     unlock_sell_share_by_class: dict[str, Share]
+    migrated_nodes_at_tge: Nodes
+    migrated_opex_usd_per_year: USD_per_year
+    cliff_plan: tuple  # model.parts.vesting.CliffPlan: the class A cliff's selling window
     # the engine's key: the state -> its trajectory's (or trajectories') draws, by driver and day
     _drivers: NotRequired[Callable[[State], dict[str, np.ndarray]]]

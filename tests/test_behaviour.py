@@ -39,7 +39,8 @@ def test_classes_b_and_d_sell_their_groups_shares():
 
 
 def test_class_a_cliff_sells_the_strategic_half_and_reserves_the_node_fund():
-    params, state = _state_on(729)
+    # the cliff sold on its day alone (no window): the former rule
+    params, state = _state_on(729, cliff_sell_start_day=730, cliff_sell_end_day=730)
     signal = policy_vesting(params, None, [], state)
     assert signal["d_node_fund_reserve"] == pytest.approx(11_250_000.0)
     assert -signal["daily_net_flow"] == pytest.approx(2_244_850.0 + B_PER_DAY + D_PER_DAY)
@@ -78,32 +79,48 @@ def test_unrouted_pro_buys_nothing_but_is_reported():
     assert signal["d_reward_pool"] == 0.0 and signal["d_daily_net_flow"] == 0.0
 
 
+# Every operator alike (zero spreads, an unbounded pool of entrants): the former rule's thresholds.
+ALIKE = {
+    "node_opex_spread": 0.0,
+    "entry_hurdle_spread": 0.0,
+    "migrated_hurdle_spread": 0.0,
+    "entrant_pool_nodes": 100_000.0,
+}
+
+
+def _exits(gaps):
+    """Whether either cohort's marginal node would leave (they agree when operators are alike)."""
+    assert (gaps.exit_migrated > 0) == (gaps.exit_entrants > 0)
+    return bool(gaps.exit_migrated > 0)
+
+
 def test_inside_the_hysteresis_band_nodes_neither_join_nor_leave():
-    params, state = _state_on(40, hurdle_noise=0.0, liquidation_rate=0.0)
+    params, state = _state_on(40, hurdle_noise=0.0, liquidation_rate=0.0, **ALIKE)
     # 2,000 nodes: net APR = 0.151 x 63.18M / (2,000 x 25,000) - 9.6% = 9.5%, inside [0, 10%]
     state["nodes"] = 2000.0
     state["reward_per_node"] = 0.151 * 63_177_550 / 365 / 2000
-    entry_gap, exit_gap = hurdle_gaps(params, state)
-    assert entry_gap < 0 and exit_gap < 0
-    assert joining(params, state, hurdle_gaps(params, state)[0])["d_nodes"] == 0
-    assert leaving(params, state, hurdle_gaps(params, state)[1])["d_nodes"] == 0
+    gaps = hurdle_gaps(params, state)
+    assert gaps.entry < 0 and not _exits(gaps)
+    assert joining(params, state, gaps.entry)["d_nodes"] == 0
+    assert leaving(params, state, gaps)["d_nodes"] == 0
 
 
 def test_entry_stops_near_the_documented_node_count():
-    params, state = _state_on(40, hurdle_noise=0.0)
+    params, state = _state_on(40, hurdle_noise=0.0, **ALIKE)
     reward = 0.151 * 63_177_550 / 365
     for nodes, joins in ((1800, True), (2100, False)):
         state["nodes"], state["reward_per_node"] = float(nodes), reward / nodes
-        entry_gap, _ = hurdle_gaps(params, state)
-        assert (entry_gap > 0) == joins
+        assert (hurdle_gaps(params, state).entry > 0) == joins
     # exit needs a net APR below 0: at 1,500 nodes a price under about $0.038
     state["nodes"], state["reward_per_node"] = 1500.0, reward / 1500
     for price, leaves in ((0.04, False), (0.036, True)):
         state["price_usd"] = price
-        assert (hurdle_gaps(params, state)[1] > 0) == leaves
+        assert _exits(hurdle_gaps(params, state)) == leaves
 
 
 def test_a_price_only_drop_cannot_make_entry_and_exit_symmetric():
-    params, state = _state_on(40, hurdle_noise=0.0)
-    entry_gap, exit_gap = hurdle_gaps(params, state)
-    assert np.isclose(-(entry_gap + exit_gap), 0.10)  # the band is the hurdles' difference
+    params, state = _state_on(40, hurdle_noise=0.0, **ALIKE)
+    gaps = hurdle_gaps(params, state)
+    assert np.isclose(
+        -(gaps.entry + gaps.exit_entrants), 0.10
+    )  # the band is the hurdles' difference

@@ -174,7 +174,7 @@ def test_high_yield_adds_whole_nodes_from_wallets():
 
 def test_low_yield_removes_only_unlocked_nodes_and_queues_their_stake():
     params, state = _setup(**ALWAYS_LEAVE, max_exit_rate=1.0, liquidation_rate=0.0)
-    signal = leaving(params, state, hurdle_gaps(params, state)[1])
+    signal = leaving(params, state, hurdle_gaps(params, state))
     locked_nodes = (state["locked_staked_a"] + state["locked_staked_f"]) / 25_000
     assert -signal["d_nodes"] == np.floor(1500 - locked_nodes)
     assert signal["d_unstake_queue"][-1] == -signal["d_staked"]
@@ -184,7 +184,7 @@ def test_low_yield_removes_only_unlocked_nodes_and_queues_their_stake():
 def test_liquidation_shares_follow_the_contract_ratios():
     # treasury nodes are never liquidated: the rate applies to the 1,350 others
     params, state = _setup(**ALWAYS_JOIN, liquidation_rate=365.0 / 1350 * 3)
-    signal = leaving(params, state, hurdle_gaps(params, state)[1])
+    signal = leaving(params, state, hurdle_gaps(params, state))
     liquidated = -signal["d_nodes"]
     assert liquidated in (3, 4)
     assert signal["d_reward_pool"] == pytest.approx(liquidated * 25_000 * LIQUIDATION_POOL_SHARE)
@@ -276,4 +276,4 @@ def test_an_empty_network_restarts_and_pays_nothing_meanwhile():
 def _net_gap_positive(params, state):
     from model.parts.staking import hurdle_gaps
 
-    return bool(hurdle_gaps(params, state)[0] > 0)
+    return bool(hurdle_gaps(params, state).entry > 0)

@@ -46,6 +46,13 @@ RANGES = {
     "liquidation_rate": (0.0, 2.0),
     "stress_price_drop": (0.0, 0.95),
     "stress_exit_share": (0.0, 1.0),
+    "node_opex_spread": (0.0, 2.0),
+    "entry_hurdle_spread": (0.0, 1.0),
+    "entrant_pool_nodes": (0.0, 20_000.0),
+    "migrated_opex_factor": (0.1, 10.0),
+    "migrated_hurdle_offset": (-1.0, 1.0),
+    "migrated_hurdle_spread": (0.0, 1.0),
+    "cliff_presell_share": (0.0, 1.0),
 }
 
 

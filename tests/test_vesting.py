@@ -101,3 +101,64 @@ def test_policy_sells_the_configured_share_of_wallet_releases():
     # F tokens in nodes stay staked: they only stop counting as locked stake
     assert signal["d_locked_staked_f"] == -state["locked_staked_f"]
     assert np.isclose(signal["vesting_locked"], state["vesting_locked"] - released)
+
+
+# --- the class A cliff sold over a window ------------------------------------------------------
+
+CLIFF_SALE = 4_489_700 * 0.5  # the strategic part of A times its sell share: the one-day sale
+
+
+def _cliff_sales(last_day=800, **overrides):
+    """Step the vesting policy from TGE; each day's class A cliff sale (total sale less B, D)."""
+    parameters = Parameters(**overrides)
+    state = initial_state(parameters)
+    params = with_derived(parameters.to_dict())
+    sales = {}
+    for day in range(1, last_day + 1):
+        signal = policy_vesting(params, None, [], state)
+        cliff = signal["d_cliff_sold"]
+        released = signal["d_circulating"]
+        for cls in "abdf":
+            state[f"locked_{cls}"] += signal[f"d_locked_{cls}"]
+        state["cliff_sold"] += cliff
+        state["circulating"] += released
+        state["day"] = signal["day"]
+        sales[day] = (cliff, -signal["daily_net_flow"])
+    return sales
+
+
+def test_the_cliff_sale_over_its_window_equals_the_old_one_day_sale():
+    one_day = _cliff_sales(cliff_sell_start_day=730, cliff_sell_end_day=730)
+    window = _cliff_sales()
+    assert one_day[730][0] == pytest.approx(CLIFF_SALE)
+    assert sum(c for c, _ in one_day.values()) == pytest.approx(CLIFF_SALE)
+    assert sum(c for c, _ in window.values()) == pytest.approx(CLIFF_SALE)
+    # hand values: half over the 30 days 700-729, the rest over the 14 days 730-743
+    assert window[700][0] == pytest.approx(CLIFF_SALE / 2 / 30)
+    assert window[729][0] == pytest.approx(CLIFF_SALE / 2 / 30)
+    assert window[730][0] == pytest.approx(CLIFF_SALE / 2 / 14)
+    assert window[743][0] == pytest.approx(CLIFF_SALE / 2 / 14)
+    # the linear releases sell as before: the day's total less the cliff's part is unchanged
+    for day in (650, 700, 730, 743, 760):
+        assert window[day][1] - window[day][0] == pytest.approx(one_day[day][1] - one_day[day][0])
+
+
+def test_nothing_of_the_cliff_is_sold_outside_its_window():
+    window = _cliff_sales()
+    assert all(window[day][0] == 0.0 for day in range(1, 700))
+    assert all(window[day][0] == 0.0 for day in range(744, 801))
+
+
+def test_holders_presell_only_what_their_wallets_hold():
+    # selling every unlocked strategic token, they keep none of B: nothing to sell ahead
+    window = _cliff_sales(unlock_sell_share_strategic=1.0)
+    assert all(window[day][0] == 0.0 for day in range(1, 730))
+    assert sum(c for c, _ in window.values()) == pytest.approx(4_489_700.0)
+    # keeping 95% of B (about 0.42M SESH strategic by day 729), they cannot presell the
+    # 2.1M half of a 4.27M sale: the presale stops at what they hold, the rest follows the cliff
+    kept = _cliff_sales(unlock_sell_share_strategic=0.95)
+    total = 4_489_700 * 0.95
+    ahead = sum(kept[day][0] for day in range(700, 730))
+    held = 8_332_750 * (729 - 365) / 365 * 0.05
+    assert ahead == pytest.approx(held, rel=0.01) and ahead < total / 2
+    assert sum(c for c, _ in kept.values()) == pytest.approx(total)

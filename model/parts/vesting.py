@@ -6,15 +6,31 @@ Tokens of the stakable classes A and F that sit in nodes stay staked when they u
 stop counting as locked stake. Each holder group (strategic sale, ecosystem, treasury operations,
 contributors; F§1) sells its own share of what it receives; the treasury node fund never sells
 and goes to `node_fund_reserve`, a sub-ledger of `circulating` that only treasury nodes draw on.
+
+The class A cliff is a public, dated unlock, so its strategic holders sell its share over a window
+instead of on the day (`cliff_sale`): `cliff_presell_share` of the sale spread evenly over the
+days from `cliff_sell_start_day` to the day before the cliff, sold from SESH they already hold
+(their retained class B releases: never more than those, nor than liquid wallets), and the rest
+spread evenly over the days from the cliff to `cliff_sell_end_day`, from the released tokens. The total equals the
+one-day sale; `cliff_sold` keeps the running sum (a memo: a sale moves no stock, only the day's
+net flow). Linear releases (B, D) and the small F cliff sell on the day they release.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from model.constants import LOCKUP_A_STRATEGIC, LOCKUP_GROUPS, STAKABLE_LOCKUPS, VESTING_WINDOWS
+from model.constants import (
+    LOCKUP_A_STRATEGIC,
+    LOCKUP_B,
+    LOCKUP_GROUPS,
+    STAKABLE_LOCKUPS,
+    VESTING_WINDOWS,
+)
 from model.types import Number, Params, State
-from model.utils import clip, today
+from model.utils import clip, liquid_wallets, today
 
 
 def vested_fraction(day, start_day, end_day):
@@ -76,6 +92,55 @@ def node_fund_locked(locked_a):
     return np.maximum(locked_a - LOCKUP_A_STRATEGIC, 0.0)
 
 
+# The class A cliff: the day its whole balance releases (TokenVestingStaking `end`).
+CLIFF_DAY = VESTING_WINDOWS["a"][1]
+# The strategic sale's share of class B: what its holders receive before the cliff.
+STRATEGIC_SHARE_OF_B = LOCKUP_GROUPS["b"]["strategic"] / LOCKUP_B
+
+
+class CliffPlan(NamedTuple):
+    """The class A cliff's selling window, worked out once per run (`cliff_plan`)."""
+
+    first: int  # first day some trajectory sells (a branch on the parameters)
+    last: int  # last day some trajectory sells
+    start: Number  # each trajectory's first selling day (`cliff_sell_start_day`)
+    end: Number  # and last (`cliff_sell_end_day`)
+    total: Number  # SESH sold in all: the strategic holders' sell share of their part of A
+    presale_per_day: Number  # the even daily sale ahead of the cliff, before the wallet cap
+
+
+def cliff_plan(params) -> CliffPlan:
+    """The class A cliff's selling window from the parameters."""
+    start = np.asarray(params["cliff_sell_start_day"])
+    end = np.asarray(params["cliff_sell_end_day"])
+    total = LOCKUP_A_STRATEGIC * np.asarray(params["unlock_sell_share_strategic"], dtype=float)
+    ahead_days = np.maximum(CLIFF_DAY - start, 1)
+    return CliffPlan(
+        first=int(np.min(start)),
+        last=int(np.max(end)),
+        start=start,
+        end=end,
+        total=total,
+        presale_per_day=total * params["cliff_presell_share"] / ahead_days,
+    )
+
+
+def cliff_sale(params, s, day: int):
+    """The class A cliff's sale on `day` (0 outside the window), from the state at its start."""
+    plan = params["cliff_plan"]
+    sold = s["cliff_sold"]
+    # Ahead of the cliff: an even share of the presale, from what the holders already hold:
+    # their class B releases up to yesterday that they kept, less what they have presold.
+    kept_b = (LOCKUP_B - s["locked_b"]) * STRATEGIC_SHARE_OF_B
+    held = kept_b * (1.0 - params["unlock_sell_share_strategic"]) - sold
+    presale = np.minimum(plan.presale_per_day, np.maximum(np.minimum(held, liquid_wallets(s)), 0.0))
+    ahead = (day >= plan.start) & (day < CLIFF_DAY)
+    # From the cliff on: what is left, spread evenly over the days left in the window.
+    behind = (day >= CLIFF_DAY) & (day <= plan.end)
+    rest = np.maximum(plan.total - sold, 0.0) / np.maximum(plan.end - day + 1, 1)
+    return np.where(ahead, presale, np.where(behind, rest, 0.0))
+
+
 def policy_vesting(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
@@ -104,13 +169,19 @@ def policy_vesting(
         if cls == "a":
             fund = node_fund_locked(s["locked_a"]) * share
             to_reserve = to_reserve + fund
-            sold = sold + (from_wallet_lock - fund) * params["unlock_sell_share_strategic"]
+            # the strategic part's sale is spread around the cliff (`cliff_sale`)
         else:
             sold = sold + from_wallet_lock * shares[cls]
         if cls in STAKABLE_LOCKUPS:
             freed = s[f"locked_staked_{cls}"] * share
             signal[f"d_locked_staked_{cls}"] = -freed
             unlocked_stake = unlocked_stake + freed
+    plan = params["cliff_plan"]
+    if plan.first <= today(s) + 1 <= plan.last:
+        from_cliff = cliff_sale(params, s, today(s) + 1)
+        sold = sold + from_cliff
+    else:
+        from_cliff = s["cliff_sold"] * 0.0
     # Sales settle at the opening price with the rest of the market (wallets) as counterparty:
     # the stock moves locked -> circulating, and the sale enters the day's net flow.
     signal.update(
@@ -122,5 +193,6 @@ def policy_vesting(
         daily_unmet_trade=released * 0.0,
         d_cum_unlocked=released + unlocked_stake,
         d_cum_sold=sold,
+        d_cliff_sold=from_cliff,
     )
     return signal
