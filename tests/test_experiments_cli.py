@@ -294,6 +294,8 @@ def test_named_experiments_expand_to_valid_subsets():
         "price_model": 3,
         "scenarios": 8,
         "sensitivity": 32 * (len(definitions.EXPERIMENTS["sensitivity"].parameters) + 1),
+        "funding_failure": 2,
+        "governance_rule": 2,
     }
     assert definitions.EXPERIMENTS["baseline"].runs == 100
     stress = definitions.EXPERIMENTS["stress"].subsets()[0].parameters

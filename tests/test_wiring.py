@@ -57,7 +57,17 @@ def test_every_state_variable_is_updated_by_some_block():
 
 def test_every_block_has_a_label_and_description():
     labels = [block["label"] for block in partial_state_update_blocks]
-    assert labels == ["vesting", "spend", "emissions", "rewards", "staking", "market", "metrics"]
+    assert labels == [
+        "vesting",
+        "governance",
+        "foundation",
+        "spend",
+        "emissions",
+        "rewards",
+        "staking",
+        "market",
+        "metrics",
+    ]
     assert all(len(block["description"]) > 20 for block in partial_state_update_blocks)
 
 
