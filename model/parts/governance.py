@@ -95,7 +95,11 @@ def policy_governance(
     signal = {name: s[name] for name in LEVERS}
     if not np.any(params["gov_rule_on"]):  # a branch on the parameters: no lever moves
         return {**signal, "gov_low_node_days": s["gov_low_node_days"], **NO_RELEASE}
-    counter = low_node_days(s["gov_low_node_days"], s["nodes"], params["gov_node_level"])
+    counter = np.where(
+        params["gov_rule_on"],
+        low_node_days(s["gov_low_node_days"], s["nodes"], params["gov_node_level"]),
+        0.0,
+    )
     cut = requirement_cut(
         s["gov_staking_requirement"],
         counter,
