@@ -25,6 +25,8 @@ nothing to work out).
 
 from __future__ import annotations
 
+from collections import ChainMap
+
 import numpy as np
 
 from model.types import Number, Params, State
@@ -36,15 +38,19 @@ def governed(params: Params, state: State) -> Params:
     """`params` with the levers' current values (state) in place of the parameters, and the
     derived entries that depend on the staking requirement worked out again."""
     req = state["gov_staking_requirement"]
-    return {
-        **params,
-        "staking_requirement": req,
-        "claim_cap_per_day": state["gov_claim_cap_per_day"],
-        "pool_payout_rate": state["gov_pool_payout_rate"],
-        # as `model.derived.derived` works them out from the parameter
-        "stake_from_holdings_per_node": np.maximum(req * (1.0 - params["stake_buy_share"]), 1e-300),
-        "operator_stake": req * params["operator_stake_share"],
-    }
+    ratio = req / params["staking_requirement"]  # exactly 1 while the lever is the parameter
+    # an overlay, not a copy: every other key is read from `params` itself
+    return ChainMap(
+        {
+            "staking_requirement": req,
+            "claim_cap_per_day": state["gov_claim_cap_per_day"],
+            "pool_payout_rate": state["gov_pool_payout_rate"],
+            # the derived entries proportional to the requirement (`model.derived.derived`)
+            "stake_from_holdings_per_node": params["stake_from_holdings_per_node"] * ratio,
+            "operator_stake": params["operator_stake"] * ratio,
+        },
+        params,
+    )
 
 
 def low_node_days(counter, nodes, level):
