@@ -627,33 +627,33 @@ class Parameters:
     gov_rule_on: bool = _p(
         default=False,
         meaning="the owner lowers the staking requirement when active nodes stay low",
-        source="ASSUMPTION G3; setStakingRequirement is owner-settable (facts F§3)",
+        source="ASSUMPTION L1; setStakingRequirement is owner-settable (facts F§3)",
     )
     gov_node_level: float = _p(
         default=1_500.0,
         meaning="active nodes below which the requirement rule counts a day",
-        source="ASSUMPTION G3; DOCS session-network/README.md '1,500+ Session Nodes'",
+        source="ASSUMPTION L1; DOCS session-network/README.md '1,500+ Session Nodes'",
         low=0.0,
         high=1_000_000.0,
     )
     gov_node_days: float = _p(
         default=30.0,
         meaning="consecutive low days after which the requirement is lowered",
-        source="ASSUMPTION G3",
+        source="ASSUMPTION L1",
         low=1.0,
         high=3650.0,
     )
     gov_requirement_step: float = _p(
         default=2_500.0,
         meaning="how much the rule lowers the staking requirement each time",
-        source="ASSUMPTION G3 (10% of the 25,000 requirement)",
+        source="ASSUMPTION L1 (10% of the 25,000 requirement)",
         low=0.0,
         high=1_000_000.0,
     )
     gov_requirement_floor: float = _p(
         default=15_000.0,
         meaning="lowest staking requirement the rule sets",
-        source="ASSUMPTION G3; earlier docs said 15,000 (observed.csv 2025-05-21)",
+        source="ASSUMPTION L1; earlier docs said 15,000 (observed.csv 2025-05-21)",
         low=1_000.0,
         high=1_000_000.0,
     )

@@ -13,7 +13,7 @@ The rule (off by default, `gov_rule_on`): when the active nodes at the end of th
 `gov_node_level` for `gov_node_days` consecutive days, the requirement is lowered by
 `gov_requirement_step`, never below `gov_requirement_floor`, and the count starts again. A change
 of the requirement applies to every node at once, as re-registration at the new size would: each
-node's stake above the new requirement is released (ASSUMPTIONS G3): treasury nodes' excess back
+node's stake above the new requirement is released (ASSUMPTIONS L1): treasury nodes' excess back
 to the locked node fund (while lockup A holds it) or the node-fund reserve, other nodes' excess
 into the 15-day unlock queue like any returned stake. So `staked` stays nodes x requirement and
 the 240M identity holds (stake moves between stocks only). Raising the requirement is not a rule
