@@ -279,3 +279,25 @@ def test_a_trajectory_is_the_same_alone_or_beside_one_with_the_rule_on():
         alone = run_vectorized([parameters], runs=2, timesteps=90, seed=3, first_subset=subset)
         mine = mixed[mixed["subset"] == subset].reset_index(drop=True)
         assert mine.equals(alone)
+
+
+def test_a_failing_app_raises_both_node_hurdles_by_the_premium():
+    from experiments.engines.draws import TrajectoryDraws
+    from model.parts.staking import hurdle_gaps
+
+    params = _params(app_failure_hurdle_premium=0.3)
+    params["_drivers"] = TrajectoryDraws(seed=0, subset=0, runs=1, timesteps=10)
+    state = dict(initial_state(), day=5, run=1)
+    entry, exit_ = hurdle_gaps(params, state)
+    entry_sick, exit_sick = hurdle_gaps(params, dict(state, app_health=0.5))
+    assert entry_sick == pytest.approx(entry - 0.15)
+    assert exit_sick == pytest.approx(exit_ + 0.15)
+
+
+def test_funding_failure_lowers_nodes_on_every_pair_when_fees_buy_nothing():
+    # route none: no fee reaches the pool, so the nodes fall through their hurdles alone
+    base, failed = _paired({}, {"foundation_failure_day": 413}, years=3)
+    end = base.timestep.max()
+    nodes_base = base[base.timestep == end].set_index("run").nodes
+    nodes_failed = failed[failed.timestep == end].set_index("run").nodes
+    assert (nodes_failed < nodes_base).all(), (nodes_failed, nodes_base)
