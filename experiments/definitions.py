@@ -287,6 +287,25 @@ EXPERIMENTS: dict[str, Experiment] = {
             common_draws=True,
             min_years=5.0,
         ),
+        # issue 21 item 2: the foundation's appeal fails and development stops
+        Experiment(
+            "funding_failure",
+            "development stops on the announced shutdown day (2026-07-08, day 413) against the "
+            "baseline on the same draws: app health decays, so Pro and name spending fall and "
+            "the nodes' hurdles rise",
+            runs=50,
+            levels=(("baseline", {}), ("funding failure", {"foundation_failure_day": 413})),
+            common_draws=True,
+        ),
+        # issue 21 item 6: the owner lowers the staking requirement when nodes stay low
+        Experiment(
+            "governance_rule",
+            "the staking requirement lowered by 2,500 SESH (to 15,000 at most) after 30 "
+            "consecutive days below 1,500 active nodes, against the baseline on the same draws",
+            runs=50,
+            levels=(("baseline", {}), ("requirement rule", {"gov_rule_on": True})),
+            common_draws=True,
+        ),
     )
 }
 

@@ -652,6 +652,145 @@ class Parameters:
         low=0.0,
         high=1.0,
     )
+    # --- the foundation's budget and the app's health (issue 21 item 2; model/parts/foundation.py)
+    foundation_holdings: str = _p(
+        default="treasury_ops",
+        meaning="SESH the foundation may sell: treasury operations (6M at TGE plus lockup D's 27M "
+        "as it unlocks) or those and the ecosystem fund (13M plus lockup B's 30M)",
+        source="ASSUMPTION F1 (genesis groups, DOCS genesis-tokenomics.md)",
+        choices=("treasury_ops", "treasury_ops_and_ecosystem"),
+    )
+    foundation_cash_at_tge_usd: float = _p(
+        default=821_000.0,
+        meaning="the foundation's cash at TGE: what the full cost, less the appeal's donations, "
+        "spends by 2026-04-09 (day 323), when all paid staff left",
+        source="ASSUMPTION F2, from https://cyberinsider.com/?p=314715 (staff out 2026-04-09, "
+        "~$1M/yr needed, ~$65k donated)",
+        low=0.0,
+        high=10_000_000.0,
+    )
+    foundation_cost_usd_per_day: float = _p(
+        default=2_740.0,
+        meaning="the foundation's full operating cost ($1M a year)",
+        source="https://cyberinsider.com/?p=314715 ('requires approximately $1 million per year "
+        "to operate', medium trust); ASSUMPTION F3 range",
+        low=0.0,
+        high=100_000.0,
+    )
+    foundation_reduced_cost_usd_per_day: float = _p(
+        default=722.0,
+        meaning="operating cost after the cut: critical infrastructure and a 1-3 person team "
+        "($65k for 90 days)",
+        source="https://cyberinsider.com/?p=314715 ($65k donated, 'enough for 90 days of critical "
+        "infra', medium trust); ASSUMPTION F3 range",
+        low=0.0,
+        high=100_000.0,
+    )
+    foundation_donations_usd_per_day: float = _p(
+        default=2_560.0,
+        meaning="donations a day during the appeal (~$192k in its first 75 days)",
+        source="https://discuss.privacyguides.net/t/session-will-shut-down-on-july-8th-unless-"
+        "they-raise-1-million-dollars-in-funding/36409?page=4 (low trust); ASSUMPTION F4 range",
+        low=0.0,
+        high=100_000.0,
+    )
+    foundation_appeal_day: int = _p(
+        default=298,
+        meaning="day after TGE donations start (the founder's appeal, mid-March 2026)",
+        source="https://fxtechnology.org/session-warns-funding-shortfall-threatens-encrypted-"
+        "messengers-future (March 2026, day approximate)",
+        low=0,
+        high=100_000,
+        integer=True,
+    )
+    foundation_appeal_days: float = _p(
+        default=75.0,
+        meaning="length of the appeal (donations at the appeal rate)",
+        source="https://discuss.privacyguides.net/t/session-will-shut-down-on-july-8th-unless-"
+        "they-raise-1-million-dollars-in-funding/36409?page=4 ('about 200k in 75 days')",
+        low=0.0,
+        high=100_000.0,
+    )
+    foundation_donations_after_usd_per_day: float = _p(
+        default=722.0,
+        meaning="donations a day after the appeal (default: the reduced cost, 'runway restored')",
+        source="https://sparkpulse.io/product/session ('restores Session's runway, and development "
+        "resumes', low trust); ASSUMPTION F4 range 0 to the appeal rate",
+        low=0.0,
+        high=100_000.0,
+    )
+    foundation_runway_days: float = _p(
+        default=90.0,
+        meaning="the foundation sells SESH while its cash covers fewer days than this of its cost",
+        source="ASSUMPTION F5 (the donate page's '90 days of critical infra' as the horizon)",
+        low=0.0,
+        high=3650.0,
+    )
+    foundation_sell_share_per_day: float = _p(
+        default=0.001,
+        meaning="share of its SESH the foundation sells a day while its runway is short",
+        source="ASSUMPTION F5: slow, to limit its own price impact; the 2026 layoffs show sales "
+        "did not fund operations",
+        low=0.0,
+        high=1.0,
+    )
+    foundation_failure_day: int = _p(
+        default=0,
+        meaning="day after TGE development stops whatever the money (0 = never)",
+        source="ASSUMPTION F6 (the funding_failure experiment: the announced 2026-07-08 "
+        "shutdown, https://old.lemdro.id/comment/23495327)",
+        low=0,
+        high=100_000,
+        integer=True,
+    )
+    app_health_decay_per_day: float = _p(
+        default=0.01,
+        meaning="daily fall of app health (users, demand) with development unfunded",
+        source="ASSUMPTION F7 (half-life ~69 days)",
+        low=0.0,
+        high=1.0,
+    )
+    app_failure_hurdle_premium: float = _p(
+        default=0.2,
+        meaning="rise of the nodes' entry and exit hurdles at app health 0 (x (1 - health))",
+        source="ASSUMPTION F7: a dying app's network is not worth running",
+        low=0.0,
+        high=5.0,
+    )
+    # --- governance levers as rules (issue 21 item 6; model/parts/governance.py) --------------
+    gov_rule_on: bool = _p(
+        default=False,
+        meaning="the owner lowers the staking requirement when active nodes stay low",
+        source="ASSUMPTION L1; setStakingRequirement is owner-settable (facts F§3)",
+    )
+    gov_node_level: float = _p(
+        default=1_500.0,
+        meaning="active nodes below which the requirement rule counts a day",
+        source="ASSUMPTION L1; DOCS session-network/README.md '1,500+ Session Nodes'",
+        low=0.0,
+        high=1_000_000.0,
+    )
+    gov_node_days: float = _p(
+        default=30.0,
+        meaning="consecutive low days after which the requirement is lowered",
+        source="ASSUMPTION L1",
+        low=1.0,
+        high=3650.0,
+    )
+    gov_requirement_step: float = _p(
+        default=2_500.0,
+        meaning="how much the rule lowers the staking requirement each time",
+        source="ASSUMPTION L1 (10% of the 25,000 requirement)",
+        low=0.0,
+        high=1_000_000.0,
+    )
+    gov_requirement_floor: float = _p(
+        default=15_000.0,
+        meaning="lowest staking requirement the rule sets",
+        source="ASSUMPTION L1; earlier docs said 15,000 (observed.csv 2025-05-21)",
+        low=1_000.0,
+        high=1_000_000.0,
+    )
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

@@ -1,6 +1,6 @@
 """The partial state update blocks: one day of the SESH economy, in order.
 
-vesting -> spend -> emissions -> rewards -> staking (treasury, node flows) -> market -> metrics. Each block's
+vesting -> governance -> foundation -> spend -> emissions -> rewards -> staking (treasury, node flows) -> market -> metrics. Each block's
 policies see the state the previous block left; signals named `d_<variable>` are summed across a
 block's policies (as cadCAD does) and added, other signals set the variable.
 """
@@ -8,6 +8,8 @@ block's policies (as cadCAD does) and added, other signals set the variable.
 from __future__ import annotations
 
 from model.parts.emissions import policy_emission
+from model.parts.foundation import policy_foundation
+from model.parts.governance import policy_governance
 from model.parts.market import policy_market
 from model.parts.metrics import policy_metrics
 from model.parts.rewards import policy_rewards
@@ -57,6 +59,49 @@ partial_state_update_blocks = [
                 "cum_sold",
                 "cliff_sold",
             ),
+        },
+    },
+    {
+        "label": "governance",
+        "description": "The owner's levers (staking requirement, claim cap, payout rate) as "
+        "state; a rule may lower the requirement when active nodes stay low, releasing each "
+        "node's stake above it.",
+        "policies": {"governance": policy_governance},
+        "variables": {
+            **_sets(
+                "gov_staking_requirement",
+                "gov_claim_cap_per_day",
+                "gov_pool_payout_rate",
+                "gov_low_node_days",
+            ),
+            **_adds(
+                "staked",
+                "locked_a",
+                "locked_staked_a",
+                "vesting_locked",
+                "circulating",
+                "node_fund_reserve",
+                "unstake_queue",
+                "unstaking",
+            ),
+        },
+    },
+    {
+        "label": "foundation",
+        "description": "The foundation receives its unlocked SESH and donations, sells SESH "
+        "when its runway is short, pays its cost (cut once it cannot); unfunded development "
+        "lowers app health.",
+        "policies": {"foundation": policy_foundation},
+        "variables": {
+            **_sets(
+                "foundation_cash_usd",
+                "foundation_sesh",
+                "foundation_cost_cut",
+                "foundation_funded_share",
+                "app_health",
+                "daily_foundation_sold",
+            ),
+            **_adds("daily_net_flow", "cum_sold"),
         },
     },
     {

@@ -17,6 +17,7 @@ from model.constants import (
 from model.derived import with_derived
 from model.parameters import Parameters, tge_stake
 from model.parts.emissions import clamped_basis_day, daily_payout
+from model.parts.foundation import holdings_at_tge
 from model.parts.metrics import policy_metrics
 from model.types import State
 
@@ -96,6 +97,18 @@ def initial_state(parameters: Parameters | None = None) -> State:
         "cum_sold": 0.0,
         "cum_unlocked": 0.0,
         "cliff_sold": 0.0,
+        # the foundation and the app (issue 21 item 2)
+        "foundation_cash_usd": p.foundation_cash_at_tge_usd,
+        "foundation_sesh": float(holdings_at_tge(p.to_dict())),
+        "foundation_cost_cut": 0.0,
+        "foundation_funded_share": 1.0,
+        "app_health": 1.0,
+        "daily_foundation_sold": 0.0,
+        # governance levers, at the parameters' values (issue 21 item 6)
+        "gov_staking_requirement": p.staking_requirement,
+        "gov_claim_cap_per_day": p.claim_cap_per_day,
+        "gov_pool_payout_rate": p.pool_payout_rate,
+        "gov_low_node_days": 0.0,
     }
     state.update(policy_metrics(with_derived(p.to_dict()), None, [], state))
     return state

@@ -141,6 +141,18 @@ class State(TypedDict):
     market_cap_usd: USD
     impact_factor: Factor
     conservation_residual: SESH
+    # the foundation and the app (issue 21 item 2; model/parts/foundation.py)
+    foundation_cash_usd: USD
+    foundation_sesh: SESH  # a sub-ledger of `circulating`
+    foundation_cost_cut: Share  # 0 before the cut, 1 after
+    foundation_funded_share: Share
+    app_health: Share
+    daily_foundation_sold: SESH_per_day
+    # governance levers (issue 21 item 6; model/parts/governance.py)
+    gov_staking_requirement: SESH_per_node
+    gov_claim_cap_per_day: SESH_per_day
+    gov_pool_payout_rate: Per_year
+    gov_low_node_days: Duration_days
 
 
 class Params(TypedDict):
@@ -234,6 +246,26 @@ class Params(TypedDict):
     stress_day: Days
     stress_price_drop: Share
     stress_exit_share: Share
+    # the foundation and the app
+    foundation_holdings: Choice
+    foundation_cash_at_tge_usd: USD
+    foundation_cost_usd_per_day: USD_per_day
+    foundation_reduced_cost_usd_per_day: USD_per_day
+    foundation_donations_usd_per_day: USD_per_day
+    foundation_appeal_day: Days
+    foundation_appeal_days: Duration_days
+    foundation_donations_after_usd_per_day: USD_per_day
+    foundation_runway_days: Duration_days
+    foundation_sell_share_per_day: Share_per_day
+    foundation_failure_day: Days
+    app_health_decay_per_day: Per_day
+    app_failure_hurdle_premium: Per_year
+    # governance levers as rules
+    gov_rule_on: Flag
+    gov_node_level: Nodes
+    gov_node_days: Duration_days
+    gov_requirement_step: SESH_per_node
+    gov_requirement_floor: SESH_per_node
     # derived once per run from the parameters (model.derived)
     impact_on: Flag
     pool_only: Flag

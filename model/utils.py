@@ -96,7 +96,12 @@ def market_circulating_supply(state: State) -> SESH:
 
 def liquid_wallets(state: State) -> SESH:
     """SESH in wallets that traders can buy or sell: less rewards saved to restake and the
-    treasury's node-fund reserve (sub-ledgers of `circulating` that never trade)."""
+    treasury's node-fund reserve and the foundation's SESH (sub-ledgers of `circulating` that
+    never trade; the foundation sells its own, `model.parts.foundation`)."""
     return np.maximum(
-        state["circulating"] - state["restake_pending"] - state["node_fund_reserve"], 0.0
+        state["circulating"]
+        - state["restake_pending"]
+        - state["node_fund_reserve"]
+        - state["foundation_sesh"],
+        0.0,
     )

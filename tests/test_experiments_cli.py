@@ -289,6 +289,8 @@ def test_named_experiments_expand_to_valid_subsets():
         "scenarios": 8,
         "sensitivity": 32 * (len(definitions.EXPERIMENTS["sensitivity"].parameters) + 1),
         "headline_sensitivity": len(headlines.points()),
+        "funding_failure": 2,
+        "governance_rule": 2,
     }
     assert definitions.EXPERIMENTS["baseline"].runs == 100
     stress = definitions.EXPERIMENTS["stress"].subsets()[0].parameters

@@ -158,6 +158,7 @@ NO_FLOWS = {
     "ref_volatility": 0.0,
     "hurdle_noise": 0.0,
     "demand_volatility": 0.0,
+    "foundation_sell_share_per_day": 0.0,  # the foundation's sales (issue 21) are a flow too
 }
 
 

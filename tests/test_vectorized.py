@@ -207,7 +207,7 @@ def test_kpi_only_batches_still_guard_what_they_do_not_keep(monkeypatch):
     from experiments.engines.vectorized import run_vectorized
     from model.utils import today
 
-    rewards = partial_state_update_blocks[3]["policies"]
+    (rewards,) = [b["policies"] for b in partial_state_update_blocks if b["label"] == "rewards"]
     original = rewards["rewards"]
 
     def leaks(params, substep, history, state):  # stock moved, supply conserved: unstaking < 0
@@ -232,7 +232,7 @@ def test_the_guard_names_the_same_variable_whatever_a_run_keeps_for_later(monkey
     from experiments.engines.vectorized import run_vectorized
     from model.utils import today
 
-    market = partial_state_update_blocks[5]["policies"]
+    (market,) = [b["policies"] for b in partial_state_update_blocks if b["label"] == "market"]
     original = market["market"]
 
     def poisons(params, substep, history, state):  # NaN in a stock KPI-only does not keep

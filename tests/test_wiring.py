@@ -57,7 +57,17 @@ def test_every_state_variable_is_updated_by_some_block():
 
 def test_every_block_has_a_label_and_description():
     labels = [block["label"] for block in partial_state_update_blocks]
-    assert labels == ["vesting", "spend", "emissions", "rewards", "staking", "market", "metrics"]
+    assert labels == [
+        "vesting",
+        "governance",
+        "foundation",
+        "spend",
+        "emissions",
+        "rewards",
+        "staking",
+        "market",
+        "metrics",
+    ]
     assert all(len(block["description"]) > 20 for block in partial_state_update_blocks)
 
 
@@ -85,7 +95,13 @@ def test_every_parameter_is_read_by_some_function():
     # a horizon past the POL review and the first unlock (day 90), with a stress day, names
     # deployed and the pool_only model, so every branch's inputs are read (the model skips work
     # on the parameters: names not deployed, no trajectory on pool_only, nothing unlocking)
-    settings = dict(stress_day=30, pol_review_day=40, sns_deployed=True, price_model="pool_only")
+    settings = dict(
+        stress_day=30,
+        pol_review_day=40,
+        sns_deployed=True,
+        price_model="pool_only",
+        gov_rule_on=True,  # the requirement rule's inputs are read only when it is on
+    )
     recording = RecordingParameters(Parameters(**settings))
     state = dict(initial_state(recording), run=1)
     raw = RecordingDict(_raw_params(**settings))  # what the derived entries read

@@ -40,12 +40,12 @@ here; the numbers follow from that arithmetic:
   floats a multiple of `ULP_AT_MAX_SUPPLY` = 2.98e-8 (one ulp at 240M). Its value is pure
   rounding, so no relative tolerance fits it (2.98e-8 against 0.0 fails every rtol). It is the
   rounding of the seven-term sum (six additions, at most 3 ulps) plus the rounding of every
-  stock update since day 0: `STOCK_UPDATES_PER_DAY` (17, counted from the model's blocks) a
+  stock update since day 0: `STOCK_UPDATES_PER_DAY` (21, counted from the model's blocks) a
   day, each at most half an ulp at 240M and as often up as down, a random walk whose standard
-  deviation after `days` days is at most 0.5 x sqrt(17 x days) ulps. Two computations walk
+  deviation after `days` days is at most 0.5 x sqrt(21 x days) ulps. Two computations walk
   independently at worst (sqrt(2) x that); the tolerance is 3 + 3 ulps for the two sums plus
-  6 such standard deviations: ulp x (6 + 4.24 sqrt(17 x days)), 1.0e-5 after a year and
-  2.2e-5 after 5 years, 1e-13 of the supply. Measured: 16 ulps apart after 5 years
+  6 such standard deviations: ulp x (6 + 4.24 sqrt(21 x days)), 1.1e-5 after a year and
+  2.5e-5 after 5 years, 1e-13 of the supply. Measured: 16 ulps apart after 5 years
   (vectorized against radCAD, 10 runs), |residual| itself at most ~49 ulps.
 
 - Golden KPIs (`kpi_floor`): a statistic over a case's horizon of `days` days is held to the

@@ -71,7 +71,7 @@ def policy_emission(
 ) -> dict[str, Number]:
     """Decide the day's payout from the Staking Reward Pool to unclaimed rewards."""
     pool = previous_state["reward_pool"]
-    rate = params["pool_payout_rate"]
+    rate = previous_state["gov_pool_payout_rate"]  # the lever (model.parts.governance)
     smoothing = params["launch_smoothing"]
     # which of the two rules to work out: a branch on the parameters (default: smoothing on
     # for every trajectory, so the contract's own rule is not needed)

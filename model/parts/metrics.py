@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.constants import DAYS_PER_YEAR, MAX_SUPPLY
+from model.parts.governance import governed
 from model.parts.staking import node_yields
 from model.types import Number, Params, State
 from model.utils import market_circulating_supply
@@ -31,6 +32,7 @@ def policy_metrics(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
     """Compute the day's closing metrics: yields, supply measures, pool flow, POL, residual."""
+    params = governed(params, previous_state)  # issue 21: the levers (model.parts.governance)
     s = previous_state
     price = s["price_usd"]
     per_node = s["reward_per_node"]

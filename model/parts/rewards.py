@@ -52,7 +52,7 @@ def policy_rewards(
     paid_rewards, paid_stake = split_claims(
         previous_state["unclaimed_rewards"] * params["reward_claim_rate"],
         matured,
-        params["claim_cap_per_day"],
+        previous_state["gov_claim_cap_per_day"],  # the lever (model.parts.governance)
     )
     queue[..., 0] = matured - paid_stake  # `advance_queue` made a new array: the state's is kept
     sold = paid_rewards * params["reward_sell_share"] + paid_stake * params["exit_sell_share"]

@@ -148,6 +148,7 @@ def policy_spend(
     subscribers, names, pro_usd, sns_usd = daily_spend_usd(
         params, s["day"], users, launches, shock(params, s, "demand_shock")
     )
+    pro_usd, sns_usd = pro_usd * s["app_health"], sns_usd * s["app_health"]  # issue 21: app health
     fee_usd = pro_usd + sns_usd
     signal = {
         "monthly_users": users,

@@ -49,6 +49,7 @@ from model.constants import (
     LIQUIDATOR_SHARE,
 )
 from model.parts.emissions import daily_payout
+from model.parts.governance import governed
 from model.parts.vesting import node_fund_locked
 from model.stochastic import shock
 from model.types import Number, Params, State
@@ -137,6 +138,7 @@ def hurdle_gaps(params, state) -> Gaps:
     apr = apr_sesh_open(params, state)
     value = stake_value_open(params, state)
     noise = params["hurdle_noise"] * shock(params, state, "hurdle_shock")
+    noise = noise + params["app_failure_hurdle_premium"] * (1.0 - state["app_health"])  # issue 21
     migrated, entrants = cohorts(state)
     pool = np.maximum(params["entrant_pool_nodes"], 1e-9)
     spread = params["node_opex_spread"]
@@ -216,6 +218,7 @@ def policy_treasury_stake(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
     """Decide the treasury nodes started (locked fund first, then reserve) or stopped today."""
+    params = governed(params, previous_state)  # issue 21: the levers (model.parts.governance)
     s = previous_state
     req = params["staking_requirement"]
     target = np.floor(params["treasury_node_share"] * s["nodes"] + 1e-9)
@@ -249,6 +252,7 @@ def policy_node_flows(
     params: Params, substep: int, state_history: list, previous_state: State
 ) -> dict[str, Number]:
     """Decide the nodes that join and leave today, from the marginal operators' yield gaps."""
+    params = governed(params, previous_state)  # issue 21: the levers (model.parts.governance)
     # one `hurdle_gaps` for both decisions; their signals summed as cadCAD sums a block's policies
     gaps = hurdle_gaps(params, previous_state)
     return summed(
