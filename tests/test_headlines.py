@@ -40,6 +40,19 @@ def test_points_vary_only_what_no_headline_of_the_scenario_fixes():
         if where["parameter"] != headlines.DEFAULT:
             low, high = headlines.plausible_range(where["parameter"])
             assert overrides[where["parameter"]] == (low if where["end"] == "low" else high)
+            assert where["value"] == overrides[where["parameter"]]
+
+
+def test_an_end_that_breaks_a_rule_between_parameters_is_moved_to_the_nearest_valid_value():
+    info = Parameters.field_info()
+    earliest = info["pro_launch_day_earliest"]["default"]
+    low, _ = headlines.plausible_range("pro_launch_day_latest")
+    assert low < earliest  # -50% of the latest day falls before the earliest
+    points = headlines.points(parameters=["pro_launch_day_latest"])
+    ends = {w["value"] for _, _, w in points if w["end"] == "low"}
+    assert ends == {earliest}  # the nearest valid value: a window of one day
+    for _, overrides, _ in points:
+        Parameters.from_overrides(overrides)
     Parameters.from_overrides(points[-1][1])  # every point is a valid parameter set
 
 
@@ -60,13 +73,14 @@ def _frame(values: dict[int, list[float]], kpi: str) -> pd.DataFrame:
 def test_table_reduces_each_point_by_hand():
     paired = headlines.Headline("diff", "a paired difference", "nodes_min", {"x": 1}, {})
     plain = headlines.Headline("level", "a median", "nodes_min")
+    lo, hi = 0.2, 0.6
     where = [
         {"scenario": 0, "parameter": "default", "end": "default"},  # {"x": 1}
         {"scenario": 1, "parameter": "default", "end": "default"},  # {}
-        {"scenario": 0, "parameter": "reward_sell_share", "end": "low"},
-        {"scenario": 0, "parameter": "reward_sell_share", "end": "high"},
-        {"scenario": 1, "parameter": "reward_sell_share", "end": "low"},
-        {"scenario": 1, "parameter": "reward_sell_share", "end": "high"},
+        {"scenario": 0, "parameter": "reward_sell_share", "end": "low", "value": lo},
+        {"scenario": 0, "parameter": "reward_sell_share", "end": "high", "value": hi},
+        {"scenario": 1, "parameter": "reward_sell_share", "end": "low", "value": lo},
+        {"scenario": 1, "parameter": "reward_sell_share", "end": "high", "value": hi},
     ]
     per_run = _frame(
         {
@@ -85,6 +99,7 @@ def test_table_reduces_each_point_by_hand():
     assert row["at_low"] == 4.0  # median of 4, 4
     assert row["at_high"] == 50.0  # median of 40, 50, 60 minus 0
     assert row["swing"] == 46.0 and row["rank"] == 1 and row["n"] == 3
+    assert (row["low"], row["high"]) == (lo, hi)
     level = table.set_index("headline").loc["level"]
     assert (level["at_default"], level["at_low"], level["at_high"]) == (2.0, 1.0, 0.0)
     assert level["ci_low"] <= level["at_default"] <= level["ci_high"]

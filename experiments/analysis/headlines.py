@@ -126,6 +126,31 @@ def _value(name: str, number: float):
     return int(round(number)) if Parameters.field_info()[name]["integer"] else float(number)
 
 
+def _valid_end(scenario: Mapping[str, Any], name: str, number: float):
+    """`number` for `name` in `scenario`, or, where it breaks a rule between parameters (a launch
+    window's latest day before its earliest), the value nearest to it towards the default that
+    keeps the set valid (bisection): the table then shows the end actually used."""
+    from model import ParameterError
+
+    def valid(value) -> bool:
+        try:
+            Parameters.from_overrides({**scenario, name: value})
+        except ParameterError:
+            return False
+        return True
+
+    value = _value(name, number)
+    if valid(value):
+        return value
+    good, bad = float(Parameters.field_info()[name]["default"]), float(number)
+    for _ in range(60):
+        middle = _value(name, (good + bad) / 2.0)
+        if middle in (_value(name, good), _value(name, bad)):
+            break
+        good, bad = (middle, bad) if valid(middle) else (good, middle)
+    return _value(name, good)
+
+
 def scenarios(headlines: Sequence[Headline] = HEADLINES) -> list[dict[str, Any]]:
     """The distinct scenarios the headlines read (each a dict of overrides), in first-use order."""
     seen: list[dict[str, Any]] = []
@@ -159,8 +184,8 @@ def points(
             if name in fixed[i]:
                 continue
             for end, number in (("low", low), ("high", high)):
-                value = _value(name, number)
-                where = {"scenario": i, "parameter": name, "end": end}
+                value = _valid_end(scenario, name, number)
+                where = {"scenario": i, "parameter": name, "end": end, "value": value}
                 out.append((f"s{i} {name}={value:g}", {**scenario, name: value}, where))
     return out
 
@@ -270,7 +295,7 @@ def table(
                 continue
             at_low = _statistic(headline, low_rows, low_ref)
             at_high = _statistic(headline, high_rows, high_ref)
-            low, high = plausible_range(name)
+            low, high = (where[index[(mine, name, end)]]["value"] for end in ("low", "high"))
             out.append(
                 {
                     "headline": headline.name,

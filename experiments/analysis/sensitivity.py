@@ -84,6 +84,10 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "impact_half_life_days": (7.0, 90.0),
     "outside_depth_share": (0.0, 0.25),
     "ref_volatility": (0.4, 1.2),
+    # a trend of -40%/+50% a year (log drift +-0.4) either side of the neutral zero: the allowed
+    # +-2 is a numerical range, not a belief (ASSUMPTIONS M2)
+    "eth_drift": (-0.4, 0.4),
+    "ref_drift": (-0.4, 0.4),
     "initial_amm_sesh": (2_500_000.0, 10_000_000.0),
 }
 PARAMETERS = tuple(BOUNDS)

@@ -1210,6 +1210,7 @@ def inflow_emission_ratio(
             + ("" if len(labels) == 1 else ", one colour per subset")
             + "<br>at or above 1 (dotted): the pool takes in at least what it pays out",
             "inflow / emission",
+            "ratio",
         ),
     }
     fig["layout"]["yaxis"]["rangemode"] = "tozero"
@@ -1253,11 +1254,12 @@ def inflow_emission_ratio(
                 "x": x,
                 "y": p50,
                 "customdata": on[keep],
+                "text": hover_text(p50, "ratio"),
                 "mode": "lines",
                 "name": "median" if single else label,
                 **({} if single else {"legendgroup": label}),
                 "line": {"color": color, "width": 2.5 if single else 2.2},
-                "hovertemplate": hover("", label="median" if single else label),
+                "hovertemplate": hover("median" if single else label),
             }
         )
     fig["data"] += medians
