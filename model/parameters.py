@@ -829,11 +829,16 @@ class Parameters:
                 f"nodes need at most {LOCKUP_A_STAKABLE:,.0f} SESH of lockup A, got {staked_a:,.0f}"
             )
         from_wallets = staked - staked_a - staked_f
-        if from_wallets + self.initial_amm_sesh > GENESIS_UNLOCKED_C:
+        # the foundation's SESH at TGE is part of the unlocked genesis supply too (issue 21)
+        from model.parts.foundation import holdings_at_tge
+
+        held = float(holdings_at_tge({"foundation_holdings": self.foundation_holdings}))
+        if from_wallets + self.initial_amm_sesh + held > GENESIS_UNLOCKED_C:
             raise ParameterError(
-                "invalid parameters 'initial_stake_sesh' + 'initial_amm_sesh': TGE stake and "
-                f"liquidity must fit in the {GENESIS_UNLOCKED_C:,.0f} unlocked SESH, "
-                f"got {from_wallets + self.initial_amm_sesh:,.0f}"
+                "invalid parameters 'initial_stake_sesh' + 'initial_amm_sesh': TGE stake, "
+                f"liquidity and the foundation's {held:,.0f} SESH must fit in the "
+                f"{GENESIS_UNLOCKED_C:,.0f} unlocked SESH, "
+                f"got {from_wallets + self.initial_amm_sesh + held:,.0f}"
             )
 
     @classmethod

@@ -288,10 +288,12 @@ def test_a_failing_app_raises_both_node_hurdles_by_the_premium():
     params = _params(app_failure_hurdle_premium=0.3)
     params["_drivers"] = TrajectoryDraws(seed=0, subset=0, runs=1, timesteps=10)
     state = dict(initial_state(), day=5, run=1)
-    entry, exit_ = hurdle_gaps(params, state)
-    entry_sick, exit_sick = hurdle_gaps(params, dict(state, app_health=0.5))
-    assert entry_sick == pytest.approx(entry - 0.15)
-    assert exit_sick == pytest.approx(exit_ + 0.15)
+    well = hurdle_gaps(params, state)
+    sick = hurdle_gaps(params, dict(state, app_health=0.5))
+    # every operator's threshold rises by the premium: the entry gap falls, both exit gaps rise
+    assert sick.entry == pytest.approx(well.entry - 0.15)
+    assert sick.exit_migrated == pytest.approx(well.exit_migrated + 0.15)
+    assert sick.exit_entrants == pytest.approx(well.exit_entrants + 0.15)
 
 
 def test_funding_failure_lowers_nodes_on_every_pair_when_fees_buy_nothing():

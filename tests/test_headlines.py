@@ -44,16 +44,19 @@ def test_points_vary_only_what_no_headline_of_the_scenario_fixes():
 
 
 def test_an_end_that_breaks_a_rule_between_parameters_is_moved_to_the_nearest_valid_value():
-    info = Parameters.field_info()
-    earliest = info["pro_launch_day_earliest"]["default"]
-    low, _ = headlines.plausible_range("pro_launch_day_latest")
-    assert low < earliest  # -50% of the latest day falls before the earliest
-    points = headlines.points(parameters=["pro_launch_day_latest"])
-    ends = {w["value"] for _, _, w in points if w["end"] == "low"}
-    assert ends == {earliest}  # the nearest valid value: a window of one day
-    for _, overrides, _ in points:
-        Parameters.from_overrides(overrides)
-    Parameters.from_overrides(points[-1][1])  # every point is a valid parameter set
+    # a scenario whose latest launch day is 400: the earliest day's high end (563) would come
+    # after it, so the nearest valid value towards the default (385) is used, 400
+    scenario = {"pro_launch_day_latest": 400}
+    assert headlines._valid_end(scenario, "pro_launch_day_earliest", 563.0) == 400
+    assert headlines._valid_end(scenario, "pro_launch_day_earliest", 390.0) == 390
+    assert headlines._valid_end({}, "reward_sell_share", 0.6) == 0.6
+
+
+def test_documented_ranges_and_inactive_switches():
+    assert headlines.plausible_range("pro_launch_day_latest") == (563.0, 1095.0)
+    names = headlines.unsupported_parameters()
+    for inactive in ("foundation_failure_day", "gov_node_level", "stress_day"):
+        assert inactive not in names
 
 
 def test_whole_number_parameters_get_whole_ends():

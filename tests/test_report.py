@@ -284,7 +284,7 @@ def test_findings_link_the_assumption_rows_the_page_carries(paired):
         assert str(rows[ident].text) in row
     # the parameters a row names come with their default and range
     d1 = text[text.index('<tr id="assumption-D1">') :]
-    assert "pro_subscribers_max: default 40,000 (screened over 10,000 to 160,000)" in d1
+    assert "pro_plan_share_monthly: default 0.4 (allowed 0 to 1)" in d1
 
 
 def _dead_links(page_path: Path) -> list[str]:
@@ -323,15 +323,13 @@ def test_an_assumption_the_file_lacks_keeps_its_anchor(tmp_path):
     source = tmp_path / "ASSUMPTIONS.md"
     source.write_text(
         "## Demand (`model/parts/spending.py`)\n\n| # | Assumption | Why | How to change |\n"
-        "|---|---|---|---|\n| D9 | A \\| B with **bold** | why | `pro_subscribers_max` |\n"
+        "|---|---|---|---|\n| D9 | A \\| B with **bold** | why | `pro_conversion` |\n"
     )
     rows = report.assumption_rows(["D9", "Q1"], source)
     assert [r["anchor"] for r in rows] == ["assumption-D9", "assumption-Q1"]
     assert rows[0]["row"].section == "Demand"
     assert str(rows[0]["row"].text) == "A | B with <strong>bold</strong>"
-    assert rows[0]["ranges"] == [
-        "pro_subscribers_max: default 40,000 (screened over 10,000 to 160,000)"
-    ]
+    assert rows[0]["ranges"] == ["pro_conversion: default 0.005 (screened over 0.001 to 0.03)"]
     assert rows[1]["row"] is None
     assert report.assumption_rows(["D9"], tmp_path / "missing.md")[0]["row"] is None
 

@@ -93,9 +93,19 @@ HEADLINES: tuple[Headline, ...] = (
 )
 
 
-# Parameters of the `stress` experiment's shock: inactive at the defaults (no stress day), so
-# they are that experiment's scenario, not an assumption the headlines rest on.
-NOT_VARIED = ("stress_day", "stress_price_drop", "stress_exit_share")
+# Parameters inactive at the defaults: the `stress` experiment's shock (no stress day), the
+# `funding_failure` day (0: never) and the governance rule's settings (the rule is off). They are
+# those experiments' scenarios, not assumptions the headlines rest on: moving them changes nothing.
+NOT_VARIED = (
+    "stress_day",
+    "stress_price_drop",
+    "stress_exit_share",
+    "foundation_failure_day",
+    "gov_node_level",
+    "gov_node_days",
+    "gov_requirement_step",
+    "gov_requirement_floor",
+)
 
 
 def unsupported_parameters() -> tuple[str, ...]:
@@ -114,6 +124,8 @@ def plausible_range(name: str) -> tuple[float, float]:
     a whole-number one gets the same rule (default -50%/+50% clipped to its allowed range),
     rounded."""
     meta = Parameters.field_info()[name]
+    if name in sensitivity.DAY_BOUNDS:
+        return sensitivity.DAY_BOUNDS[name]
     if not meta["integer"]:
         return sensitivity.bounds(name)
     default = float(meta["default"])

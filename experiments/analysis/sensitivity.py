@@ -88,9 +88,23 @@ BOUNDS: dict[str, tuple[float, float]] = {
     # +-2 is a numerical range, not a belief (ASSUMPTIONS M2)
     "eth_drift": (-0.4, 0.4),
     "ref_drift": (-0.4, 0.4),
+    # the ranges ASSUMPTIONS.md documents for the issue-21 parameters (D9, D11, S7)
+    "pro_ramp_early_days": (30.0, 180.0),
+    "pro_ramp_full_days": (180.0, 1095.0),
+    "sns_ramp_days": (90.0, 1095.0),
+    "migrated_hurdle_offset": (-0.05, 0.05),
+    "migrated_hurdle_spread": (0.05, 0.20),
     "initial_amm_sesh": (2_500_000.0, 10_000_000.0),
 }
 PARAMETERS = tuple(BOUNDS)
+# Whole-day parameters are not screened (Morris needs real values) but the one-at-a-time
+# headline table moves them over these documented ranges (ASSUMPTIONS D10, V5).
+DAY_BOUNDS: dict[str, tuple[float, float]] = {
+    "pro_launch_day_earliest": (385.0, 563.0),
+    "pro_launch_day_latest": (563.0, 1095.0),
+    "cliff_sell_start_day": (670.0, 730.0),
+    "cliff_sell_end_day": (730.0, 790.0),
+}
 
 
 def bounds(name: str) -> tuple[float, float]:

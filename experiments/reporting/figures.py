@@ -1263,4 +1263,6 @@ def inflow_emission_ratio(
             }
         )
     fig["data"] += medians
+    if not single:
+        legend_below(fig, len(labels))
     return fig
