@@ -93,7 +93,12 @@ def test_holdings_at_tge_follow_the_holdings_choice():
 def test_the_failure_day_stops_development_and_payments():
     out = _foundation_day({"day": 413, "foundation_cash_usd": 1e6}, foundation_failure_day=413)
     assert out["foundation_funded_share"] == 0.0
-    assert out["foundation_cash_usd"] == 1e6 and out["daily_foundation_sold"] == 0.0
+    # nothing paid, no runway sale, no donation: the cash moves only by the day's unlock
+    # proceeds (lockup D's treasury-operations sale at the opening price), kept unspent
+    params = _params(foundation_failure_day=413)
+    proceeds = 27_000_000.0 / 731.0 * params["unlock_sell_share_treasury_ops"] * 0.1
+    assert out["foundation_cash_usd"] == pytest.approx(1e6 + proceeds, rel=1e-2)
+    assert out["daily_foundation_sold"] == 0.0
     assert out["app_health"] == pytest.approx(0.99)
 
 
@@ -303,3 +308,22 @@ def test_funding_failure_lowers_nodes_on_every_pair_when_fees_buy_nothing():
     nodes_base = base[base.timestep == end].set_index("run").nodes
     nodes_failed = failed[failed.timestep == end].set_index("run").nodes
     assert (nodes_failed < nodes_base).all(), (nodes_failed, nodes_base)
+
+
+def test_unlock_sale_proceeds_reach_the_cash_after_a_failure_and_from_the_ecosystem():
+    """The USD of every unlock sale the foundation's holdings make lands in its cash: after the
+    failure day (nothing is spent, so cash rises by exactly those proceeds) and, when it holds
+    the ecosystem fund, from the ecosystem's sales too (found in review: both vanished)."""
+    from model.parts.foundation import policy_foundation
+
+    params = _params(foundation_failure_day=400)
+    state = dict(initial_state(), day=401, foundation_cash_usd=1_000.0, price_usd=0.5)
+    out = policy_foundation(params, 0, [], state)
+    ops = 27_000_000.0 / 730.0 * params["unlock_sell_share_treasury_ops"]  # lockup D, months 13-36
+    assert out["foundation_cash_usd"] == pytest.approx(1_000.0 + ops * 0.5, rel=1e-2)
+    eco_params = _params(foundation_holdings="treasury_ops_and_ecosystem")
+    day = dict(state, day=500, foundation_cash_usd=10_000_000.0)
+    with_eco = policy_foundation(eco_params, 0, [], day)["foundation_cash_usd"]
+    without = policy_foundation(_params(), 0, [], day)["foundation_cash_usd"]
+    eco = 30_000_000.0 / 365.0 * eco_params["unlock_sell_share_ecosystem"]  # lockup B, year 2
+    assert with_eco - without == pytest.approx(eco * 0.5, rel=1e-2)  # calendar-month window

@@ -26,8 +26,9 @@ Each day, after the lockups have released (the block runs after `vesting`, befor
    development that stops: `app_health` (1 while funded) falls by `app_health_decay_per_day`
    x that share a day, and never recovers in the model (users who left are not won back).
 From `foundation_failure_day` (0: never) development stops whatever the money: the foundation
-pays nothing, sells nothing and receives no donations (the funds of a failed appeal go elsewhere,
-as the appeal said).
+pays nothing, makes no runway sales and receives no donations (the funds of a failed appeal go
+elsewhere, as the appeal said); the proceeds of its unlocks' sales (which the vesting block makes
+whatever the foundation's state) still land in its cash, kept unspent.
 
 `app_health` multiplies the USD spent on Pro and names (`model.parts.spending`) and raises the
 nodes' hurdles by `app_failure_hurdle_premium` x (1 - app_health) (`model.parts.staking`).
@@ -105,7 +106,12 @@ def policy_foundation(
         params["foundation_donations_after_usd_per_day"],
     )
     donations = np.where(active & (since_appeal >= 0), rate, 0.0)
-    cash = s["foundation_cash_usd"] + np.where(active, ops_sold * price, 0.0) + donations
+    # its unlocks' sales are its own, failed or not: their USD is always its cash (a failed
+    # foundation spends nothing, so it is kept); the ecosystem's too when it holds that fund
+    eco_sold = np.where(
+        includes_ecosystem(params), eco * params["unlock_sell_share_ecosystem"], 0.0
+    )
+    cash = s["foundation_cash_usd"] + (ops_sold + eco_sold) * price + donations
     # 4. sales when the runway is short (at the cost it pays now)
     short = cash < params["foundation_runway_days"] * day_cost(params, s["foundation_cost_cut"])
     sold = np.where(active & short, params["foundation_sell_share_per_day"] * held, 0.0)
