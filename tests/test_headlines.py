@@ -141,3 +141,26 @@ def test_the_default_point_is_the_scenario_on_its_own_draws():
     # moving an assumption moves the number on the same draws
     nodes = table.set_index("headline").loc["nodes_min_baseline"]
     assert np.isfinite([nodes["at_low"], nodes["at_high"]]).all()
+
+
+def test_the_report_shows_each_headline_with_its_interval_and_what_moves_it(tmp_path):
+    """A (tiny) run of the experiment: the page has the section, each headline's claim with its
+    value at the defaults, and its parameters in rank order with the ends as set."""
+    import html
+    import re
+
+    from cli_support import main
+
+    out = tmp_path / "hs"
+    assert main("run", "headline_sensitivity", "--runs", "2", "--out", str(out)) == 0
+    table = pd.read_csv(out / "headline_sensitivity.csv")
+    page = (out / "report.html").read_text()
+    start = page.index('<section id="headlines">')
+    section = html.unescape(page[start : page.index("</section>", start)])
+    for claim, group in table.groupby("claim", sort=False):
+        assert claim in section
+        order = group.sort_values("rank")["parameter"].head(8).tolist()
+        found = [name for name in re.findall(r"<td>([a-z_0-9]+)</td>", section) if name in order]
+        assert found[: len(order)] == order or set(order) <= set(found)
+    first = table.sort_values("rank").iloc[0]
+    assert f"{first['low']:,.6g} to {first['high']:,.6g}" in section

@@ -102,6 +102,7 @@ class Results:
     frame: pd.DataFrame | None
     sensitivity: pd.DataFrame | None
     comparison: pd.DataFrame | None = None
+    headlines: pd.DataFrame | None = None  # headline_sensitivity.csv (one-at-a-time table)
     missing: tuple[str, ...] = ()  # files the run wrote that are no longer there
     notes: tuple[str, ...] = ()  # what is missing or left out, one line each (for stderr)
 
@@ -124,6 +125,7 @@ LEFT_OUT = {
     "timeseries.parquet": "no charts",
     "comparison.csv": "no paired differences",
     "sensitivity.csv": "no sensitivity ranking",
+    "headline_sensitivity.csv": "no table of what the headlines hang on",
 }
 # What a full run writes, for a manifest without `files` (every run lists them; a hand-made one).
 ALWAYS_WRITTEN = ("timeseries.parquet", "kpis.json")
@@ -171,6 +173,7 @@ def load_results(
         frame=frame,
         sensitivity=_read_table(path / "sensitivity.csv"),
         comparison=_read_table(path / "comparison.csv"),
+        headlines=_read_table(path / "headline_sensitivity.csv"),
         missing=tuple(missing),
         notes=tuple(notes),
     )
@@ -419,6 +422,15 @@ def render(
     if results.sensitivity is not None:
         sections.append(
             Section("sensitivity", "Sensitivity", "Sensitivity (Morris)", sensitivity_rows(results))
+        )
+    if results.headlines is not None:
+        sections.append(
+            Section(
+                "headlines",
+                "Hangs on",
+                "What the headlines hang on (one parameter at a time)",
+                headline_rows(results.headlines),
+            )
         )
     sections.append(Section("kpis", "KPIs", "Key performance indicators", kpi_tables(results)))
     if differences is not None:
@@ -992,6 +1004,48 @@ def sensitivity_rows(results: Results) -> list[dict[str, Any]]:
             for row in group.itertuples(index=False)
         ]
         groups.append({"kpi": kpi_name, "rows": rows})
+    return groups
+
+
+# --- what the headlines hang on -----------------------------------------------------------------
+
+HEADLINE_TOP = 8  # parameters shown per headline (the CSV has them all)
+
+
+def headline_rows(table: pd.DataFrame, top: int = HEADLINE_TOP) -> list[dict[str, Any]]:
+    """One group per headline (the table's order): its value at the defaults with its interval
+    and n, then the `top` parameters that move it most, each with the headline at the low and
+    the high end of the parameter's range (`experiments.analysis.headlines`)."""
+    groups = []
+    for name, group in table.groupby("headline", sort=False):
+        first = group.iloc[0]
+        unit = str(first["unit"])
+        ranked = group.sort_values("rank", kind="stable").head(top)
+        rows = [
+            {
+                "rank": int(row.rank),
+                "parameter": row.parameter,
+                "range": f"{row.low:,.6g} to {row.high:,.6g}",  # the values as set
+                "at_low": numbers.format_value(row.at_low, unit),
+                "at_high": numbers.format_value(row.at_high, unit),
+                "swing": numbers.format_value(row.swing, unit),
+            }
+            for row in ranked.itertuples(index=False)
+        ]
+        groups.append(
+            {
+                "headline": name,
+                "claim": str(first["claim"]),
+                "at_default": numbers.format_value(first["at_default"], unit),
+                "interval": (
+                    f"{numbers.format_value(first['ci_low'], unit)} to "
+                    f"{numbers.format_value(first['ci_high'], unit)}"
+                ),
+                "n": int(first["n"]),
+                "rows": rows,
+                "more": max(len(group) - top, 0),
+            }
+        )
     return groups
 
 
